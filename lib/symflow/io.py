@@ -1,0 +1,136 @@
+"""Reading and writing data and results without ever leaving a half-written file.
+
+Every writer goes through `atomic_path`: the content is written to a temporary name in the same
+folder and renamed over the target only when complete, so an interrupted run leaves the old file
+(or nothing), never a truncated one.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "data"
+RESULTS = REPO / "results"
+
+# Packages whose versions go into every provenance file.
+TRACKED_PACKAGES = (
+    "torch", "torchdiffeq", "numpy", "scipy", "xarray", "h5netcdf", "pandas", "matplotlib",
+    "seaborn", "papermill", "sympy", "mlxtend",
+)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside `path`; rename it to `path` if the block succeeds.
+
+    On an exception the temporary file is removed and the target is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path, text: str) -> Path:
+    """Write `text` to `path` atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+    return Path(path)
+
+
+def write_json(path, obj) -> Path:
+    """Write `obj` as indented JSON atomically (numpy scalars become Python numbers)."""
+    return write_text(path, json.dumps(obj, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(x):
+    if hasattr(x, "item"):
+        return x.item()
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    return str(x)
+
+
+def write_netcdf(ds, path) -> Path:
+    """Write an xarray Dataset to NetCDF (h5netcdf engine) atomically."""
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+    return Path(path)
+
+
+def write_table(df, path_stem) -> tuple[Path, Path]:
+    """Write a pandas table twice: `<stem>.csv` for people, `<stem>.nc` (xarray) for analyses."""
+    stem = Path(path_stem)
+    csv = stem.with_suffix(".csv")
+    with atomic_path(csv) as tmp:
+        df.to_csv(tmp, index=False)
+    nc = write_netcdf(df.to_xarray(), stem.with_suffix(".nc"))
+    return csv, nc
+
+
+def save_figure(fig, path_stem, pdf: bool = False) -> Path:
+    """Save a matplotlib figure as `<stem>.png` (and `<stem>.pdf` when `pdf`)."""
+    stem = Path(path_stem)
+    for suffix in (".png", ".pdf") if pdf else (".png",):
+        with atomic_path(stem.with_suffix(suffix)) as tmp:
+            fig.savefig(tmp, dpi=120, bbox_inches="tight", format=suffix[1:])
+    return stem.with_suffix(".png")
+
+
+def git_commit() -> str:
+    """The repository's HEAD commit, with '-dirty' when the work tree has changes ('unknown' outside git)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lib", "notebooks"], cwd=REPO,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape the numbers."""
+    out = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def device_description(device: str = "cpu") -> str:
+    """A human description of the compute device, e.g. 'cpu: x86_64, 2 threads' or the GPU name."""
+    import torch
+
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return f"{device}: {torch.cuda.get_device_name(torch.device(device))}"
+    return f"cpu: {platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def provenance(profile: str, parameters: dict, wall_time_s: float, device: str = "cpu") -> dict:
+    """The provenance record written beside every result: what ran, where, with what, how long."""
+    return {
+        "git_commit": git_commit(),
+        "profile": profile,
+        "parameters": parameters,
+        "packages": package_versions(),
+        "wall_time_s": round(float(wall_time_s), 2),
+        "device": device_description(device),
+        "command": " ".join(sys.argv),
+        "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,90 @@
+"""Execute one numbered notebook with papermill into `results/<notebook>/<profile>/`.
+
+    python -m symflow.runner 00_generators_and_flows --profile quick [--device cuda] [-p seed=1]
+
+The notebook runs with its working directory at the repository root and receives the parameters
+`profile`, `device` and `output_dir` (plus any `-p key=value`). It writes into
+`results/<notebook>/<profile>[/<run>].partial/`; only when it finishes is that folder renamed to
+the final name, with the executed notebook, an HTML export and `provenance.json` inside. A failed
+or interrupted run keeps its `.partial` folder, so the next run resumes from whatever
+checkpoints the notebook left there.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import shutil
+import time
+from pathlib import Path
+
+from . import io, profiles
+
+NOTEBOOKS = io.REPO / "notebooks"
+
+
+def output_dir(notebook: str, profile: str, run: str | None = None, root: Path = io.RESULTS) -> Path:
+    """Final results folder of a notebook run: `root/<notebook>/<profile>[/<run>]`."""
+    out = Path(root) / notebook / profile
+    return out / run if run else out
+
+
+def run_notebook(notebook: str, profile: str, device: str = "cpu", parameters: dict | None = None,
+                 run: str | None = None, root: Path = io.RESULTS, html: bool = True) -> Path:
+    """Execute `notebooks/<notebook>.ipynb` and return its final results folder."""
+    import nbformat
+    import papermill as pm
+    from nbconvert import HTMLExporter
+
+    profiles.check_profile(profile)
+    source = NOTEBOOKS / f"{notebook}.ipynb"
+    if not source.exists():
+        known = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+        raise ValueError(f"notebook must be one of {known}; got {notebook!r}")
+    final = output_dir(notebook, profile, run, root)
+    partial = final.with_name(final.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    params = {"profile": profile, "device": device, "output_dir": str(partial), **(parameters or {})}
+    executed = partial / f"{notebook}.ipynb"
+    start = time.time()
+    pm.execute_notebook(str(source), str(executed), parameters=params, kernel_name="python3",
+                        cwd=str(io.REPO), progress_bar=False, log_output=False)
+    wall = time.time() - start
+    io.write_json(partial / "provenance.json",
+                  io.provenance(profile, {k: v for k, v in params.items() if k != "output_dir"},
+                                wall, device))
+    if html:
+        body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+        io.write_text(partial / f"{notebook}.html", body)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(partial, final)
+    return final
+
+
+def _parse_parameter(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"-p takes key=value; got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebook", help="notebook name without .ipynb, e.g. 00_generators_and_flows")
+    parser.add_argument("--profile", default="quick", help=f"one of {profiles.PROFILES}")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
+    parser.add_argument("--run", default=None, help="optional sub-folder name for this run")
+    parser.add_argument("-p", dest="params", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra notebook parameter (Python literal or string)")
+    args = parser.parse_args(argv)
+    out = run_notebook(args.notebook, args.profile, args.device,
+                       dict(_parse_parameter(p) for p in args.params), args.run)
+    print(f"{args.notebook} [{args.profile}] -> {out.relative_to(io.REPO) if out.is_relative_to(io.REPO) else out}")
+
+
+if __name__ == "__main__":
+    main()
