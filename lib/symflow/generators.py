@@ -1,0 +1,225 @@
+"""Vector fields on R^d that serve as infinitesimal generators, and inner products between them.
+
+A *field* here is any nn.Module with attributes `dim` (d) and `n_generators` (N) and two methods:
+
+    field(z)                 z (n, d)    -> (n, d, N)   every generator at the same points
+    field.per_generator(z)   z (N, n, d) -> (N, n, d)   generator a evaluated at z[a] only
+
+The second form is what a flow needs: each generator moves its own copy of the points.
+
+    GeneratorField   the learnable multi-head MLP of the paper
+    FunctionField    a fixed field from a callable (affine fields, known Lie point symmetries)
+    Normalised       a field divided by its norms under an InnerProduct
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import io
+
+
+def _check_dim(z: torch.Tensor, shape_text: str, ndim: int, d: int, name: str = "z") -> None:
+    if z.ndim != ndim or z.shape[-1] != d:
+        raise ValueError(f"{name} must have shape {shape_text} with d={d}; got {tuple(z.shape)}")
+
+
+class Field(nn.Module):
+    """Base class: subclasses implement `forward`; `per_generator` defaults to the diagonal of it."""
+
+    dim: int
+    n_generators: int
+
+    def _check_generator_points(self, z: torch.Tensor) -> None:
+        _check_dim(z, "(N, n, d)", 3, self.dim)
+        if z.shape[0] != self.n_generators:
+            raise ValueError(f"z must have N={self.n_generators} rows of points; got {z.shape[0]}")
+
+    def per_generator(self, z: torch.Tensor) -> torch.Tensor:
+        """z (N, n, d) -> (N, n, d): generator a at the points z[a]."""
+        self._check_generator_points(z)
+        values = self(z.reshape(-1, self.dim)).reshape(self.n_generators, z.shape[1], self.dim, self.n_generators)
+        return torch.stack([values[a, :, :, a] for a in range(self.n_generators)])
+
+
+class GeneratorField(Field):
+    """N vector fields on R^d from one MLP: a shared trunk and one small head per generator.
+
+    trunk: Linear(d', width) - SiLU - Linear(width, width) - SiLU
+    head a: Linear(width, head_width) - SiLU - Linear(head_width, d)
+    where d' = d + len(periodic): each periodic coordinate z_k (period 1) enters as
+    (cos 2 pi z_k, sin 2 pi z_k), so every generator is 1-periodic in it.
+    """
+
+    def __init__(self, dim: int, n_generators: int, width: int = 256, head_width: int = 32,
+                 periodic: tuple[int, ...] = ()):
+        super().__init__()
+        for name, value in (("dim", dim), ("n_generators", n_generators), ("width", width),
+                            ("head_width", head_width)):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        if any(k not in range(dim) for k in periodic):
+            raise ValueError(f"periodic must list coordinates in 0..{dim - 1}; got {periodic!r}")
+        self.dim, self.n_generators = dim, n_generators
+        self.config = {"dim": dim, "n_generators": n_generators, "width": width,
+                       "head_width": head_width, "periodic": tuple(periodic)}
+        self.periodic = tuple(periodic)
+        d_in = dim + len(self.periodic)
+        self.trunk = nn.Sequential(nn.Linear(d_in, width), nn.SiLU(), nn.Linear(width, width), nn.SiLU())
+        # Heads stored as stacked weights so that all N heads run in one batched matmul.
+        self.w1, self.b1 = _stacked_linear(n_generators, width, head_width)
+        self.w2, self.b2 = _stacked_linear(n_generators, head_width, dim)
+
+    def _embed(self, z: torch.Tensor) -> torch.Tensor:
+        """(..., d) -> (..., d + len(periodic)): plain coordinates, then cos and sin of periodic ones."""
+        if not self.periodic:
+            return z
+        plain = [k for k in range(self.dim) if k not in self.periodic]
+        angles = 2 * math.pi * z[..., list(self.periodic)]
+        return torch.cat([z[..., plain], torch.cos(angles), torch.sin(angles)], dim=-1)
+
+    def _heads(self, hidden: torch.Tensor) -> torch.Tensor:
+        """hidden (N, n, width) -> (N, n, d): head a applied to hidden[a]."""
+        h = nn.functional.silu(torch.baddbmm(self.b1[:, None, :], hidden, self.w1))
+        return torch.baddbmm(self.b2[:, None, :], h, self.w2)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """z (n, d) -> (n, d, N)."""
+        _check_dim(z, "(n, d)", 2, self.dim)
+        hidden = self.trunk(self._embed(z))
+        return self._heads(hidden.expand(self.n_generators, *hidden.shape)).permute(1, 2, 0)
+
+    def per_generator(self, z: torch.Tensor) -> torch.Tensor:
+        """z (N, n, d) -> (N, n, d): the trunk on every point, head a on z[a] only."""
+        self._check_generator_points(z)
+        return self._heads(self.trunk(self._embed(z)))
+
+
+def _stacked_linear(n: int, fan_in: int, fan_out: int) -> tuple[nn.Parameter, nn.Parameter]:
+    """N independent Linear(fan_in, fan_out) layers, PyTorch's default init: W (N, in, out), b (N, out)."""
+    layers = [nn.Linear(fan_in, fan_out) for _ in range(n)]
+    return (nn.Parameter(torch.stack([l.weight.detach().T for l in layers]).contiguous()),
+            nn.Parameter(torch.stack([l.bias.detach() for l in layers])))
+
+
+class FunctionField(Field):
+    """A fixed field from a callable `fn`: (n, d) -> (n, d, N). No parameters."""
+
+    def __init__(self, fn, n_generators: int, dim: int, names: list[str] | None = None):
+        super().__init__()
+        if n_generators <= 0:
+            raise ValueError(f"n_generators must be positive; got {n_generators}")
+        self.fn, self.n_generators, self.dim = fn, n_generators, dim
+        self.names = list(names) if names is not None else [f"V{a + 1}" for a in range(n_generators)]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        _check_dim(z, "(n, d)", 2, self.dim)
+        return self.fn(z)
+
+
+AFFINE_NAMES = ["translate x", "translate y", "scale x", "scale y", "shear x by y", "shear y by x"]
+
+
+def _affine(z: torch.Tensor) -> torch.Tensor:
+    x, y = z[:, 0], z[:, 1]
+    one, zero = torch.ones_like(x), torch.zeros_like(x)
+    cols = [(one, zero), (zero, one), (x, zero), (zero, y), (y, zero), (zero, x)]
+    return torch.stack([torch.stack(c, dim=-1) for c in cols], dim=-1)
+
+
+def affine_fields() -> FunctionField:
+    """The 6 affine fields of the plane: (1,0), (0,1), (x,0), (0,y), (y,0), (0,x).
+
+    Rotation is (-y, x) = field 6 - field 5; uniform scaling is field 3 + field 4.
+    """
+    return FunctionField(_affine, 6, 2, AFFINE_NAMES)
+
+
+def grid_points(height: int, width: int, dtype=torch.float32) -> torch.Tensor:
+    """Pixel centres of an (height x width) image in [-1, 1]^2, shape (height*width, 2).
+
+    Row-major: point k is pixel (k // width, k % width); column 0 is x (horizontal), column 1
+    is y (vertical, growing downwards), matching `torch.nn.functional.grid_sample` with
+    align_corners=True.
+    """
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, height, dtype=dtype),
+                            torch.linspace(-1, 1, width, dtype=dtype), indexing="ij")
+    return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)
+
+
+class InnerProduct:
+    """<V, W> = sum_p w(p) V(p).W(p) / sum_p w(p) over fixed points p (shape (n, d)).
+
+    With `weights=None` this is the empirical mean over the points (the PDE inner product);
+    with pixel-grid points and data-driven weights it is the image inner product.
+    """
+
+    def __init__(self, points: torch.Tensor, weights: torch.Tensor | None = None):
+        if points.ndim != 2:
+            raise ValueError(f"points must have shape (n, d); got {tuple(points.shape)}")
+        if weights is None:
+            weights = torch.ones(points.shape[0], dtype=points.dtype, device=points.device)
+        if weights.shape != points.shape[:1] or bool((weights < 0).any()) or float(weights.sum()) <= 0:
+            raise ValueError(f"weights must be non-negative with shape ({points.shape[0]},) and a positive sum")
+        self.points = points
+        self.weights = weights / weights.sum()
+
+    def gram(self, V: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+        """V (n, d, A), W (n, d, B) -> (A, B) matrix of inner products."""
+        return torch.einsum("p,pia,pib->ab", self.weights.to(V.dtype), V, W)
+
+    def norms(self, V: torch.Tensor) -> torch.Tensor:
+        """V (n, d, A) -> (A,) norms."""
+        return torch.einsum("p,pia,pia->a", self.weights.to(V.dtype), V, V).sqrt()
+
+    def evaluate(self, field: Field) -> torch.Tensor:
+        """The field at the inner product's points, (n, d, N)."""
+        return field(self.points)
+
+
+class Normalised(Field):
+    """`field` divided generator-wise by its norms under `inner`: every generator has unit norm.
+
+    The norms are recomputed (differentiably) at each call of `forward`/`per_generator`, so the
+    normalisation follows the parameters during training.
+    """
+
+    def __init__(self, field: Field, inner: InnerProduct, eps: float = 1e-12):
+        super().__init__()
+        self.field, self.inner, self.eps = field, inner, eps
+        self.dim, self.n_generators = field.dim, field.n_generators
+
+    def norms(self) -> torch.Tensor:
+        return self.inner.norms(self.inner.evaluate(self.field)).clamp_min(self.eps)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.field(z) / self.norms()
+
+    def per_generator(self, z: torch.Tensor) -> torch.Tensor:
+        return self.field.per_generator(z) / self.norms()[:, None, None]
+
+
+def normalise(field: Field, inner: InnerProduct) -> Normalised:
+    """Return `field` with each generator scaled to unit norm under `inner`."""
+    return Normalised(field, inner)
+
+
+def save(field: GeneratorField, path, **metadata) -> Path:
+    """Save a GeneratorField's configuration, weights and any metadata (atomically) to `path`."""
+    if not isinstance(field, GeneratorField):
+        raise ValueError(f"field must be a GeneratorField; got {type(field).__name__}")
+    with io.atomic_path(path) as tmp:
+        torch.save({"config": field.config, "state_dict": field.state_dict(), "metadata": metadata}, tmp)
+    return Path(path)
+
+
+def load(path, map_location="cpu") -> GeneratorField:
+    """Load a field saved by `save`; its metadata is in the attribute `metadata`."""
+    blob = torch.load(path, map_location=map_location, weights_only=False)
+    field = GeneratorField(**blob["config"])
+    field.load_state_dict(blob["state_dict"])
+    field.metadata = blob["metadata"]
+    return field

@@ -1,0 +1,98 @@
+"""The terms of the training objective (PAPER.md, "Losses" and "Validity scores").
+
+    total = w_sym * sum_a S_a + w_ortho * L_ortho + w_lip * L_lip (+ w_sob * L_sob for PDEs)
+
+Validity scores S_a measure how far transformed data is from valid data:
+    feature_validity   images: mean arccos of the cosine similarity of features
+    residual_validity  PDEs:   mean log of the clamped PDE residual
+Regularisers keep the generators distinct, non-trivial and smooth:
+    orthonormality     sum_{a<b} (pi/2 - arccos |<stopgrad V_a, V_b>|)
+    lipschitz          hinge on neighbour differences exceeding tau
+    sobolev            log of an H^2-type energy along a periodic axis
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .generators import InnerProduct
+
+_ONE = 1.0 - 1e-7  # keeps arccos away from its infinite slope at +-1
+
+
+def feature_validity(h0: torch.Tensor, h1: torch.Tensor) -> torch.Tensor:
+    """Mean angle arccos(cos_sim(h0, h1)) in radians over the leading dims; features on the last dim.
+
+    h0, h1 (..., F) -> scalar; 0 when the features are parallel, pi/2 when orthogonal.
+    """
+    if h0.shape != h1.shape:
+        raise ValueError(f"h0 and h1 must have the same shape; got {tuple(h0.shape)} and {tuple(h1.shape)}")
+    cos = torch.nn.functional.cosine_similarity(h0, h1, dim=-1)
+    return torch.arccos(cos.clamp(-_ONE, _ONE)).mean()
+
+
+def residual_validity(residual: torch.Tensor, floor: float = 1e-4, dims=None) -> torch.Tensor:
+    """mean log(max(|residual|, floor)) over `dims` (all dims when None)."""
+    if floor <= 0:
+        raise ValueError(f"floor must be positive; got {floor}")
+    logs = torch.log(residual.abs().clamp_min(floor))
+    return logs.mean() if dims is None else logs.mean(dim=dims)
+
+
+def orthonormality(V: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
+    """Sequential orthogonality: sum_{a<b} (pi/2 - arccos |<stopgrad(V_a), V_b>|).
+
+    V (n, d, N): unit-norm generators at the inner product's points. V_a for a < b enters only
+    detached, so generator b is pushed away from the earlier ones and never the other way round:
+    V_1 is free, V_2 must avoid V_1, and so on. Zero iff the fields are mutually orthogonal.
+    """
+    if V.ndim != 3:
+        raise ValueError(f"V must have shape (n, d, N); got {tuple(V.shape)}")
+    gram = inner.gram(V.detach(), V).abs().clamp(max=_ONE)
+    upper = torch.triu(torch.ones_like(gram, dtype=torch.bool), diagonal=1)
+    return (math.pi / 2 - torch.arccos(gram[upper])).sum()
+
+
+def lipschitz(values: torch.Tensor, tau: float, points: torch.Tensor | None = None) -> torch.Tensor:
+    """Hinge on the variation of fields between neighbouring grid points.
+
+    values (*grid, d, N): N fields on a grid with len(grid) axes (e.g. (H, W, 2, N) for images).
+    points (*grid, d) or None. For each grid axis and neighbour pair (i, j):
+        ratio = |V(z_i) - V(z_j)| / |z_i - z_j|   (or |V(z_i) - V(z_j)| when points is None)
+    and the loss is sum over generators of the mean of max(ratio - tau, 0).
+    Zero for constant fields, and for any field whose neighbour ratio stays below tau.
+    """
+    grid_dims = values.ndim - 2
+    if grid_dims < 1:
+        raise ValueError(f"values must have shape (*grid, d, N); got {tuple(values.shape)}")
+    if points is not None and points.shape != values.shape[:-1]:
+        raise ValueError(f"points must have shape {tuple(values.shape[:-1])}; got {tuple(points.shape)}")
+    total = values.new_zeros(())
+    for axis in range(grid_dims):
+        ratio = values.diff(dim=axis).norm(dim=-2)  # (*grid', N)
+        if points is not None:
+            ratio = ratio / points.diff(dim=axis).norm(dim=-1).clamp_min(1e-12)[..., None]
+        total = total + torch.relu(ratio - tau).flatten(0, -2).mean(dim=0).sum()
+    return total
+
+
+def sobolev(values: torch.Tensor, axis: int, length: float = 1.0) -> torch.Tensor:
+    """log of the H^2 energy along a periodic axis, summed over the leading dims' generators.
+
+    values (..., N): samples of N fields, uniform and periodic along `axis` (period `length`).
+    E_a = sum_k (1 + k^2)^2 |F[V_a](k)|^2 / n^2 with k = 2 pi m / length the angular wave number;
+    returns sum_a log E_a. High-frequency content raises it far more than smooth content.
+    """
+    if not -values.ndim <= axis < values.ndim or axis % values.ndim == values.ndim - 1:
+        raise ValueError(f"axis must index one of the first {values.ndim - 1} dims of values "
+                         f"with shape {tuple(values.shape)}; got {axis}")
+    axis = axis % values.ndim
+    n = values.shape[axis]
+    spectrum = torch.fft.fft(values, dim=axis)
+    k = 2 * math.pi * torch.fft.fftfreq(n, d=length / n, device=values.device).to(values.dtype)
+    shape = [1] * values.ndim
+    shape[axis] = n
+    weight = ((1 + k ** 2) ** 2).reshape(shape)
+    energy = (weight * spectrum.abs() ** 2).flatten(0, -2).sum(dim=0) / n ** 2
+    return torch.log(energy).sum()
