@@ -18,7 +18,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data"
-RESULTS = REPO / "results"
+
+
+def results_root() -> Path:
+    """Where results go: `results/` in the repository, or $SYMFLOW_RESULTS (the tests use a temporary one)."""
+    return Path(os.environ.get("SYMFLOW_RESULTS", REPO / "results"))
 
 # Packages whose versions go into every provenance file.
 TRACKED_PACKAGES = (

@@ -23,14 +23,14 @@ from . import io, profiles
 NOTEBOOKS = io.REPO / "notebooks"
 
 
-def output_dir(notebook: str, profile: str, run: str | None = None, root: Path = io.RESULTS) -> Path:
-    """Final results folder of a notebook run: `root/<notebook>/<profile>[/<run>]`."""
-    out = Path(root) / notebook / profile
+def output_dir(notebook: str, profile: str, run: str | None = None) -> Path:
+    """Final results folder of a notebook run: `<results root>/<notebook>/<profile>[/<run>]`."""
+    out = io.results_root() / notebook / profile
     return out / run if run else out
 
 
 def run_notebook(notebook: str, profile: str, device: str = "cpu", parameters: dict | None = None,
-                 run: str | None = None, root: Path = io.RESULTS, html: bool = True) -> Path:
+                 run: str | None = None, html: bool = True) -> Path:
     """Execute `notebooks/<notebook>.ipynb` and return its final results folder."""
     import nbformat
     import papermill as pm
@@ -41,7 +41,7 @@ def run_notebook(notebook: str, profile: str, device: str = "cpu", parameters: d
     if not source.exists():
         known = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
         raise ValueError(f"notebook must be one of {known}; got {notebook!r}")
-    final = output_dir(notebook, profile, run, root)
+    final = output_dir(notebook, profile, run)
     partial = final.with_name(final.name + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "device": device, "output_dir": str(partial), **(parameters or {})}
