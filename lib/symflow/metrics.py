@@ -1,0 +1,54 @@
+"""Comparing learned generators with known ones, independently of basis and order.
+
+All comparisons use an inner product over data points (generators.InnerProduct): fields are
+given by their values V (n, d, A) at the inner product's points, in the learner's normalised
+coordinates. With sqrt-weighted, flattened values M_V = sqrt(w) V  (n*d, A), <V_a, W_b> is
+(M_V^T M_W)_ab, and
+
+    cosine_matrix(V, W)      <V_a, W_b> / (|V_a| |W_b|)           the paper's heat map, (A, B)
+    fraction_in_span(W, V)   |P_V W_b| / |W_b|, P_V the orthogonal projection onto span V, (B,)
+    principal_angles(V, W)   arccos of the singular values of Q_V^T Q_W, ascending, (min(A, B),)
+
+The last two depend on the spans only: any invertible recombination or reordering of the
+columns of V (or of W, for the angles) leaves them unchanged. The unexplained part of W_b
+is 1 - fraction^2.
+"""
+from __future__ import annotations
+
+import torch
+
+from .generators import InnerProduct
+
+
+def _weighted(V: torch.Tensor, inner: InnerProduct, name: str) -> torch.Tensor:
+    """V (n, d, A) -> sqrt(w) V flattened to (n*d, A), in float64."""
+    if V.ndim != 3 or V.shape[0] != inner.points.shape[0]:
+        raise ValueError(f"{name} must have shape (n, d, A) with n={inner.points.shape[0]} points; "
+                         f"got {tuple(V.shape)}")
+    w = inner.weights.to(torch.float64).sqrt()
+    return (w[:, None, None] * V.detach().to(torch.float64)).reshape(-1, V.shape[-1])
+
+
+def _orthonormal_basis(M: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:
+    """Orthonormal columns spanning the columns of M (numerically dependent ones dropped)."""
+    U, S, _ = torch.linalg.svd(M, full_matrices=False)
+    return U[:, S > rtol * S.max().clamp_min(1e-300)]
+
+
+def cosine_matrix(V: torch.Tensor, W: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
+    """(A, B) matrix of <V_a, W_b> / (|V_a| |W_b|) for V (n, d, A), W (n, d, B)."""
+    MV, MW = _weighted(V, inner, "V"), _weighted(W, inner, "W")
+    return (MV.T @ MW) / (MV.norm(dim=0)[:, None] * MW.norm(dim=0)[None, :]).clamp_min(1e-300)
+
+
+def fraction_in_span(W: torch.Tensor, V: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
+    """(B,) fraction |P_V W_b| / |W_b| of each field W_b's norm inside span{V_1..V_A}."""
+    Q, MW = _orthonormal_basis(_weighted(V, inner, "V")), _weighted(W, inner, "W")
+    return (Q.T @ MW).norm(dim=0) / MW.norm(dim=0).clamp_min(1e-300)
+
+
+def principal_angles(V: torch.Tensor, W: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
+    """Principal angles (radians, ascending) between span V and span W."""
+    QV, QW = (_orthonormal_basis(_weighted(A, inner, n)) for A, n in ((V, "V"), (W, "W")))
+    cos = torch.linalg.svdvals(QV.T @ QW).clamp(-1.0, 1.0)
+    return torch.arccos(cos).sort().values

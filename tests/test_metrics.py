@@ -1,0 +1,73 @@
+"""Comparisons between spans of fields: known answers and independence of basis and order."""
+import math
+
+import pytest
+import torch
+
+from symflow import metrics
+from symflow.generators import InnerProduct
+
+torch.manual_seed(0)
+POINTS = torch.rand(400, 3, dtype=torch.float64)
+INNER = InnerProduct(POINTS)
+
+
+def fields(*columns):
+    """Stack callables of z (n, 3) -> (n, 3) into values (n, 3, len(columns))."""
+    return torch.stack([c(POINTS) for c in columns], dim=-1)
+
+
+def e(k):
+    return lambda z: torch.nn.functional.one_hot(torch.full((z.shape[0],), k), 3).to(z.dtype)
+
+
+def t_dx(z):
+    return torch.stack([z[:, 1], 0 * z[:, 1], 0 * z[:, 1]], -1)
+
+
+def test_cosine_matrix_of_coordinate_fields_is_identity():
+    V = fields(e(0), e(1), e(2))
+    torch.testing.assert_close(metrics.cosine_matrix(V, 2 * V, INNER), torch.eye(3, dtype=torch.float64))
+
+
+def test_fraction_in_span_known_values():
+    """d_x + d_u has half its squared norm along d_x: fraction 1/sqrt 2 in span{d_x}."""
+    V = fields(e(0))
+    W = fields(lambda z: e(0)(z) + e(2)(z), e(1), e(0))
+    torch.testing.assert_close(metrics.fraction_in_span(W, V, INNER),
+                               torch.tensor([1 / math.sqrt(2), 0.0, 1.0], dtype=torch.float64))
+
+
+def test_span_measures_ignore_basis_order_and_scale():
+    V = fields(e(0), t_dx, lambda z: z.sin())
+    W = fields(e(2), lambda z: z ** 2, t_dx)
+    mix = torch.randn(3, 3, dtype=torch.float64) + 3 * torch.eye(3, dtype=torch.float64)
+    V2 = (V @ mix)[..., [2, 0, 1]]
+    f1, f2 = metrics.fraction_in_span(W, V, INNER), metrics.fraction_in_span(W, V2, INNER)
+    torch.testing.assert_close(f1, f2)
+    torch.testing.assert_close(metrics.fraction_in_span(5 * W, V, INNER), f1)
+    a1 = metrics.principal_angles(V, W, INNER)
+    a2 = metrics.principal_angles(W[..., [1, 2, 0]] @ mix, V2, INNER)
+    torch.testing.assert_close(a1, a2)
+    assert a1[0] < 1e-6  # t_dx is in both spans
+
+
+def test_principal_angles_known_values():
+    """span{d_x} vs span{cos(th) d_x + sin(th) d_t}: one angle th."""
+    th = 0.3
+    V = fields(e(0))
+    W = fields(lambda z: math.cos(th) * e(0)(z) + math.sin(th) * e(1)(z))
+    torch.testing.assert_close(metrics.principal_angles(V, W, INNER),
+                               torch.tensor([th], dtype=torch.float64))
+
+
+def test_dependent_columns_are_dropped():
+    V = fields(e(0), e(0), e(1))
+    assert metrics.principal_angles(V, fields(e(0), e(1)), INNER).shape == (2,)
+    torch.testing.assert_close(metrics.fraction_in_span(fields(e(1)), V, INNER),
+                               torch.ones(1, dtype=torch.float64))
+
+
+def test_bad_shape():
+    with pytest.raises(ValueError, match="V must have shape"):
+        metrics.fraction_in_span(fields(e(0)), torch.zeros(10, 3, 2), INNER)
