@@ -10,7 +10,8 @@ LIB     := $(wildcard lib/symflow/*.py)
 RUN     := $(PY) -m symflow.runner
 
 .DEFAULT_GOAL := reproduce
-.PHONY: setup reproduce test lab clean
+.PHONY: setup reproduce evidence report test lab clean
+.SECONDEXPANSION:
 
 setup: $(STAMP)
 
@@ -24,17 +25,40 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 # One rule per notebook: results/<nb>/<profile>/<nb>.ipynb is rebuilt when the notebook, the
-# library or the notebook's declared inputs (DEPS_<nb>) change.
+# library or the notebook's declared inputs change. Inputs are declared anywhere in this file as
+# `DEPS_<nb> := ...` (read after the whole file, thanks to .SECONDEXPANSION).
 NOTEBOOKS := $(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb))))
 EXECUTED  := $(foreach nb,$(NOTEBOOKS),results/$(nb)/$(PROFILE)/$(nb).ipynb)
+executed   = results/$(1)/$(PROFILE)/$(1).ipynb
 
 define notebook_rule
-results/$(1)/$(PROFILE)/$(1).ipynb: notebooks/$(1).ipynb $(STAMP) $(LIB) $$(DEPS_$(1))
+results/$(1)/$(PROFILE)/$(1).ipynb: notebooks/$(1).ipynb $(STAMP) $(LIB) $$$$(DEPS_$(1))
 	$(RUN) $(1) --profile $(PROFILE) --device $(DEVICE)
 endef
 $(foreach nb,$(NOTEBOOKS),$(eval $(call notebook_rule,$(nb))))
 
+# Extra seeds for the acceptance checks: one tagged run per (notebook, seed), independent of each
+# other, so `make evidence JOBS=2` runs two at a time. Seed 0 is the default run of `reproduce`.
+EVIDENCE_NOTEBOOKS ?= $(filter $(NOTEBOOKS),02_pde_symmetries 04_image_symmetries)
+EVIDENCE_SEEDS     ?= 1 2
+JOBS               ?= 1
+EVIDENCE := $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),results/$(nb)/$(PROFILE)/$(nb)_seed$(s).ipynb))
+
+define evidence_rule
+results/$(1)/$(PROFILE)/$(1)_seed$(2).ipynb: $(call executed,$(1))
+	$(RUN) $(1) --profile $(PROFILE) --device $(DEVICE) --tag seed$(2) -p seed=$(2)
+endef
+$(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),$(eval $(call evidence_rule,$(nb),$(s)))))
+
 reproduce: $(EXECUTED)
+	$(PY) -m symflow.report --profile $(PROFILE)
+
+evidence: reproduce
+	$(if $(EVIDENCE),$(MAKE) -j$(JOBS) $(EVIDENCE))
+	$(PY) -m symflow.report --profile $(PROFILE)
+
+report: $(STAMP)
+	$(PY) -m symflow.report --profile $(PROFILE)
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -43,4 +67,4 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=.
 
 clean:
-	rm -rf data/$(PROFILE) $(foreach nb,$(NOTEBOOKS),results/$(nb)/$(PROFILE) results/$(nb)/$(PROFILE).partial)
+	rm -rf data/$(PROFILE) $(foreach nb,$(NOTEBOOKS),results/$(nb)/$(PROFILE) results/$(nb)/$(PROFILE).*partial)

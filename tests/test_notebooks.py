@@ -3,7 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from symflow import runner
+from symflow import report, runner
+
+from test_report import links_in
 
 NOTEBOOKS = sorted(p.stem for p in runner.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
@@ -31,3 +33,12 @@ def test_runner_rejects_unknown_notebook_and_profile():
         runner.run_notebook("99_nothing", "smoke")
     with pytest.raises(ValueError, match="profile must be one of"):
         runner.run_notebook(NOTEBOOKS[0], "fast")
+
+
+@pytest.mark.notebook
+def test_results_index_of_the_smoke_runs_links_existing_files(results_root):
+    """Runs after the notebooks above (same module, same results root)."""
+    text = report.build("smoke")
+    links = links_in(text)
+    assert any(l.endswith("00_generators_and_flows.html") for l in links)
+    assert all((results_root / l).exists() for l in links)
