@@ -52,3 +52,23 @@ def principal_angles(V: torch.Tensor, W: torch.Tensor, inner: InnerProduct) -> t
     QV, QW = (_orthonormal_basis(_weighted(A, inner, n)) for A, n in ((V, "V"), (W, "W")))
     cos = torch.linalg.svdvals(QV.T @ QW).clamp(-1.0, 1.0)
     return torch.arccos(cos).sort().values
+
+
+# --- Bootstrap confidence intervals (added for notebook 03's NMSE tables) ---
+def bootstrap_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of `values` (n,) and its percentile bootstrap interval: (mean, low, high).
+
+    Resamples the n values (e.g. one NMSE per test trajectory) with replacement n_boot times;
+    the interval holds the central `level` fraction of the resampled means. NaNs are dropped.
+    """
+    v = torch.as_tensor(values, dtype=torch.float64).flatten()
+    v = v[~torch.isnan(v)]
+    if v.numel() == 0:
+        raise ValueError("values must contain at least one number (all were NaN or none given)")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}")
+    g = torch.Generator().manual_seed(seed)
+    means = v[torch.randint(v.numel(), (n_boot, v.numel()), generator=g)].mean(1)
+    tail = (1 - level) / 2
+    low, high = torch.quantile(means, torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
+    return float(v.mean()), low, high
