@@ -14,6 +14,22 @@ import copy
 PROFILES = ("smoke", "quick", "paper")
 
 _EXPERIMENTS: dict[str, dict[str, dict]] = {
+    # notebook 01 and `python -m symflow.solvers` (make data): the PDE data sets
+    # data/<profile>/<Equation>_<split>.nc. sizes: trajectories per split; seeds: per split (the
+    # same for every equation, so KdV, nKdV and cKdV start from the same initial conditions);
+    # step: ETDRK4 step per equation, None = the equation's benchmarked default (0.005, relative
+    # error <= 1e-6 for KdV; bench/bench_solvers.py). quick and smoke take larger steps to fit
+    # the CPU budget: the benchmark measures their error against a 4x smaller step.
+    "pde_data": {
+        "smoke": {"sizes": {"train": 16, "valid": 4, "test": 8}, "nx": 256,
+                  "seeds": {"train": 1, "valid": 2, "test": 3},
+                  "step": {"KdV": 0.05, "KS": 0.05, "nKdV": 0.05, "cKdV": 0.05}, "n_show": 2},
+        "quick": {"sizes": {"train": 512, "valid": 128, "test": 256}, "nx": 256,
+                  "seeds": {"train": 1, "valid": 2, "test": 3},
+                  "step": {"KdV": 0.02, "KS": 0.02, "nKdV": 0.04, "cKdV": 0.02}, "n_show": 3},
+        "paper": {"sizes": {"train": 1024, "valid": 1024, "test": 4096}, "nx": 256,
+                  "seeds": {"train": 1, "valid": 2, "test": 3}, "step": None, "n_show": 3},
+    },
     # notebook 00: an introduction to fields and flows.
     "intro": {
         "smoke": {"n_digits": 2, "s_values": [-0.2, 0.0, 0.2], "steps": 4},

@@ -1,0 +1,373 @@
+"""Data generation for the PDEs of `symflow.pdes`: batched pseudo-spectral solvers writing xarray Datasets.
+
+    python -m symflow.solvers --profile quick        # what `make data` runs
+
+Two solvers, both torch float64, batched over trajectories and device-agnostic:
+
+* `etdrk4` (KdV, KS, nKdV, cKdV): u_t = L u + N(u, s) with the stiff linear part diagonal in
+  Fourier space, L = `equation.linear(k)`, and N = d_x flux(u) + decay(s) u. Fourth-order
+  exponential time differencing (Cox & Matthews 2002) with the coefficients computed by contour
+  integrals (Kassam & Trefethen 2005, SIAM J. Sci. Comput. 26:1214), 2/3-rule dealiasing of
+  d_x flux. Fixed step, shortened to land exactly on every saved time. nKdV is integrated as KdV
+  in its own time tau = 50 (exp(t/50) - 1) (`equation.solver_time`).
+* `cole_hopf` (Burgers): u = -2 nu psi_x / psi with psi solving the heat equation psi_t = nu psi_xx,
+  which is solved exactly in Fourier space, psi_k(t) = psi_k(0) exp(-nu k^2 t); psi(0) is positive
+  and periodic (see `pdes.Equation.initial_condition`). Exact up to round-off.
+
+`dataset(equation, split, profile)` loads `data/<profile>/<Equation>_<split>.nc` when its
+attributes match the request and generates it (atomically) otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from . import io, pdes, profiles
+
+SPLITS = ("train", "valid", "test")
+CONTOUR_POINTS = 64
+BLOW_UP = 1e6          # |u| above this counts as an overflow
+BATCH = 1024           # trajectories solved together (bounds memory)
+
+
+class BlowUpError(FloatingPointError):
+    """A trajectory became NaN/inf or overflowed; `index` is its position in the batch."""
+
+    def __init__(self, message: str, index: int):
+        super().__init__(message)
+        self.index = index
+
+
+def wavenumbers(nx: int, L: float, device=None) -> torch.Tensor:
+    """Angular wavenumbers of `torch.fft.rfft` on an nx-point grid of length L, (nx//2 + 1,) float64."""
+    return 2 * math.pi / L * torch.arange(nx // 2 + 1, dtype=torch.float64, device=device)
+
+
+def check_grid(nx) -> int:
+    """Return nx if the solvers can use it: an even integer >= 16."""
+    if isinstance(nx, bool) or not isinstance(nx, int) or nx < 16 or nx % 2:
+        raise ValueError(f"nx must be an even integer >= 16; got {nx!r}")
+    return nx
+
+
+def etdrk4_coefficients(lh: torch.Tensor, h: float, m: int = CONTOUR_POINTS):
+    """ETDRK4 coefficients for z = h L (complex, any shape): E, E2, Q, f1, f2, f3.
+
+    E = e^z, E2 = e^(z/2), Q = h (e^(z/2) - 1)/z,
+    f1 = h (-4 - z + e^z (4 - 3z + z^2))/z^3, f2 = h (2 + z + e^z (z - 2))/z^3,
+    f3 = h (-4 - 3z - z^2 + e^z (4 - z))/z^3,
+    each evaluated as the mean over m points of the unit circle around z (Cauchy's integral
+    formula), which avoids the cancellation of the direct formulas for small |z|.
+    """
+    r = torch.exp(2j * math.pi * (torch.arange(m, dtype=torch.float64, device=lh.device) + 0.5) / m)
+    z = lh[..., None] + r
+    ez, ez2 = torch.exp(z), torch.exp(z / 2)
+    q = h * ((ez2 - 1) / z).mean(-1)
+    f1 = h * ((-4 - z + ez * (4 - 3 * z + z ** 2)) / z ** 3).mean(-1)
+    f2 = h * ((2 + z + ez * (z - 2)) / z ** 3).mean(-1)
+    f3 = h * ((-4 - 3 * z - z ** 2 + ez * (4 - z)) / z ** 3).mean(-1)
+    return torch.exp(lh), torch.exp(lh / 2), q, f1, f2, f3
+
+
+class SpectralParts:
+    """The Fourier-space pieces of an ETDRK4 equation on an nx grid: L(k) and dealiased N(v, s)."""
+
+    def __init__(self, equation: pdes.Equation, nx: int, device="cpu"):
+        self.equation, self.nx = equation, check_grid(nx)
+        k = wavenumbers(nx, equation.L, device)
+        self.linear = equation.linear(k).to(torch.complex128)
+        keep = torch.arange(nx // 2 + 1, device=device) <= nx // 3     # 2/3 rule
+        self.ik_dealiased = 1j * k * keep
+
+    def nonlinear(self, v: torch.Tensor, s: float) -> torch.Tensor:
+        """N(v, s) = FFT[d_x flux(u)] (dealiased) + decay(s) v, v = rfft(u) of shape (B, nx//2+1)."""
+        out = self.ik_dealiased * torch.fft.rfft(self.equation.flux(torch.fft.irfft(v, n=self.nx)))
+        if self.equation.decay is not None:
+            out = out + self.equation.decay(s) * v
+        return out
+
+    def rhs(self, s, u: torch.Tensor) -> torch.Tensor:
+        """du/ds in physical space, (B, nx) -> (B, nx): the method-of-lines ODE (for dopri5)."""
+        v = torch.fft.rfft(u)
+        return torch.fft.irfft(self.linear * v + self.nonlinear(v, float(s)), n=self.nx)
+
+
+def _solver_times(equation: pdes.Equation, times) -> list[float]:
+    times = [float(tt) for tt in times]
+    if not times or times[0] < 0 or any(b <= a for a, b in zip(times, times[1:])):
+        raise ValueError(f"times must be a non-empty increasing sequence of values >= 0; got {times[:5]}...")
+    return [equation.solver_time(tt) for tt in times]
+
+
+def _check_finite(u: torch.Tensor, when: float):
+    bad = ~torch.isfinite(u).all(-1) | (u.abs().amax(-1) > BLOW_UP)
+    if bad.any():
+        i = int(bad.nonzero()[0, 0])
+        raise BlowUpError(f"trajectory {i} blew up (NaN, inf or |u| > {BLOW_UP:g}) by t = {when:g}", i)
+
+
+def check_step(equation: pdes.Equation, step) -> float:
+    """Return `step` if it lies in (0, max_step] for `equation`, else raise a ValueError."""
+    if not isinstance(step, (int, float)) or isinstance(step, bool) or not 0 < step <= equation.max_step:
+        raise ValueError(f"step must be in (0, {equation.max_step:g}] for {equation.name} "
+                         f"(larger steps are unstable); got {step!r}")
+    return float(step)
+
+
+def _etdrk4_step(v, s, h, N, E, E2, Q, f1, f2x2, f3):
+    """One ETDRK4 step (Cox & Matthews 2002), v (B, nk) at solver time s -> v at s + h.
+
+    a = E2 v + Q N(v), b = E2 v + Q N(a), c = E2 a + Q (2 N(b) - N(v)),
+    v+ = E v + f1 N(v) + 2 f2 (N(a) + N(b)) + f3 N(c); fused multiply-adds keep the op count low.
+    """
+    e2v = E2 * v
+    nv = N(v, s)
+    a = torch.addcmul(e2v, Q, nv)
+    na = N(a, s + h / 2)
+    nb = N(torch.addcmul(e2v, Q, na), s + h / 2)
+    c = torch.addcmul(E2 * a, Q, torch.add(nb, nv, alpha=-0.5), value=2)
+    nc = N(c, s + h)
+    out = torch.addcmul(E * v, f1, nv)
+    out.addcmul_(f2x2, na.add_(nb)).addcmul_(f3, nc)
+    return out
+
+
+def solve_etdrk4(equation: pdes.Equation, u0: torch.Tensor, times, step: float | None = None,
+                 progress=None) -> torch.Tensor:
+    """Integrate u0 (B, nx) from t=0 and return u at `times` (physical), shape (B, len(times), nx).
+
+    Each interval between requested times (in solver time s) is crossed in ceil(ds/step) equal
+    steps; coefficients are cached per step length. `progress(n)` is called after each time.
+    """
+    step = check_step(equation, equation.step if step is None else step)
+    nx = check_grid(u0.shape[-1])
+    parts = SpectralParts(equation, nx, u0.device)
+    out = torch.empty(u0.shape[0], len(times), nx, dtype=torch.float64, device=u0.device)
+    cache: dict[float, tuple] = {}
+    v, s, N = torch.fft.rfft(u0.to(torch.float64)), 0.0, parts.nonlinear
+    for j, target in enumerate(_solver_times(equation, times)):
+        n = math.ceil((target - s) / step - 1e-9)
+        if n > 0:
+            h = (target - s) / n
+            key = round(h, 14)
+            if key not in cache:
+                E, E2, Q, f1, f2, f3 = etdrk4_coefficients(h * parts.linear, h)
+                cache[key] = E, E2, Q, f1, 2 * f2, f3
+            E, E2, Q, f1, f2, f3 = cache[key]
+            for i in range(n):
+                v = _etdrk4_step(v, s + i * h, h, N, E, E2, Q, f1, f2, f3)
+            s = target
+        out[:, j] = torch.fft.irfft(v, n=nx)
+        _check_finite(out[:, j], float(times[j]))
+        if progress is not None:
+            progress(1)
+    return out
+
+
+def solve_cole_hopf(equation: pdes.Equation, u0: torch.Tensor, times, progress=None) -> torch.Tensor:
+    """Viscous Burgers exactly: u0 (B, nx), zero mean -> u at `times`, (B, len(times), nx).
+
+    psi0 = exp(-F/(2 nu)) with F the periodic antiderivative of u0 (spectral), psi_k(t) =
+    psi_k(0) exp(-nu k^2 t), u = -2 nu psi_x / psi.
+    """
+    nx, nu = check_grid(u0.shape[-1]), equation.nu
+    k = wavenumbers(nx, equation.L, u0.device)
+    u_hat = torch.fft.rfft(u0.to(torch.float64))
+    mean = u_hat[:, 0].real / nx
+    if mean.abs().max() > 1e-10 * (1 + u0.abs().max()):
+        raise ValueError("u0 must have zero mean for the Cole-Hopf solver (a periodic psi); "
+                         f"got mean up to {mean.abs().max():.3g}")
+    k_safe = torch.where(k > 0, k, torch.ones_like(k))
+    F = torch.fft.irfft(torch.where(k > 0, u_hat / (1j * k_safe), 0), n=nx)
+    log_psi = -F / (2 * nu)
+    psi_hat = torch.fft.rfft(torch.exp(log_psi - log_psi.amax(-1, keepdim=True)))
+    out = torch.empty(u0.shape[0], len(times), nx, dtype=torch.float64, device=u0.device)
+    for j, tt in enumerate(_solver_times(equation, times)):
+        p_hat = psi_hat * torch.exp(-nu * k ** 2 * tt)
+        out[:, j] = -2 * nu * torch.fft.irfft(1j * k * p_hat, n=nx) / torch.fft.irfft(p_hat, n=nx)
+        _check_finite(out[:, j], float(tt))
+        if progress is not None:
+            progress(1)
+    return out
+
+
+def solve(equation: pdes.Equation, u0: torch.Tensor, times, step: float | None = None,
+          progress=None) -> torch.Tensor:
+    """u0 (B, nx) at t=0 -> u (B, len(times), nx) with the equation's solver."""
+    if equation.method == "cole_hopf":
+        return solve_cole_hopf(equation, u0, times, progress)
+    return solve_etdrk4(equation, u0, times, step, progress)
+
+
+def spectral_derivatives(u: torch.Tensor, L: float, order: int = 4) -> list[torch.Tensor]:
+    """[u, u_x, ..., d^order u / dx^order] of a periodic u (..., nx) on [0, L), by FFT."""
+    nx = u.shape[-1]
+    k = wavenumbers(nx, L, u.device)
+    u_hat = torch.fft.rfft(u)
+    return [u] + [torch.fft.irfft((1j * k) ** n * u_hat, n=nx) for n in range(1, order + 1)]
+
+
+def residual_on_grid(equation: pdes.Equation, u: torch.Tensor, times) -> torch.Tensor:
+    """The PDE residual of gridded data: u (B, T, nx) at uniform `times` (T >= 5) -> (B, T-4, nx).
+
+    x-derivatives spectral; u_t by fourth-order central differences
+    (u[j-2] - 8 u[j-1] + 8 u[j+1] - u[j+2]) / (12 dt), so the residual is at times[2:-2].
+    """
+    times = torch.as_tensor(times, dtype=torch.float64)
+    if u.ndim != 3 or u.shape[1] != len(times) or len(times) < 5:
+        raise ValueError(f"u must have shape (B, T, nx) with T = len(times) >= 5; got {tuple(u.shape)}")
+    dt = float(times[1] - times[0])
+    u_t = (u[:, :-4] - 8 * u[:, 1:-3] + 8 * u[:, 3:-1] - u[:, 4:]) / (12 * dt)
+    derivs = spectral_derivatives(u[:, 2:-2], equation.L)
+    return equation.residual(derivs[0], u_t, *derivs[1:], times[2:-2, None].to(u.device))
+
+
+# ---- data sets -------------------------------------------------------------------------------------
+def solver_description(equation: pdes.Equation) -> str:
+    if equation.method == "cole_hopf":
+        return "exact Fourier solution of psi_t = nu psi_xx, Cole-Hopf u = -2 nu psi_x / psi"
+    return (f"ETDRK4 (Kassam-Trefethen, {CONTOUR_POINTS}-point contour), 2/3 dealiasing, "
+            "pseudo-spectral, float64")
+
+
+def request_attributes(equation: pdes.Equation, split: str, n_samples: int, nx: int, seed: int,
+                       step: float | None = None) -> dict:
+    """Every parameter that determines a data file's content (what a reused file must match)."""
+    attrs = {
+        "equation": equation.name, "formula": equation.formula, "split": split,
+        "n_samples": n_samples, "nx": nx, "L": equation.L, "T": equation.T,
+        "n_saved": equation.n_saved, "n_kept": equation.n_kept, "t_first_kept": equation.t0,
+        "seed": seed, "solver": solver_description(equation),
+        "step": float(equation.step if step is None else step) if equation.method == "etdrk4" else 0.0,
+        "solver_time": "tau = 50 (exp(t/50) - 1)" if equation.name == "nKdV" else "t",
+        "ic_n_sines": equation.n_sines, "ic_wavenumbers": list(equation.wavenumbers),
+        "ic_amplitude": equation.amplitude,
+        "ic": ("psi0 = exp(sum A sin(2 pi l x / L + phase)), u0 = -2 nu psi0_x / psi0"
+               if equation.method == "cole_hopf" else "u0 = sum A sin(2 pi l x / L + phase)")
+        + ", A ~ U(-amplitude, amplitude), l uniform in ic_wavenumbers, phase ~ U(0, 2 pi)",
+        "normalisation_c": equation.c, "dtype": "float64",
+    }
+    if equation.nu is not None:
+        attrs["nu"] = equation.nu
+    return attrs
+
+
+def generate(equation: pdes.Equation, split: str, n_samples: int, nx: int, seed: int,
+             step: float | None = None, device="cpu", batch: int = BATCH, progress=None) -> xr.Dataset:
+    """Sample `n_samples` initial conditions with `seed`, solve, and return the kept window.
+
+    Dataset: u (sample, t, x) float64 and the initial conditions' amplitude/phase/wavenumber
+    (sample, mode); coordinates in physical units; `request_attributes` plus wall time and device.
+    """
+    n_samples = pdes._positive_int(n_samples, "n_samples")
+    check_grid(nx)
+    attrs = request_attributes(equation, split, n_samples, nx, seed, step)
+    start = time.perf_counter()
+    u0, params = equation.initial_condition(n_samples, torch.Generator().manual_seed(seed), nx)
+    times = equation.kept_times()
+    chunks = []
+    for lo in range(0, n_samples, batch):
+        try:
+            chunks.append(solve(equation, u0[lo:lo + batch].to(device), times, step, progress).cpu())
+        except BlowUpError as err:
+            i = lo + err.index
+            detail = ", ".join(f"{k}={v[i].tolist()}" for k, v in params.items())
+            raise BlowUpError(f"{equation.name} {split} sample {i} (seed {seed}): {err}; "
+                              f"initial condition {detail}", i) from None
+    u = torch.cat(chunks).numpy()
+    attrs["generation_wall_time_s"] = round(time.perf_counter() - start, 3)
+    attrs["device"] = io.device_description(str(device))
+    attrs["created_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    mode = ("sample", "mode")
+    return xr.Dataset(
+        {"u": (("sample", "t", "x"), u, {"long_name": "solution u(x, t)", "units": "1 (nondimensional)"}),
+         "amplitude": (mode, params["amplitude"].numpy()),
+         "phase": (mode, params["phase"].numpy()),
+         "wavenumber": (mode, params["wavenumber"].numpy().astype(np.int64))},
+        coords={"sample": np.arange(n_samples),
+                "t": ("t", times.numpy(), {"long_name": "time", "units": "1 (nondimensional)"}),
+                "x": ("x", equation.grid(nx).numpy(), {"long_name": "space", "units": "1 (nondimensional)"})},
+        attrs=attrs)
+
+
+def data_path(equation_name: str, split: str, profile: str, root=None) -> Path:
+    """`data/<profile>/<Equation>_<split>.nc`."""
+    return Path(io.DATA if root is None else root) / profile / f"{equation_name}_{split}.nc"
+
+
+def _mismatches(found: dict, wanted: dict) -> list[str]:
+    out = []
+    for key, value in wanted.items():
+        have = found.get(key)
+        same = have == value if isinstance(value, str) else (
+            have is not None and np.array_equal(np.asarray(have), np.asarray(value)))
+        if not same:
+            have = np.asarray(have).tolist() if have is not None else None
+            out.append(f"{key}: file {have!r}, requested {value!r}")
+    return out
+
+
+def split_parameters(profile: str, split: str, equation: pdes.Equation) -> dict:
+    """n_samples, nx, seed and step of a split at a profile (from profiles 'pde_data')."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    p = profiles.get(profile, "pde_data")
+    step = (p["step"] or {}).get(equation.name)
+    return {"n_samples": p["sizes"][split], "nx": p["nx"], "seed": p["seeds"][split],
+            "step": equation.step if step is None else step}
+
+
+def dataset(equation, split: str, profile: str, device="cpu", root=None, progress=None) -> xr.Dataset:
+    """The data set of `equation` (name or Equation) for `split` at `profile`, loaded or generated.
+
+    A file whose attributes match the request is loaded; a missing file is generated and written
+    atomically; a file under the same name with other parameters raises a ValueError (delete it
+    or use another profile), it is never silently reused or overwritten.
+    """
+    equation = pdes.get(equation) if isinstance(equation, str) else equation
+    params = split_parameters(profile, split, equation)
+    path = data_path(equation.name, split, profile, root)
+    wanted = request_attributes(equation, split, **params)
+    if path.exists():
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            ds = ds.load()
+        bad = _mismatches(ds.attrs, wanted)
+        if bad:
+            raise ValueError(f"{path} was generated with other parameters ({'; '.join(bad)}); "
+                             "delete it or choose another profile")
+        return ds
+    ds = generate(equation, split, device=device, progress=progress, **params)
+    io.write_netcdf(ds, path)
+    return ds
+
+
+def main(argv=None) -> None:
+    from tqdm.auto import tqdm
+
+    parser = argparse.ArgumentParser(description="Generate (or check) every PDE data set of a profile.")
+    parser.add_argument("--profile", default="quick", help=f"one of {profiles.PROFILES}")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--equations", nargs="*", default=list(pdes.EQUATIONS))
+    args = parser.parse_args(argv)
+    profiles.check_profile(args.profile)
+    start = time.perf_counter()
+    for name in args.equations:
+        eq = pdes.get(name)
+        for split in SPLITS:
+            chunks = math.ceil(split_parameters(args.profile, split, eq)["n_samples"] / BATCH)
+            with tqdm(total=eq.n_kept * chunks, desc=f"{name} {split}", unit="saved step", leave=False) as bar:
+                ds = dataset(eq, split, args.profile, args.device, progress=bar.update)
+            tqdm.write(f"{name:8s} {split:5s} {ds.sizes['sample']:5d} x {ds.sizes['t']} x "
+                       f"{ds.sizes['x']}  (generation {ds.attrs['generation_wall_time_s']:.1f} s)")
+    print(f"profile {args.profile!r}: all data ready in {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
