@@ -68,3 +68,18 @@ lab: $(STAMP)
 
 clean:
 	rm -rf data/$(PROFILE) $(foreach nb,$(NOTEBOOKS),results/$(nb)/$(PROFILE) results/$(nb)/$(PROFILE).*partial)
+
+# PDE data (symflow.solvers, notebook 01): data/$(PROFILE)/<Equation>_<split>.nc for the five
+# equations and the splits train, valid, test. Files whose attributes match are reused; a file
+# generated with other parameters stops the run (delete it). The stamp records a complete set.
+PDE_DATA := data/$(PROFILE)/.complete
+.PHONY: data bench-solvers
+data: $(PDE_DATA)
+$(PDE_DATA): $(STAMP) lib/symflow/pdes.py lib/symflow/solvers.py lib/symflow/profiles.py
+	$(PY) -m symflow.solvers --profile $(PROFILE) --device $(DEVICE)
+	touch $@
+DEPS_01_pde_data := $(PDE_DATA)
+
+# Solver accuracy and speed against dopri5 (the authors' approach): results/bench/solvers.json.
+bench-solvers: $(STAMP)
+	$(PY) bench/bench_solvers.py --device $(DEVICE)

@@ -355,8 +355,11 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", default="quick", help=f"one of {profiles.PROFILES}")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--equations", nargs="*", default=list(pdes.EQUATIONS))
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (1: the FFTs are small; more threads contend on shared cores)")
     args = parser.parse_args(argv)
     profiles.check_profile(args.profile)
+    torch.set_num_threads(args.threads)
     start = time.perf_counter()
     for name in args.equations:
         eq = pdes.get(name)
