@@ -83,3 +83,6 @@ DEPS_01_pde_data := $(PDE_DATA)
 # Solver accuracy and speed against dopri5 (the authors' approach): results/bench/solvers.json.
 bench-solvers: $(STAMP)
 	$(PY) bench/bench_solvers.py --device $(DEVICE)
+
+# notebook 05 augments with the fields and inner product that notebook 04 learned
+DEPS_05_image_augmentation := results/04_image_symmetries/$(PROFILE)/04_image_symmetries.ipynb

@@ -1,0 +1,222 @@
+"""Tests of symflow.images: data readers, feature extractors, the data-driven inner product,
+validity, LieGG and augmentation, each against a known answer."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from symflow import flows, generators, images as im
+
+
+# ---------------------------------------------------------------------------------------- data
+
+
+def test_mnist_split_is_stratified_and_fixed(tmp_path):
+    cache = tmp_path / "mnist.nc"
+    d = im.load_mnist(cache=cache)
+    assert cache.exists()
+    assert d.train_x.shape == (4000, 1, 28, 28) and d.test_x.shape == (1000, 1, 28, 28)
+    assert torch.equal(torch.bincount(d.test_y), torch.full((10,), 100))
+    assert float(d.train_x.min()) >= 0 and float(d.train_x.max()) <= 1
+    again = im.load_mnist(cache=cache)  # read back from the cache: the same split
+    assert torch.equal(again.test_x, d.test_x) and torch.equal(again.train_y, d.train_y)
+
+
+def _tiny_cifar(rng):
+    train = (rng.integers(0, 256, (10, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, 10))
+    test = (rng.integers(0, 256, (4, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, 4))
+    return train, test
+
+
+def test_cifar_archive_roundtrip(tmp_path):
+    train, test = _tiny_cifar(np.random.default_rng(0))
+    classes = [f"class{i}" for i in range(10)]
+    im.write_cifar_archive(tmp_path / im.CIFAR10_ARCHIVE, train, test, classes)
+    d = im.load_cifar10(tmp_path, md5=None)
+    assert d.classes == classes and d.shape == (3, 32, 32)
+    np.testing.assert_array_equal((d.train_x.numpy() * 255).round().astype(np.uint8), train[0])
+    np.testing.assert_array_equal(d.test_y.numpy(), test[1])
+    np.testing.assert_array_equal((d.test_x.numpy() * 255).round().astype(np.uint8), test[0])
+    with pytest.raises(ValueError, match="MD5"):
+        im.load_cifar10(tmp_path)  # the official checksum does not match the test archive
+
+
+def test_cifar_extracted_folder(tmp_path):
+    import tarfile
+
+    train, test = _tiny_cifar(np.random.default_rng(1))
+    archive = im.write_cifar_archive(tmp_path / "a.tar.gz", train, test, [str(i) for i in range(10)])
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path, filter="data")
+    d = im.load_cifar10(tmp_path)  # the folder takes precedence; no checksum to check
+    np.testing.assert_array_equal(d.train_y.numpy(), train[1])
+
+
+def test_cifar_missing_says_where(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cs.toronto.edu") as err:
+        im.load_cifar10(tmp_path)
+    assert str(tmp_path) in str(err.value)
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        im.load_dataset("svhn")
+
+
+# ----------------------------------------------------------------------------- feature extractors
+
+
+def test_extractors_shapes_and_channel_check():
+    cnn = im.SmallCNN(in_channels=1, image_size=28, width=4).eval()
+    assert cnn.features(torch.rand(2, 1, 28, 28)).shape == (2, 16)
+    assert cnn(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    net = im.ResNet18(in_channels=3, image_size=32, width=4).eval()
+    assert net.features(torch.rand(2, 3, 32, 32)).shape == (2, 32)
+    with pytest.raises(ValueError, match="channels 1"):
+        cnn.features(torch.rand(2, 3, 28, 28))
+    with pytest.raises(ValueError, match=r"\(B, 3, 32, 32\)"):
+        net(torch.rand(3, 32, 32))
+
+
+def test_training_separates_an_easy_task_and_roundtrips(tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 1, 12, 12, generator=gen) * 0.2
+    y = torch.arange(64) % 2
+    x[y == 1, :, :6] += 0.8  # class 1: bright upper half
+    model = im.SmallCNN(1, 2, 12, width=4)
+    im.train_classifier(model, x, y, epochs=8, batch_size=16, lr=0.05, log=None)
+    assert im.accuracy(model, x, y) == 1.0
+    path = im.save_classifier(model, tmp_path / "m.pt", test_accuracy=1.0)
+    loaded = im.load_classifier(path)
+    assert loaded.metadata["test_accuracy"] == 1.0
+    torch.testing.assert_close(loaded(x), model(x))
+    with pytest.raises(FileNotFoundError, match="checkpoint"):
+        im.load_classifier(tmp_path / "missing.pt")
+
+
+def test_nan_features_are_reported():
+    model = im.SmallCNN(1, 10, 8, width=2)
+    with pytest.raises(ValueError, match="NaN"):
+        im.pixel_weights(im.frozen_features(model), torch.full((2, 1, 8, 8), float("nan")))
+
+
+# ------------------------------------------------------------------------------ inner product
+
+
+def test_pixel_weights_of_a_one_pixel_feature():
+    """h(f) = f(q) at one pixel q: J t_{p,d} = -g(q - p) d_d f(q), so w(p) is proportional to g(q - p)^2."""
+    size, q, sigma = 15, (7, 5), 1.3
+    features = lambda x: x[:, :, q[0], q[1]].reshape(len(x), 1)  # noqa: E731
+    x = torch.rand(6, 1, size, size, generator=torch.Generator().manual_seed(0))
+    w = im.pixel_weights(features, x, n_projections=2, bump_sigma=sigma).reshape(size, size)
+    rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    expected = torch.exp(-((rows - q[0]) ** 2 + (cols - q[1]) ** 2) / sigma ** 2)
+    expected = torch.where(((rows - q[0]).abs() <= 4) & ((cols - q[1]).abs() <= 4), expected, 0.0)  # kernel radius
+    torch.testing.assert_close(w / w.max(), expected / expected.max(), atol=1e-5, rtol=1e-4)
+
+
+def test_closest_motion_names_each_motion():
+    inner = im.image_inner_product(torch.rand(64) + 0.5, 8, 8)
+    names = im.closest_motion(im.affine_motions()(inner.points), inner)
+    assert [n for n, _ in names] == im.MOTIONS
+    assert all(abs(c - 1) < 1e-5 for _, c in names)
+    rotation_plus_noise = im.affine_motions()(inner.points)[..., 2:3] + 0.1 * im.control_fields()(inner.points)[..., 1:2]
+    (name, cos), = im.closest_motion(rotation_plus_noise, inner)
+    assert name == "rotation" and 0.9 < cos < 1
+
+
+def test_gram_schmidt_orthonormalises_in_order():
+    inner = im.image_inner_product(torch.rand(64) + 0.5, 8, 8)
+    A = generators.affine_fields()
+    mixed = im.linear_combination(torch.triu(torch.rand(6, 6)) + torch.eye(6), A)
+    U = im.gram_schmidt(mixed, inner)(inner.points)
+    torch.testing.assert_close(inner.gram(U, U), torch.eye(6), atol=1e-4, rtol=1e-4)
+    # mixed's first field is a multiple of A_1, so U_1 is A_1 normalised
+    a1 = A(inner.points)[..., :1]
+    torch.testing.assert_close(U[..., :1], a1 / inner.norms(a1), atol=1e-5, rtol=1e-5)
+
+
+# -------------------------------------------------------------------------------- validity
+
+
+def _blobs(n, size=16, seed=0):
+    """Gaussian blobs well inside the image."""
+    gen = torch.Generator().manual_seed(seed)
+    centres = (torch.rand(n, 2, generator=gen) - 0.5) * 0.6
+    z = generators.grid_points(size, size)
+    d2 = ((z[None] - centres[:, None]) ** 2).sum(-1)
+    return torch.exp(-d2 / 0.05).reshape(n, 1, size, size)
+
+
+def _row_profile(x):
+    """Features invariant to horizontal motion: the image's mass in each row."""
+    return x.sum(dim=(1, 3))
+
+
+def test_validity_separates_invariant_and_non_invariant_motions():
+    x = _blobs(8)
+    inner = im.image_inner_product(torch.ones(256), 16, 16)
+    motions = generators.normalise(generators.affine_fields(), inner)
+    v = im.validity(_row_profile, x, motions, 0.1, steps=4)
+    assert float(v[0]) < 1e-3  # translation along x leaves the row masses unchanged
+    assert float(v[1]) > 0.1  # translation along y moves them
+    assert float(im.validity(_row_profile, x, motions, 0.0, steps=4).abs().max()) < 1e-3
+
+
+def test_liegg_finds_the_invariant_affine_fields():
+    """Normalised row masses are invariant to (1, 0), (y, 0) (they keep every row's mass) and
+    (x, 0) (it scales all row masses alike, which the cosine ignores), and to nothing else."""
+    x = _blobs(16)
+    inner = im.image_inner_product(torch.ones(256), 16, 16)
+    coefs, singular = im.liegg(_row_profile, x, inner)
+    assert float(singular[2]) < 1e-3 * float(singular[3])
+    invariant = coefs[:, :3]
+    others = [1, 3, 5]  # (0,1), (0,y), (0,x)
+    assert float(invariant[others].abs().max()) < 1e-3 * float(invariant.abs().max())
+    V = im.linear_combination(coefs)(inner.points)  # orthonormal under inner
+    torch.testing.assert_close(inner.gram(V, V), torch.eye(6), atol=1e-4, rtol=1e-4)
+
+
+def test_learning_runs_and_changes_the_field():
+    x = _blobs(8, size=12)
+    inner = im.image_inner_product(torch.ones(144), 12, 12)
+    torch.manual_seed(0)
+    field = generators.GeneratorField(2, 3, width=16, head_width=8)
+    before = [p.detach().clone() for p in field.parameters()]
+    history = im.learn_symmetries(_row_profile, x, field, inner, iterations=2, batch_size=4, lr=1e-2,
+                                  steps=2, log=None)
+    assert len(history) == 2 and all(math.isfinite(h["loss"]) for h in history)
+    assert any(not torch.equal(a, b) for a, b in zip(before, field.parameters()))
+    with pytest.raises(ValueError, match="pixel grid"):
+        im.learn_symmetries(_row_profile, x, field, im.image_inner_product(torch.ones(64), 8, 8), 1, log=None)
+
+
+# ---------------------------------------------------------------------------------- augmentation
+
+
+def test_flow_augment_translates_by_the_drawn_coefficient():
+    x = _blobs(4)
+    translate = generators.FunctionField(lambda z: torch.tensor([1.0, 0.0]).expand(len(z), 2)[..., None], 1, 2)
+    augment = im.FlowAugment(translate, 16, 16, scale=0.2, steps=2)
+    out = augment(x, torch.Generator().manual_seed(3))
+    c = (2 * torch.rand(4, 1, generator=torch.Generator().manual_seed(3)) - 1) * 0.2
+    grid = generators.grid_points(16, 16)[None] - torch.cat([c, torch.zeros_like(c)], -1)[:, None]
+    torch.testing.assert_close(out, flows.sample_images(x, grid.reshape(4, 16, 16, 2)), atol=1e-5, rtol=1e-5)
+
+
+def test_crop_augment_shifts_within_the_padding():
+    x = torch.rand(5, 1, 6, 6)
+    assert torch.equal(im.crop_augment(0)(x, torch.Generator()), x)
+    out = im.crop_augment(1)(x, torch.Generator().manual_seed(0))
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
+    for b in range(5):
+        assert any(torch.equal(out[b], padded[b, :, i:i + 6, j:j + 6]) for i in range(3) for j in range(3))
+
+
+def test_make_augmentation_checks_kind():
+    assert im.make_augmentation("none", (1, 8, 8)) is None
+    with pytest.raises(ValueError, match="kind must be one of"):
+        im.make_augmentation("mixup", (1, 8, 8))
+    with pytest.raises(ValueError, match="field must be given"):
+        im.make_augmentation("flow", (1, 8, 8))
