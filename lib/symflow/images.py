@@ -312,7 +312,7 @@ def train_classifier(model: _Classifier, x: torch.Tensor, y: torch.Tensor, epoch
         model.train()
         order, total = torch.randperm(len(x), generator=gen), 0.0
         for i in range(0, len(x), batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i:i + batch_size].to(x.device)
             xb = x[idx] if augment is None else augment(x[idx], gen)
             loss = F.cross_entropy(model(xb), y[idx])
             opt.zero_grad()
@@ -408,14 +408,14 @@ def pixel_weights(features, x: torch.Tensor, n_projections: int = 8, bump_sigma:
     """
     c, h, w = x.shape[1:]
     gen = torch.Generator().manual_seed(seed)
-    kernel = gaussian_kernel(bump_sigma).to(x.dtype)
-    total = torch.zeros(h, w, dtype=x.dtype)
+    kernel = gaussian_kernel(bump_sigma).to(x)
+    total = torch.zeros(h, w, dtype=x.dtype, device=x.device)
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size].clone().requires_grad_(True)
         hb = _checked(features(xb))
         grad_img = image_gradient(xb.detach())  # (B, 2, C, H, W)
         for _ in range(n_projections):
-            r = torch.randn(hb.shape, generator=gen, dtype=hb.dtype)
+            r = torch.randn(hb.shape, generator=gen, dtype=hb.dtype).to(hb.device)
             (vjp,) = torch.autograd.grad(hb, xb, r, retain_graph=True)  # (B, C, H, W)
             a = (vjp[:, None] * grad_img).sum(dim=2)  # (B, 2, H, W)
             conv = F.conv2d(a.reshape(-1, 1, h, w), kernel, padding=kernel.shape[-1] // 2)
@@ -426,7 +426,7 @@ def pixel_weights(features, x: torch.Tensor, n_projections: int = 8, bump_sigma:
 
 def image_inner_product(weights: torch.Tensor, height: int, width: int) -> generators.InnerProduct:
     """The weighted grid inner product <V, W> = sum_p w(p) V(p).W(p) / sum_p w(p)."""
-    return generators.InnerProduct(generators.grid_points(height, width), weights)
+    return generators.InnerProduct(generators.grid_points(height, width, weights.dtype).to(weights.device), weights)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -439,7 +439,7 @@ def validity(features, x: torch.Tensor, field: generators.Field, s: float, steps
 
     Returns (N,) in radians (0: features unchanged).
     """
-    out = torch.zeros(field.n_generators)
+    out = torch.zeros(field.n_generators, dtype=torch.float64)
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
             xb = x[i:i + batch_size]
@@ -447,8 +447,8 @@ def validity(features, x: torch.Tensor, field: generators.Field, s: float, steps
             warped = flows.warp_images(xb, field, s, steps)  # (N, B, C, H, W)
             h1 = _checked(features(warped.flatten(0, 1))).reshape(field.n_generators, len(xb), -1)
             cos = F.cosine_similarity(h0.expand_as(h1), h1, dim=-1).clamp(-1, 1)
-            out += torch.arccos(cos).sum(dim=1)
-    return out / len(x)
+            out += torch.arccos(cos).sum(dim=1).cpu().double()
+    return (out / len(x)).float()
 
 
 def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField, inner: generators.InnerProduct,
@@ -472,8 +472,8 @@ def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField
     history = []
     for it in range(iterations):
         start = time.perf_counter()
-        idx = torch.randint(len(x), (batch_size,), generator=gen)
-        s = (2 * torch.rand(field.n_generators, generator=gen) - 1) * sigma
+        idx = torch.randint(len(x), (batch_size,), generator=gen).to(x.device)
+        s = ((2 * torch.rand(field.n_generators, generator=gen) - 1) * sigma).to(x)
         xb = x[idx]
         with torch.no_grad():
             h0 = _checked(features(xb))
@@ -558,7 +558,7 @@ def liegg(features, x: torch.Tensor, inner: generators.InnerProduct, batch_size:
     c, h, w = x.shape[1:]
     A = generators.affine_fields()(inner.points)  # (H*W, 2, 6)
     fields = A.permute(2, 1, 0).reshape(6, 2, 1, h, w)  # (6, 2, 1, H, W)
-    gram = torch.zeros(6, 6, dtype=torch.float64)
+    gram = torch.zeros(6, 6, dtype=torch.float64, device=x.device)
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size]
         grad = image_gradient(xb)  # (B, 2, C, H, W)
@@ -573,11 +573,11 @@ def liegg(features, x: torch.Tensor, inner: generators.InnerProduct, batch_size:
             cols.append(jt / hb.norm(dim=1, keepdim=True))
         P = torch.stack(cols, dim=-1).reshape(-1, 6).double()  # (B*F, 6)
         gram += P.T @ P
-    L = torch.linalg.cholesky(inner.gram(A, A).double())
+    L = torch.linalg.cholesky(inner.gram(A, A).double()).to(x.device)
     Linv = torch.linalg.inv(L)
     evals, evecs = torch.linalg.eigh(Linv @ gram @ Linv.T)  # ascending: most invariant first
     coefs = Linv.T @ evecs
-    return coefs.float(), evals.clamp_min(0).sqrt().float()
+    return coefs.float().cpu(), evals.clamp_min(0).sqrt().float().cpu()
 
 
 def linear_combination(coefs: torch.Tensor, basis: generators.Field | None = None,
@@ -587,7 +587,7 @@ def linear_combination(coefs: torch.Tensor, basis: generators.Field | None = Non
     if coefs.ndim != 2 or coefs.shape[0] != basis.n_generators:
         raise ValueError(f"coefs must have shape ({basis.n_generators}, N); got {tuple(coefs.shape)}")
     coefs = coefs.detach()
-    return generators.FunctionField(lambda z: basis(z) @ coefs.to(z.dtype), coefs.shape[1], basis.dim, names)
+    return generators.FunctionField(lambda z: basis(z) @ coefs.to(z), coefs.shape[1], basis.dim, names)
 
 
 def gram_schmidt(field: generators.Field, inner: generators.InnerProduct) -> generators.FunctionField:
@@ -618,7 +618,7 @@ def crop_augment(padding: int, flip: bool = False):
         shifts = torch.randint(0, 2 * padding + 1, (b, 2), generator=gen)
         out = torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(shifts.tolist())])
         if flip:
-            mirror = torch.rand(b, generator=gen) < 0.5
+            mirror = (torch.rand(b, generator=gen) < 0.5).to(x.device)
             out[mirror] = out[mirror].flip(-1)
         return out
     return apply
@@ -643,15 +643,15 @@ class FlowAugment:
         b, _, h, w = x.shape
         if (h, w) != self.shape:
             raise ValueError(f"images must be {self.shape[0]}x{self.shape[1]}; got {h}x{w}")
-        coef = (2 * torch.rand(b, self.table.shape[0], generator=gen) - 1) * self.scale
-        combined = torch.einsum("bk,kchw->bchw", coef, self.table)  # (B, 2, H, W)
+        coef = ((2 * torch.rand(b, self.table.shape[0], generator=gen) - 1) * self.scale).to(x)
+        combined = torch.einsum("bk,kchw->bchw", coef, self.table.to(x))  # (B, 2, H, W)
 
         def velocity(z):  # (B, n, 2) -> (B, n, 2); outside the image the border value
             return F.grid_sample(combined, z[:, :, None, :], mode="bilinear", padding_mode="border",
                                  align_corners=True).squeeze(-1).transpose(1, 2)
 
         with torch.no_grad():
-            grid = generators.grid_points(h, w, dtype=x.dtype).expand(b, -1, -1)
+            grid = generators.grid_points(h, w, dtype=x.dtype).to(x.device).expand(b, -1, -1)
             moved = flows.flow(velocity, grid, -1.0, self.steps)
             return flows.sample_images(x, moved.reshape(b, h, w, 2))
 
