@@ -8,7 +8,8 @@ Writes results/bench/solvers.json:
 * KdV and KS, `n` trajectories at the paper's settings (nx = 256, kept window of 140 saved steps):
   ETDRK4 at several steps against a reference with a 4x smaller step than the smallest one;
   error = max over trajectories of ||u - u_ref||_2 / ||u_ref||_2 at each kept time (the curve is
-  stored), wall time and peak memory for each step.
+  stored), wall time (median of `repeats`) and peak memory for each step.
+* profile_steps: the error of the larger steps of the quick and smoke profiles against the default step.
 * The authors' approach: torchdiffeq dopri5, rtol = atol = 1e-9, on the same pseudo-spectral
   right-hand side (2/3 dealiased), one batch of `n`. KdV over the full horizon. KS's dopri5 step
   is stability-limited (|lambda|max = k_max^4 ~ 2.5e4), so its cost is linear in the horizon: it
@@ -21,13 +22,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import threading
 import time
 
 import torch
 from torchdiffeq import odeint
 
-from symflow import io, pdes, solvers
+from symflow import io, pdes, profiles, solvers
 
 
 class PeakMemory:
@@ -109,7 +111,7 @@ def dopri5(eq, u0, times, horizon=None):
     return u.transpose(0, 1), count[0]
 
 
-def equation_benchmark(name, n, steps, target, device, baseline_horizon=None, run_baseline=True):
+def equation_benchmark(name, n, steps, target, device, baseline_horizon=None, run_baseline=True, repeats=3):
     eq = pdes.get(name)
     u0 = eq.initial_condition(n, torch.Generator().manual_seed(0), 256)[0].to(device)
     times = eq.kept_times()
@@ -118,12 +120,16 @@ def equation_benchmark(name, n, steps, target, device, baseline_horizon=None, ru
     print(f"{name}: reference h={ref_step:g} in {ref_wall:.1f} s", flush=True)
     runs = []
     for h in steps:
-        u, wall, mem = timed(lambda: solvers.solve(eq, u0, times, step=h), device)
+        walls = []
+        for _ in range(repeats):
+            u, wall, mem = timed(lambda: solvers.solve(eq, u0, times, step=h), device)
+            walls.append(round(wall, 2))
         curve = relative_error(u, ref)
-        runs.append({"step": h, "steps_total": math.ceil(eq.T / h), "wall_s": round(wall, 2),
+        runs.append({"step": h, "steps_total": math.ceil(eq.solver_time(eq.T) / h),
+                     "wall_s": statistics.median(walls), "wall_s_repeats": walls,
                      "max_relative_error": float(curve.max()), "meets_target": bool(curve.max() <= target),
                      "error_vs_time": [float(e) for e in curve], **mem})
-        print(f"{name} h={h:g}: {wall:.1f} s, max relative error {float(curve.max()):.2e}", flush=True)
+        print(f"{name} h={h:g}: {walls} s, max relative error {float(curve.max()):.2e}", flush=True)
     out = {"setting": f"{n} trajectories, nx=256, L={eq.L:g}, T={eq.T:g}, kept {eq.n_kept} of {eq.n_saved} saved steps",
            "target_relative_error": target, "reference_step": ref_step, "reference_wall_s": round(ref_wall, 2),
            "error_definition": "max over trajectories of ||u - u_ref||_2 / ||u_ref||_2 per kept time; max over the window",
@@ -153,12 +159,31 @@ def equation_benchmark(name, n, steps, target, device, baseline_horizon=None, ru
     return out
 
 
+def profile_steps_benchmark(n, device):
+    """Error of the larger `quick`/`smoke` steps (symflow.profiles 'pde_data') against the default step."""
+    out = {}
+    for name in ("KdV", "KS", "nKdV", "cKdV"):
+        eq = pdes.get(name)
+        u0 = eq.initial_condition(n, torch.Generator().manual_seed(0), 256)[0].to(device)
+        times = eq.kept_times()
+        ref = solvers.solve(eq, u0, times)
+        out[name] = {"default_step": eq.step}
+        for profile in ("quick", "smoke"):
+            h = profiles.get(profile, "pde_data")["step"][name]
+            u, wall, _ = timed(lambda: solvers.solve(eq, u0, times, step=h), device)
+            err = float(relative_error(u, ref).max())
+            out[name][profile] = {"step": h, "max_relative_error_vs_default_step": err, "wall_s": round(wall, 2)}
+            print(f"{name} {profile} step {h:g}: max relative error {err:.2e} vs step {eq.step:g}", flush=True)
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=32, help="trajectories per batch")
     parser.add_argument("--ks-horizon", type=float, default=1.0, help="dopri5 horizon for KS (extrapolated)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-baseline", action="store_true", help="skip the dopri5 runs")
+    parser.add_argument("--repeats", type=int, default=3, help="ETDRK4 timings per step (the median is used)")
     parser.add_argument("--out", default=str(io.results_root() / "bench" / "solvers.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -166,9 +191,11 @@ def main(argv=None):
     result = {
         "soliton": soliton_benchmark([0.02, 0.01, 0.005], args.device),
         "KdV": equation_benchmark("KdV", args.n, [0.04, 0.02, 0.01, 0.005], 1e-6, args.device,
-                                  run_baseline=not args.no_baseline),
+                                  run_baseline=not args.no_baseline, repeats=args.repeats),
         "KS": equation_benchmark("KS", args.n, [0.04, 0.02, 0.01, 0.005], 1e-4, args.device,
-                                 baseline_horizon=args.ks_horizon, run_baseline=not args.no_baseline),
+                                 baseline_horizon=args.ks_horizon, run_baseline=not args.no_baseline,
+                                 repeats=args.repeats),
+        "profile_steps": profile_steps_benchmark(args.n, args.device),
         "issue_reference": "authors' code on this machine (issue 3): 107 s for 32 KdV, > 20 min for 32 KS",
         "threads": torch.get_num_threads(),
         "load_average_after": os.getloadavg(),

@@ -134,7 +134,7 @@ class Equation:
         """Grid points x_i = i L / nx, (nx,) float64."""
         return torch.arange(nx, dtype=torch.float64) * (self.L / nx)
 
-    def initial_condition(self, n: int, generator: torch.Generator, nx: int):
+    def initial_condition(self, n: int, generator: torch.Generator, nx: int = 256):
         """`n` random initial conditions on the `nx`-point grid.
 
         Returns (u0 (n, nx) float64, params) with params = dict(amplitude, phase, wavenumber), each
@@ -223,7 +223,8 @@ class Equation:
 
 def _torch_function(expr: sympy.Expr) -> Callable:
     """sympy expression in (x, t, u) -> torch function of three same-shape tensors."""
-    f = sympy.lambdify((x, t, u), expr, modules=[{"exp": torch.exp, "sqrt": torch.sqrt}, "math"])
+    functions = {name: getattr(torch, name) for name in ("exp", "log", "sqrt", "sin", "cos", "tanh")}
+    f = sympy.lambdify((x, t, u), expr, modules=[functions, "math"])
     return lambda a, b, c: f(a, b, c) + torch.zeros_like(a)
 
 
@@ -295,7 +296,7 @@ _TAU = 50 * (sympy.exp(t / 50) - 1)    # nKdV: u_tau + u u_x + u_xxx = 0 in tau(
 EQUATIONS: dict[str, Equation] = {
     "KdV": Equation(
         name="KdV", formula="u_t + u u_x + u_xxx = 0", L=128.0, T=100.0, n_saved=250, n_kept=140,
-        c=0.3463, rhs=_kdv_rhs, method="etdrk4", linear=_kdv_linear, flux=_burgers_flux, step=0.005, max_step=0.2,
+        c=0.3463, rhs=_kdv_rhs, method="etdrk4", linear=_kdv_linear, flux=_burgers_flux, step=0.005, max_step=0.1,
         symmetries=(
             Symmetry("x-translation d_x", 1, 0, 0, "exact"),
             Symmetry("t-translation d_t", 0, 1, 0, "exact"),
@@ -329,7 +330,7 @@ EQUATIONS: dict[str, Equation] = {
     "nKdV": Equation(
         name="nKdV", formula="u_t + exp(t/50) (u u_x + u_xxx) = 0", L=128.0, T=100.0, n_saved=250,
         n_kept=140, c=0.4345, rhs=lambda t_, u_, u1, u2, u3, u4: -_exp(t_ / 50) * (u_ * u1 + u3),
-        method="etdrk4", linear=_kdv_linear, flux=_burgers_flux, step=0.005, max_step=0.2,
+        method="etdrk4", linear=_kdv_linear, flux=_burgers_flux, step=0.005, max_step=0.1,
         solver_time=lambda t_: 50 * (math.exp(t_ / 50) - 1),
         symmetries=(
             Symmetry("x-translation d_x", 1, 0, 0, "exact"),
@@ -344,7 +345,7 @@ EQUATIONS: dict[str, Equation] = {
         name="cKdV", formula="u_t + u u_x + u_xxx + u / (2t + 2) = 0", L=128.0, T=100.0,
         n_saved=250, n_kept=140, c=3.6310,
         rhs=lambda t_, u_, u1, u2, u3, u4: -u_ * u1 - u3 - u_ / (2 * t_ + 2),
-        method="etdrk4", linear=_kdv_linear, flux=_burgers_flux, step=0.005, max_step=0.2,
+        method="etdrk4", linear=_kdv_linear, flux=_burgers_flux, step=0.005, max_step=0.1,
         decay=lambda s: -1.0 / (2 * s + 2),
         symmetries=(
             Symmetry("x-translation d_x", 1, 0, 0, "exact"),
