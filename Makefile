@@ -86,3 +86,6 @@ bench-solvers: $(STAMP)
 
 # notebook 05 augments with the fields and inner product that notebook 04 learned
 DEPS_05_image_augmentation := results/04_image_symmetries/$(PROFILE)/04_image_symmetries.ipynb
+
+# notebook 02 learns on the PDE data sets of notebook 01 / make data
+DEPS_02_pde_symmetries := $(PDE_DATA)

@@ -146,5 +146,5 @@ def test_bad_input(kwargs, match):
 
 def test_too_few_rows():
     x, t = moved_grid(4, 16)
-    with pytest.raises(ValueError, match="nt >= 5"):
+    with pytest.raises(ValueError, match="nt >= 7"):
         derivatives(x, t, x, 1.0)

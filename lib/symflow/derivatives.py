@@ -43,7 +43,7 @@ _WANTED = {"x": (1, 0), "t": (0, 1), "xx": (2, 0), "xxx": (3, 0), "xxxx": (4, 0)
 
 
 def derivatives(x: torch.Tensor, t: torch.Tensor, u: torch.Tensor, period: float,
-                orders=ORDERS, method: str = "curvilinear", row_order: int = 4
+                orders=ORDERS, method: str = "curvilinear", row_order: int = 6
                 ) -> dict[str, torch.Tensor]:
     """Derivatives of u at the points (x, t), all of shape (..., nt, nx).
 

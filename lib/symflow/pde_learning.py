@@ -1,0 +1,254 @@
+"""Learning the Lie point symmetries of a PDE from its solutions (notebook 02).
+
+Generators V_1..V_N are one `GeneratorField` on the normalised (x, t, u), periodic in x. Each
+iteration draws `batch` patches (all nx columns, `rows` consecutive time rows) of training
+trajectories, moves them along every generator by s_a = +-U(0, sigma) (random sign per
+generator), reads the flow at the fractions `times` of s_a, and minimises
+
+    w_sym sum_a S_a + w_ortho L_ortho + w_lip L_lip (+ w_sob L_sob over the last iterations)
+
+with S_a = `metrics.validity` (mean log clamped PDE residual of the moved patches), the
+generators scaled to unit norm under the inner product over the batch's graph points, and the
+loss terms of `symflow.losses`. Adam; the learning rate drops by 10x at `decay_at` of the run.
+
+    train(equation, graphs, params, checkpoint, seed)    -> field, history
+    recovery_table / validity_table / acceptance           the judgement of a learned field
+
+A run writes `checkpoint` (atomically) every `checkpoint_every` iterations and at the end; a
+rerun with the same parameters resumes from it. A loss that turns NaN/inf stops the run with
+the iteration and every loss term, leaving the last good checkpoint in place.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from . import io, losses, metrics, pdes
+from .generators import Field, GeneratorField, InnerProduct
+
+TERMS = ("validity", "ortho", "lipschitz", "sobolev")
+
+
+class NonFiniteLoss(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+def graphs_of(equation: pdes.Equation, ds, dtype=torch.float32) -> torch.Tensor:
+    """The normalised graphs of a data set's trajectories: u (S, nt, nx) -> (S, nt, nx, 3)."""
+    u = torch.tensor(ds["u"].values, dtype=torch.float64)
+    t = torch.tensor(ds["t"].values, dtype=torch.float64)[None, :, None].expand_as(u)
+    x = torch.tensor(ds["x"].values, dtype=torch.float64)[None, None, :].expand_as(u)
+    return torch.stack(equation.normalise(x, t, u), dim=-1).to(dtype)
+
+
+def sample_patches(graphs: torch.Tensor, rows: int, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """`batch` random patches (batch, rows, nx, 3): random trajectory, random first row."""
+    n, nt = graphs.shape[:2]
+    if not isinstance(rows, int) or not 7 <= rows <= nt:
+        raise ValueError(f"rows must be an integer in [7, {nt}] (the data has {nt} time rows); got {rows!r}")
+    which = torch.randint(n, (batch,), generator=generator)
+    first = torch.randint(nt - rows + 1, (batch,), generator=generator)
+    return torch.stack([graphs[k, f:f + rows] for k, f in zip(which.tolist(), first.tolist())])
+
+
+class Scaled(Field):
+    """`field` with generator a multiplied by scale[a] (scale (N,) kept as given, differentiable)."""
+
+    def __init__(self, field: Field, scale: torch.Tensor):
+        super().__init__()
+        self.field, self.scale = field, scale
+        self.dim, self.n_generators = field.dim, field.n_generators
+
+    def forward(self, z):
+        return self.field(z) * self.scale.to(z.dtype)
+
+    def per_generator(self, z):
+        return self.field.per_generator(z) * self.scale.to(z.dtype)[:, None, None]
+
+
+def unit_norm(field: Field, inner: InnerProduct) -> Scaled:
+    """`field` scaled to unit norms under `inner`, the norms computed once (differentiably)."""
+    return Scaled(field, 1.0 / inner.norms(field(inner.points)).clamp_min(1e-12))
+
+
+def new_field(params: dict, seed: int) -> GeneratorField:
+    """The untrained field of a run: seeded initialisation."""
+    torch.manual_seed(seed)
+    return GeneratorField(3, params["n_generators"], params["width"], params["head_width"], periodic=(0,))
+
+
+def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.Tensor, params: dict,
+               sobolev: bool, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """The loss terms of one batch: validity (N,), ortho, lipschitz, sobolev (scalars)."""
+    points = patches.reshape(-1, 3)
+    pick = torch.randperm(points.shape[0], generator=generator)[:params["n_inner"]]
+    inner = InnerProduct(points[pick])
+    V = unit_norm(field, inner)
+    validity = metrics.validity(V, equation, patches, s, params["steps"], params["times"],
+                                method=params["method"], row_order=params["row_order"])
+    grid = patches[0]                                                    # (rows, nx, 3)
+    values = V(grid.reshape(-1, 3)).reshape(*grid.shape, -1)             # (rows, nx, 3, N)
+    return {"validity": validity,
+            "ortho": losses.orthonormality(V(inner.points), inner),
+            "lipschitz": losses.lipschitz(values, params["tau"], grid),
+            "sobolev": losses.sobolev(values, axis=1) if sobolev else values.new_zeros(())}
+
+
+def total_loss(terms: dict, weights: dict) -> torch.Tensor:
+    return (weights["sym"] * terms["validity"].sum() + weights["ortho"] * terms["ortho"]
+            + weights["lip"] * terms["lipschitz"] + weights["sob"] * terms["sobolev"])
+
+
+def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: int = 0,
+          log=print, device="cpu") -> tuple[GeneratorField, pd.DataFrame]:
+    """Learn `params["n_generators"]` generators on the training graphs (S, nt, nx, 3).
+
+    params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, sigma,
+    steps, times, n_inner, tau, weights {sym, ortho, lip, sob}, sobolev_from (fraction of the
+    run after which L_sob is on), method, row_order, checkpoint_every, log_every.
+    Returns the field and the history (one row per iteration: loss terms, lr, seconds).
+    """
+    eq = metrics.as_equation(equation)
+    graphs = graphs.to(device=device, dtype=torch.float32)
+    sample_patches(graphs, params["rows"], 1, torch.Generator().manual_seed(0))   # checks rows
+    field = new_field(params, seed).to(device)
+    optimiser = torch.optim.Adam(field.parameters(), lr=params["lr"])
+    rng = torch.Generator().manual_seed(seed)
+    history, start_it = [], 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        if state["params"] != params or state["seed"] != seed or state["equation"] != eq.name:
+            raise ValueError(f"checkpoint {checkpoint} belongs to another run (equation, seed or "
+                             "params differ); delete it or use another output_dir")
+        field.load_state_dict(state["field"])
+        optimiser.load_state_dict(state["optimiser"])
+        rng.set_state(state["rng"])
+        history, start_it = state["history"], state["iteration"]
+        log(f"{eq.name} seed {seed}: resumed from {checkpoint} at iteration {start_it}")
+
+    def save(iteration):
+        if checkpoint is not None:
+            with io.atomic_path(checkpoint) as tmp:
+                torch.save({"params": params, "seed": seed, "equation": eq.name, "iteration": iteration,
+                            "field": field.state_dict(), "optimiser": optimiser.state_dict(),
+                            "rng": rng.get_state(), "history": history}, tmp)
+
+    n_it = params["iterations"]
+    for it in range(start_it, n_it):
+        lr = params["lr"] * (0.1 if it >= params["decay_at"] * n_it else 1.0)
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        tic = time.perf_counter()
+        patches = sample_patches(graphs, params["rows"], params["batch"], rng)
+        sign = torch.randint(2, (params["n_generators"],), generator=rng) * 2 - 1
+        s = (sign * torch.rand(params["n_generators"], generator=rng) * params["sigma"]).to(device)
+        terms = loss_terms(field, eq, patches, s, params, it >= params["sobolev_from"] * n_it, rng)
+        loss = total_loss(terms, params["weights"])
+        values = {"iteration": it, "loss": loss.item(), "lr": lr,
+                  **{f"S{a + 1}": v.item() for a, v in enumerate(terms["validity"].detach())},
+                  **{k: float(terms[k]) for k in TERMS[1:]}}
+        if not math.isfinite(values["loss"]):
+            raise NonFiniteLoss(f"{eq.name} seed {seed}: the loss became {values['loss']} at iteration "
+                                f"{it}; terms {values}. The last good checkpoint ({checkpoint}, "
+                                f"iteration {history[-1]['iteration'] + 1 if history else 0}) is kept.")
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        values["seconds"] = time.perf_counter() - tic
+        history.append(values)
+        if (it + 1) % params["log_every"] == 0 or it + 1 == n_it:
+            log(f"{eq.name} seed {seed} it {it + 1}/{n_it}  loss {values['loss']:.3f}  S "
+                + " ".join(f"{values[f'S{a + 1}']:.2f}" for a in range(params["n_generators"]))
+                + f"  ortho {values['ortho']:.3f} lip {values['lipschitz']:.3f}"
+                f"  {values['seconds']:.2f} s/it")
+        if (it + 1) % params["checkpoint_every"] == 0 and it + 1 < n_it:
+            save(it + 1)
+    save(n_it)
+    return field, pd.DataFrame(history)
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging a learned field against the registry.
+
+def known_names(equation) -> list[tuple[str, str]]:
+    """(name, kind) of every registered field of the equation, in registry order."""
+    return [(s.name, s.kind) for s in metrics.as_equation(equation).symmetries]
+
+
+def evaluation_inner(graphs: torch.Tensor, n_points: int, seed: int = 0) -> InnerProduct:
+    """The inner product of the tables: mean over `n_points` random graph points (float64)."""
+    points = graphs.reshape(-1, 3).to(torch.float64)
+    pick = torch.randperm(points.shape[0], generator=torch.Generator().manual_seed(seed))[:n_points]
+    return InnerProduct(points[pick])
+
+
+def recovery_table(equation, field: Field, untrained: Field, inner: InnerProduct, seed: int,
+                   n_span: int = 3) -> pd.DataFrame:
+    """Fraction of each registered field's norm inside the span of the first `n_span` learned
+    (and untrained) generators: columns equation, seed, field, kind, is_symmetry,
+    fraction_in_span, fraction_untrained."""
+    eq = metrics.as_equation(equation)
+    known = eq.known_fields(kinds=pdes.KINDS)(inner.points)
+    with torch.no_grad():
+        learned = double(field)(inner.points)[..., :n_span]
+        base = double(untrained)(inner.points)[..., :n_span]
+    f = metrics.fraction_in_span(known, learned, inner)
+    f0 = metrics.fraction_in_span(known, base, inner)
+    return pd.DataFrame([{"equation": eq.name, "seed": seed, "field": name, "kind": kind,
+                          "is_symmetry": kind in ("exact", "approximate"),
+                          "fraction_in_span": float(a), "fraction_untrained": float(b)}
+                         for (name, kind), a, b in zip(known_names(eq), f, f0)])
+
+
+def validity_table(equation, field: Field, graphs: torch.Tensor, inner: InnerProduct, s_values,
+                   seed: int, steps: int = 10, method: str = "curvilinear", row_order: int = 6) -> pd.DataFrame:
+    """Validity at each s of V1..VN and of every registered field, all scaled to unit norm under
+    `inner`, on the patches `graphs` (P, nt, nx, 3); computed in float64. Columns equation,
+    seed, field, kind, s, validity."""
+    eq = metrics.as_equation(equation)
+    graphs = graphs.to(torch.float64)
+    learned = unit_norm(double(field), inner)
+    known = unit_norm(eq.known_fields(kinds=pdes.KINDS), inner)
+    names = [(f"V{a + 1}", "learned") for a in range(field.n_generators)] + known_names(eq)
+    rows = []
+    with torch.no_grad():
+        for s in s_values:
+            v = torch.cat([metrics.validity(f, eq, graphs, float(s), steps, method=method, row_order=row_order)
+                           for f in (learned, known)])
+            rows += [{"equation": eq.name, "seed": seed, "field": n, "kind": k, "s": float(s),
+                      "validity": float(x)} for (n, k), x in zip(names, v)]
+    return pd.DataFrame(rows)
+
+
+def acceptance(recovery: pd.DataFrame, validity: pd.DataFrame, s: float = 0.1,
+               n_learned: int = 3) -> pd.DataFrame:
+    """The issue's recovery criteria for one run, one row per check with its numbers and `passed`.
+
+    Every exact symmetry W: fraction_in_span >= 0.98 and 1 - f^2 <= (1 - f_untrained^2) / 5.
+    V1..V{n_learned} at s: validity <= worst exact symmetry + 0.5 and <= best control - 2.
+    """
+    out = []
+    for r in recovery[recovery.kind == "exact"].itertuples():
+        left, left0 = 1 - r.fraction_in_span ** 2, 1 - r.fraction_untrained ** 2
+        out.append({"check": f"span: {r.field}", "value": r.fraction_in_span,
+                    "bound": "f >= 0.98 and 1-f^2 <= (1-f0^2)/5",
+                    "passed": bool(r.fraction_in_span >= 0.98 and left <= left0 / 5)})
+    at = validity[validity.s == s]
+    worst = at[at.kind == "exact"].validity.max()
+    best_control = at[at.kind == "control"].validity.min()
+    for r in at[at.kind == "learned"].head(n_learned).itertuples():
+        bound = min(worst + 0.5, best_control - 2)
+        out.append({"check": f"validity: {r.field} at s={s}", "value": r.validity,
+                    "bound": f"<= {bound:.2f} (worst symmetry {worst:.2f} + 0.5, best control {best_control:.2f} - 2)",
+                    "passed": bool(r.validity <= bound)})
+    return pd.DataFrame(out)
+
+
+def double(field: Field) -> Field:
+    """A float64 copy of a field (evaluation is done in double precision)."""
+    return copy.deepcopy(field).to(torch.float64)

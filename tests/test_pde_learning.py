@@ -1,0 +1,112 @@
+"""The PDE symmetry learner on an exact Burgers solution: validity separates symmetries from
+controls, training runs, checkpoints, resumes, and stops cleanly on a NaN loss."""
+import pytest
+import torch
+
+from symflow import generators, metrics, pde_learning, pdes
+
+BURGERS = pdes.get("Burgers")
+
+
+def burgers_graphs(n: int = 2, nt: int = 12, nx: int = 64) -> torch.Tensor:
+    """Exact periodic Burgers solutions by Cole-Hopf: psi = 1 + e exp(-nu k^2 t) cos(k x + p),
+    u = -2 nu psi_x / psi, as normalised graphs (n, nt, nx, 3) over the kept window's first rows."""
+    t, x = BURGERS.kept_times()[:nt], BURGERS.grid(nx)
+    T, X = torch.meshgrid(t, x, indexing="ij")
+    out = []
+    for k, phase in [(1, 0.0), (2, 1.0), (1, 2.0)][:n]:
+        decay = 0.8 * torch.exp(-BURGERS.nu * k * k * T)
+        u = 2 * BURGERS.nu * k * decay * torch.sin(k * X + phase) / (1 + decay * torch.cos(k * X + phase))
+        out.append(torch.stack(BURGERS.normalise(X, T, u), dim=-1))
+    return torch.stack(out)
+
+
+def test_validity_separates_exact_symmetries_from_controls():
+    graphs = burgers_graphs(1)
+    inner = generators.InnerProduct(graphs.reshape(-1, 3))
+    known = generators.normalise(BURGERS.known_fields(kinds=pdes.KINDS), inner)
+    kinds = [s.kind for s in BURGERS.symmetries]
+    v = metrics.validity(known, BURGERS, graphs, 0.1)
+    exact = v[[k == "exact" for k in kinds]]
+    controls = v[[k == "control" for k in kinds]]
+    assert exact.max() < -9.0 and controls.min() > exact.max() + 2, (v, kinds)
+    # unmoved data is a solution up to the floor log(1e-4)
+    assert metrics.validity(known, BURGERS, graphs, 0.0).max() < -9.0
+
+
+def test_equation_and_patch_errors():
+    with pytest.raises(ValueError, match="equation must be one of"):
+        metrics.validity(None, "Heat", burgers_graphs(1), 0.1)
+    with pytest.raises(ValueError, match="equation must be one of"):
+        metrics.as_equation(object())
+    with pytest.raises(ValueError, match="rows must be"):
+        pde_learning.sample_patches(burgers_graphs(1), 20, 1, torch.Generator())
+
+
+PARAMS = {"n_generators": 3, "width": 8, "head_width": 4, "rows": 8, "batch": 1, "iterations": 4,
+          "lr": 1e-3, "decay_at": 0.5, "sigma": 0.4, "steps": 1, "times": None, "n_inner": 128,
+          "tau": 3.0, "weights": {"sym": 1.0, "ortho": 3.0, "lip": 1.0, "sob": 1.0},
+          "sobolev_from": 0.5, "method": "curvilinear", "row_order": 6, "checkpoint_every": 1,
+          "log_every": 2}
+
+
+def test_train_saves_resumes_and_tables(tmp_path):
+    ckpt = tmp_path / "checkpoint.pt"
+    field, history = pde_learning.train("Burgers", burgers_graphs(), PARAMS, ckpt, seed=3, log=lambda s: None)
+    assert list(history["iteration"]) == [0, 1, 2, 3] and ckpt.exists()
+    assert history["sobolev"].iloc[:2].eq(0).all() and history["sobolev"].iloc[2:].ne(0).all()
+    assert history["lr"].tolist() == [1e-3, 1e-3, 1e-4, 1e-4]
+    # A rerun finds the finished checkpoint and trains nothing more: same weights, same history.
+    logs = []
+    again, history2 = pde_learning.train("Burgers", burgers_graphs(), PARAMS, ckpt, seed=3, log=logs.append)
+    assert "resumed" in logs[0] and len(history2) == 4
+    for a, b in zip(field.parameters(), again.parameters()):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="another run"):
+        pde_learning.train("Burgers", burgers_graphs(), {**PARAMS, "lr": 1.0}, ckpt, seed=3)
+    # The saved field loads back as a module (n, 3) -> (n, 3, N).
+    generators.save(field, tmp_path / "generators.pt", equation="Burgers")
+    loaded = generators.load(tmp_path / "generators.pt")
+    assert loaded(torch.rand(5, 3)).shape == (5, 3, 3)
+    inner = pde_learning.evaluation_inner(burgers_graphs(), 256)
+    rec = pde_learning.recovery_table("Burgers", field, pde_learning.new_field(PARAMS, 3), inner, 3)
+    assert len(rec) == len(BURGERS.symmetries) and rec.fraction_in_span.between(0, 1 + 1e-9).all()
+    val = pde_learning.validity_table("Burgers", field, burgers_graphs(1), inner, [0.1], 3, steps=1)
+    assert set(val.field) >= {"V1", "V2", "V3", "shear t d_x"}
+    acc = pde_learning.acceptance(rec, val)
+    assert len(acc) == 3 + 3 and acc.passed.dtype == bool
+
+
+def test_resuming_gives_the_same_run_as_not_stopping(tmp_path):
+    short = {**PARAMS, "iterations": 4}
+    full, _ = pde_learning.train("Burgers", burgers_graphs(), short, None, seed=1, log=lambda s: None)
+    ckpt = tmp_path / "c.pt"
+    with pytest.raises(pde_learning.NonFiniteLoss):
+        _train_with_nan_at(2, short, ckpt)
+    resumed, history = pde_learning.train("Burgers", burgers_graphs(), short, ckpt, seed=1, log=lambda s: None)
+    assert len(history) == 4
+    for a, b in zip(full.parameters(), resumed.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+def _train_with_nan_at(iteration, params, ckpt):
+    """Train with the loss forced to NaN at `iteration` (monkeypatching total_loss)."""
+    original, calls = pde_learning.total_loss, []
+
+    def nan_loss(terms, weights):
+        calls.append(1)
+        loss = original(terms, weights)
+        return loss * float("nan") if len(calls) == iteration + 1 else loss
+
+    pde_learning.total_loss = nan_loss
+    try:
+        pde_learning.train("Burgers", burgers_graphs(), params, ckpt, seed=1, log=lambda s: None)
+    finally:
+        pde_learning.total_loss = original
+
+
+def test_nan_loss_stops_with_iteration_and_terms_and_keeps_checkpoint(tmp_path):
+    ckpt = tmp_path / "c.pt"
+    with pytest.raises(pde_learning.NonFiniteLoss, match=r"iteration 2; terms .*ortho.*last good checkpoint"):
+        _train_with_nan_at(2, PARAMS, ckpt)
+    assert torch.load(ckpt, weights_only=False)["iteration"] == 2
