@@ -89,3 +89,6 @@ DEPS_05_image_augmentation := results/04_image_symmetries/$(PROFILE)/04_image_sy
 
 # notebook 02 learns on the PDE data sets of notebook 01 / make data
 DEPS_02_pde_symmetries := $(PDE_DATA)
+
+# notebook 03 trains neural solvers on the PDE data, augmented with notebook 02's learned generators
+DEPS_03_pde_augmentation := $(PDE_DATA) results/02_pde_symmetries/$(PROFILE)/02_pde_symmetries.ipynb

@@ -81,25 +81,44 @@ class Tabulated(Field):
         table = values.reshape(*xs.shape, 3 * self.n_generators)      # (X, T, U, 3N), channel d N + a
         table[-1] = table[0]                                                 # x = 1 is x = 0
         # grid_sample layout (1, C, D, H, W) with (W, H, D) <- (x, t, u).
-        self.register_buffer("table", table.permute(3, 2, 1, 0)[None].contiguous())
+        self.register_buffer("table", table.permute(3, 2, 1, 0)[None].to(torch.float32).contiguous())
+
+    def _sample(self, table: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """table (B, C, U, T, X+1) at points z (B, n, 3) -> (B, C, n)."""
+        lo, hi = self.lo.to(z), self.hi.to(z)
+        zz = torch.cat([torch.remainder(z[..., :1], 1.0), z[..., 1:]], -1)
+        grid = (2 * (zz - lo) / (hi - lo) - 1)[:, :, None, None, :]
+        out = nn.functional.grid_sample(table if table.dtype == z.dtype else table.to(z.dtype), grid, mode="bilinear",
+                                        padding_mode="border", align_corners=True)
+        return out[..., 0, 0]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """z (n, 3) -> (n, 3, N)."""
         if z.ndim != 2 or z.shape[-1] != 3:
             raise ValueError(f"z must have shape (n, 3); got {tuple(z.shape)}")
-        lo, hi = self.lo.to(z), self.hi.to(z)
-        zz = torch.cat([torch.remainder(z[:, :1], 1.0), z[:, 1:]], 1)
-        grid = (2 * (zz - lo) / (hi - lo) - 1).reshape(1, -1, 1, 1, 3)
-        out = nn.functional.grid_sample(self.table.to(z.dtype), grid, mode="bilinear",
-                                        padding_mode="border", align_corners=True)
-        return out.reshape(3, self.n_generators, -1).permute(2, 0, 1)
+        return self._sample(self.table, z[None])[0].reshape(3, self.n_generators, -1).permute(2, 0, 1)
+
+    def combined(self, coefficients: torch.Tensor):
+        """z (B, n, 3) -> sum_a c[b, a] V_a(z[b]) (B, n, 3), sampling one combined table per row b
+        (3 channels instead of 3N: the same values, interpolation being linear)."""
+        c = coefficients.to(self.table.dtype)
+        table = torch.einsum("ba,dauth->bduth", c, self.table[0].reshape(3, self.n_generators, *self.table.shape[2:]))
+        cast = {}
+
+        def fn(z: torch.Tensor) -> torch.Tensor:
+            if z.dtype not in cast:
+                cast[z.dtype] = table.to(z.dtype)
+            return self._sample(cast[z.dtype], z).transpose(1, 2)
+
+        return fn
 
 
 def prepare(field: Field, u: torch.Tensor, n_points: int = 8192, table: tuple[int, int, int] | None = None,
             seed: int = 0) -> Field:
     """The field augmentation uses: `field` orthonormalised under the mean inner product over
     n_points graph points of the trajectories u (n, nt, nx), then, when `table` is given,
-    tabulated on that lattice (t in [-0.5, 1.5], u over the data's range widened by half of it)."""
+    tabulated on that lattice (t in [-0.5, 1.5], u over the data's range widened by half of it;
+    float32 table values)."""
     if field.dim != 3:
         raise ValueError(f"field must act on (x, t, u) (dim 3); got dim {field.dim}")
     inner = InnerProduct(sample_points(u, n_points, seed).to(torch.float32))
@@ -114,9 +133,12 @@ def prepare(field: Field, u: torch.Tensor, n_points: int = 8192, table: tuple[in
 def _combined(field: Field, coefficients: torch.Tensor):
     """z (B, n, 3) -> sum_a c[b, a] V_a(z[b]): the field each copy flows along."""
 
+    if isinstance(field, Tabulated):
+        return field.combined(coefficients)
+
     def fn(z: torch.Tensor) -> torch.Tensor:
-        V = field(z.reshape(-1, 3)).reshape(*z.shape, field.n_generators)
-        return torch.einsum("bnda,ba->bnd", V, coefficients.to(V.dtype))
+        V = field(z.reshape(-1, 3)).reshape(z.shape[0], -1, field.n_generators)    # (B, 3n, N)
+        return torch.bmm(V, coefficients.to(V.dtype)[:, :, None]).reshape(z.shape)
 
     return fn
 

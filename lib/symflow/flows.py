@@ -202,16 +202,16 @@ def resample_graph(graph: torch.Tensor, method: str = "sinc", tol: float | None 
     F = upsample_periodic(F, factor) if factor > 1 else F
     xi, eta = target_x - D[:, 0], target_t - D[:, 1]
     for _ in range(max_iter):
-        values = _interpolate(F, xi, eta, factor)
+        values = _interpolate(F[:, :2], xi, eta, factor)
         new_xi, new_eta = target_x - values[:, 0], target_t - values[:, 1]
         change = torch.maximum((new_xi - xi).abs(), (new_eta - eta).abs())
         xi, eta = new_xi, new_eta
         if change.max() <= tol:
             break
-    values = _interpolate(F, xi, eta, factor)
+    values = _interpolate(F[:, 2:], xi, eta, factor)
     slack = 1e-6
     ok = (change <= tol) & (eta >= -slack) & (eta <= nt - 1 + slack)
-    return values[:, 2].reshape(b, nt, nx), ok.reshape(b, nt, nx).all(-1)
+    return values[:, 0].reshape(b, nt, nx), ok.reshape(b, nt, nx).all(-1)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -142,6 +142,19 @@ class TrajectoryPool:
         rows = torch.tensor([0, nt]).expand(n, 1, 2).clone()
         return cls(u[:, None], rows, torch.ones(n, 1, dtype=torch.bool))
 
+    @classmethod
+    def concatenate(cls, pools: list["TrajectoryPool"]) -> "TrajectoryPool":
+        """Stack pools along trajectories, padding fewer copies with invalid (never drawn) ones."""
+        k = max(p.u.shape[1] for p in pools)
+
+        def pad(x, fill):
+            extra = k - x.shape[1]
+            return x if extra == 0 else torch.cat([x, fill.expand(x.shape[0], extra, *x.shape[2:])], 1)
+
+        return cls(torch.cat([pad(p.u, torch.zeros((), dtype=p.u.dtype)) for p in pools]),
+                   torch.cat([pad(p.rows, torch.zeros((), dtype=torch.long)) for p in pools]),
+                   torch.cat([pad(p.valid, torch.zeros((), dtype=torch.bool)) for p in pools]))
+
     def subset(self, n: int) -> "TrajectoryPool":
         """The first n trajectories (nested training sets)."""
         if not 0 < n <= self.u.shape[0]:

@@ -126,6 +126,55 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
                   "milestones": [0.3, 0.6, 0.8], "gamma": 0.2, "padding": 4, "flip": True, "n_fields": 6,
                   "scale": 0.04082, "steps": 4},
     },
+    # notebook 03: symmetry augmentation for a neural PDE solver (PAPER.md, "Augmentation for a
+    # neural solver"). fno: FNO1d size; train: AdamW steps per run (cosine decay) on batches of
+    # `batch` windows; augment: copies per trajectory (`n_copies` for the first `large_from`
+    # trajectories, `n_copies_large` for the rest; None = n_copies for all), coefficient
+    # U(-scale, scale) per orthonormalised generator, `steps` RK4 steps, the field tabulated on
+    # `table` (x, t, u) lattice points (None = evaluated exactly), copies seeded by `seed` and
+    # shared by all training seeds and nested sizes; x_stride: keep every k-th grid column.
+    # quick: chosen so that 3 equations x 3 sizes x 3 augmentations x 3 seeds fit in ~20 minutes
+    # on 2 cores (see the notebook's timing table); the secondary experiments use 2 seeds and
+    # sizes 2^5, 2^7 only.
+    "pde_augmentation": {
+        "smoke": {"equations": ["KdV"], "sizes": [4, 8], "seeds": [0], "n_test": 8, "x_stride": 2,
+                  "fno": {"width": 8, "modes": 4, "layers": 2},
+                  "train": {"steps": 4, "batch": 4, "lr": 1e-3, "weight_decay": 1e-4, "p_original": 0.5},
+                  "augment": {"n_copies": 1, "n_copies_large": None, "large_from": None, "scale": 0.1,
+                              "steps": 2, "table": [16, 12, 12], "n_points": 1024, "seed": 0},
+                  "generator_seed": 0, "n_learned": None, "n_boot": 200,
+                  "single_time": {"equations": ["cKdV"], "sizes": [4], "seeds": [0], "first": 20, "target": 90},
+                  "ckdv": {"sizes": [4], "seeds": [0]},
+                  "ablation": {"equation": "KdV", "sizes": [4], "seeds": [0]},
+                  "equivariance": {"n_test": 4, "coefficient": 0.1, "sizes": [4]}},
+        "quick": {"equations": ["KdV", "KS", "Burgers"], "sizes": [32, 128, 512], "seeds": [0, 1, 2],
+                  "n_test": 128, "x_stride": 2,
+                  "fno": {"width": 32, "modes": 16, "layers": 4},
+                  "train": {"steps": 300, "batch": 16, "lr": 1e-3, "weight_decay": 1e-4, "p_original": 0.5},
+                  "augment": {"n_copies": 4, "n_copies_large": 1, "large_from": 128, "scale": 0.1,
+                              "steps": 2, "table": [64, 48, 48], "n_points": 8192, "seed": 0},
+                  "generator_seed": 0, "n_learned": None, "n_boot": 2000,
+                  "single_time": {"equations": ["nKdV", "cKdV"], "sizes": [32, 128], "seeds": [0, 1],
+                                  "first": 20, "target": 90},
+                  "ckdv": {"sizes": [32, 128], "seeds": [0, 1]},
+                  "ablation": {"equation": "KS", "sizes": [32, 128], "seeds": [0, 1, 2]},
+                  "equivariance": {"n_test": 16, "coefficient": 0.1, "sizes": [32, 128]}},
+        # paper: FNO1d 5 layers, width 256, 32 modes; AdamW 1e-4, batch 16, 40 epochs (here as
+        # steps = 40 epochs of 512 trajectories / 16 = 1280; the paper's epochs also visit
+        # several start times per trajectory); 16 copies; 4096 test trajectories.
+        "paper": {"equations": ["KdV", "KS", "Burgers"], "sizes": [32, 128, 512], "seeds": [0, 1, 2],
+                  "n_test": None, "x_stride": 1,
+                  "fno": {"width": 256, "modes": 32, "layers": 5},
+                  "train": {"steps": 1280, "batch": 16, "lr": 1e-4, "weight_decay": 1e-4, "p_original": 0.5},
+                  "augment": {"n_copies": 16, "n_copies_large": None, "large_from": None, "scale": 0.1,
+                              "steps": 4, "table": None, "n_points": 16384, "seed": 0},
+                  "generator_seed": 0, "n_learned": None, "n_boot": 2000,
+                  "single_time": {"equations": ["nKdV", "cKdV"], "sizes": [32, 128, 512], "seeds": [0, 1, 2],
+                                  "first": 20, "target": 90},
+                  "ckdv": {"sizes": [32, 128], "seeds": [0, 1, 2]},
+                  "ablation": {"equation": "KS", "sizes": [32, 128, 512], "seeds": [0, 1, 2]},
+                  "equivariance": {"n_test": 256, "coefficient": 0.1, "sizes": [32, 128, 512]}},
+    },
 }
 
 
