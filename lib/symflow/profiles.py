@@ -40,8 +40,9 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
     # params (patches of `rows` time rows x all nx columns; flows read at `times` of s with
     # `steps` RK4 steps; paper loss weights); evaluate: the tables' inner product (`n_points`
     # test graph points) and validity patches (`n_patches` test trajectories x `rows` rows).
-    # quick: width 64, 10-row patches and 2 RK4 steps read at s/2 and s, lr 3e-3: chosen by
-    # the s/iteration measured on the 2 shared CPU cores (see the notebook's speed table).
+    # quick: width 32 (head 16), 8-row patches and 2 RK4 steps read at s/2 and s, lr 3e-3,
+    # 150 iterations: chosen by the s/iteration measured on the 2 (shared) CPU cores; width 64
+    # with 20-row patches and 4 steps cost ~5x more per iteration (see the notebook's speed table).
     "pde_symmetries": {
         "smoke": {"equations": ["KdV"], "seed": 0,
                   "learn": {"n_generators": 4, "width": 16, "head_width": 8, "rows": 7, "batch": 1,
@@ -53,8 +54,8 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
                   "evaluate": {"n_points": 512, "n_patches": 1, "rows": 7, "first_row": 0, "steps": 2,
                                "s_values": [0.02, 0.1, 0.4], "s_curve": [0.02, 0.1, 0.4]}},
         "quick": {"equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"], "seed": 0,
-                  "learn": {"n_generators": 4, "width": 64, "head_width": 32, "rows": 10, "batch": 4,
-                            "iterations": 200, "lr": 3e-3, "decay_at": 0.8, "sigma": 0.4, "steps": 2,
+                  "learn": {"n_generators": 4, "width": 32, "head_width": 16, "rows": 8, "batch": 4,
+                            "iterations": 150, "lr": 3e-3, "decay_at": 0.8, "sigma": 0.4, "steps": 2,
                             "times": [0.5, 1.0], "n_inner": 2048, "tau": 3.0,
                             "weights": {"sym": 1.0, "ortho": 3.0, "lip": 1.0, "sob": 1.0},
                             "sobolev_from": 0.9, "method": "curvilinear", "row_order": 6,
