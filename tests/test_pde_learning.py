@@ -3,7 +3,7 @@ controls, training runs, checkpoints, resumes, and stops cleanly on a NaN loss."
 import pytest
 import torch
 
-from symflow import generators, metrics, pde_learning, pdes
+from symflow import flows, generators, metrics, pde_learning, pdes
 
 BURGERS = pdes.get("Burgers")
 
@@ -110,3 +110,19 @@ def test_nan_loss_stops_with_iteration_and_terms_and_keeps_checkpoint(tmp_path):
     with pytest.raises(pde_learning.NonFiniteLoss, match=r"iteration 2; terms .*ortho.*last good checkpoint"):
         _train_with_nan_at(2, PARAMS, ckpt)
     assert torch.load(ckpt, weights_only=False)["iteration"] == 2
+
+
+def test_transform_graph_moves_patches_along_each_generator():
+    """Constant fields translate every graph point by s_a times the field; shapes keep the grid."""
+    shifts = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
+    field = generators.FunctionField(lambda z: shifts.T.expand(z.shape[0], 3, 2), 2, 3)
+    graph = burgers_graphs(2, nt=8, nx=16).float()
+    s = torch.tensor([0.1, -0.3])
+    moved = flows.transform_graph(field, graph, s, steps=2)
+    assert moved.shape == (2, *graph.shape)
+    torch.testing.assert_close(moved[0], graph + 0.1 * shifts[0])
+    torch.testing.assert_close(moved[1], graph - 0.3 * shifts[1])
+    path = flows.transform_graph(field, graph, s, steps=2, times=[0.5, 1.0])
+    torch.testing.assert_close(path[-1], moved)
+    with pytest.raises(ValueError, match="s must be"):
+        flows.transform_graph(field, graph, torch.zeros(3))

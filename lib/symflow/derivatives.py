@@ -8,8 +8,9 @@ last axis with period `period`: x_{i, j + nx} = x_ij + period, while t and u are
 Two estimators of u_x, u_t, u_xx, u_xxx, u_xxxx:
 
     "curvilinear"  the chain rule on the curvilinear grid (i, j) -> (x, t). With index
-                   derivatives f_j (spectral: the row is periodic) and f_i (4th-order finite
-                   differences along the rows), and the Jacobian of the point map,
+                   derivatives f_j (spectral: the row is periodic) and f_i (finite differences
+                   of order `row_order` along t, one-sided near the ends), and the Jacobian
+                   of the point map,
                        f_x = (f_j t_i - f_i t_j) / det,   f_t = (f_i x_j - f_j x_i) / det,
                        det = x_j t_i - x_i t_j;
                    higher derivatives apply the same operator again (u_xx = D_x u_x, ...).
@@ -22,8 +23,12 @@ Two estimators of u_x, u_t, u_xx, u_xxx, u_xxxx:
                    Purely local, so it also copes with rough (jittered) point maps.
 
 `derivatives(x, t, u, period)` returns a dict {"x": u_x, "t": u_t, "xx": ..., ...}.
-The curvilinear estimator is the default: it is the more accurate on smooth point maps
-(tests/test_derivatives.py measures both) and about two orders of magnitude cheaper.
+The curvilinear estimator with 6th-order row differences is the default, chosen by measurement:
+on smoothly moved grids (tests/test_derivatives.py) its observed orders are 6, 6, 5, 4, 3 for
+u_x, u_t, u_xx, u_xxx, u_xxxx (4th-order rows: 4, 4, 3, 2, 2; local fits: 5, 5, 4, 3, 2) with
+errors 10-50x below the local fits' at 40 x 128 points; on the unmoved PDE data its mean log
+residual is -8.0 (KdV), -9.2 (KS, at the floor) against -6.2 and -4.1 for the local fits; and
+it is about 100x cheaper. The local fits remain the choice for rough (jittered) point maps.
 """
 from __future__ import annotations
 
