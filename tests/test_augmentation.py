@@ -150,3 +150,18 @@ def test_equivariance_error_of_an_exactly_equivariant_solver_is_zero():
     u = _random_band_limited(3, 60, 32)
     err = augmentation.equivariance_error(Persistence(), u, _constant_field([1.0, 0.0, 0.3]), [0.1], bundled(20))
     assert err.shape == (3,) and float(err.max()) < 1e-4
+
+
+def test_load_learned_checks_equation_and_count(tmp_path):
+    from symflow import generators
+    field = generators.GeneratorField(3, 4, width=8, head_width=4, periodic=(0,))
+    generators.save(field, tmp_path / "g.pt", equation="KdV", nx=256)
+    first = augmentation.load_learned(tmp_path / "g.pt", "KdV", 3, nx=256)
+    z = torch.rand(10, 3)
+    assert first.n_generators == 3 and torch.allclose(first(z), field(z)[..., :3])
+    with pytest.raises(ValueError, match="not 'KS'"):
+        augmentation.load_learned(tmp_path / "g.pt", "KS", 3)
+    with pytest.raises(ValueError, match="nx=256 grid"):
+        augmentation.load_learned(tmp_path / "g.pt", "KdV", 3, nx=128)
+    with pytest.raises(ValueError, match="need >= 5"):
+        augmentation.load_learned(tmp_path / "g.pt", "KdV", 5)

@@ -1,5 +1,6 @@
 """Symmetry data augmentation of PDE trajectories with any set of generators, learned or known.
 
+    load_learned(path, equation, k)           the first k generators of a notebook-02 file, checked
     prepare(field, u)                         orthonormalise (and optionally tabulate) a field
     transform(u, field, coefficients)         flow each graph along sum_a c_a V_a, resample
     augment(u, field, task, n_copies, scale)  a TrajectoryPool of transformed copies
@@ -22,7 +23,7 @@ import warnings
 import torch
 from torch import nn
 
-from . import flows
+from . import flows, generators
 from .fno import Task, TrajectoryPool
 from .generators import Field, FunctionField, InnerProduct
 
@@ -111,6 +112,26 @@ class Tabulated(Field):
             return self._sample(cast[z.dtype], z).transpose(1, 2)
 
         return fn
+
+
+def load_learned(path, equation: str, k: int, nx: int | None = None) -> FunctionField:
+    """The first k generators (most valid first, notebook 02's order) saved at `path`.
+
+    Raises ValueError when the file records another equation or another grid (metadata
+    `equation`, `nx`), or holds fewer than k generators on (x, t, u); warns when it records no
+    equation.
+    """
+    field = generators.load(path)
+    meta = getattr(field, "metadata", None) or {}
+    if meta.get("equation", equation) != equation:
+        raise ValueError(f"{path} holds generators of {meta['equation']!r}, not {equation!r}")
+    if nx is not None and "nx" in meta and int(meta["nx"]) != nx:
+        raise ValueError(f"{path} was learned on an nx={meta['nx']} grid; the data have nx={nx}")
+    if field.dim != 3 or field.n_generators < k:
+        raise ValueError(f"{path}: need >= {k} generators on (x, t, u); got {field.n_generators} on dim {field.dim}")
+    if "equation" not in meta:
+        warnings.warn(f"{path} does not record its equation; assuming {equation}")
+    return FunctionField(lambda z: field(z)[..., :k], k, 3)
 
 
 def prepare(field: Field, u: torch.Tensor, n_points: int = 8192, table: tuple[int, int, int] | None = None,
