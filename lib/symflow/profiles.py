@@ -26,7 +26,7 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
                   "step": {"KdV": 0.1, "KS": 0.1, "nKdV": 0.1, "cKdV": 0.1}, "n_show": 2},
         "quick": {"sizes": {"train": 512, "valid": 128, "test": 256}, "nx": 256,
                   "seeds": {"train": 1, "valid": 2, "test": 3},
-                  "step": {"KdV": 0.02, "KS": 0.02, "nKdV": 0.04, "cKdV": 0.02}, "n_show": 3},
+                  "step": {"KdV": 0.02, "KS": 0.02, "nKdV": 0.02, "cKdV": 0.02}, "n_show": 3},
         "paper": {"sizes": {"train": 1024, "valid": 1024, "test": 4096}, "nx": 256,
                   "seeds": {"train": 1, "valid": 2, "test": 3}, "step": None, "n_show": 3},
     },
