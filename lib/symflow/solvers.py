@@ -355,6 +355,7 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", default="quick", help=f"one of {profiles.PROFILES}")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--equations", nargs="*", default=list(pdes.EQUATIONS))
+    parser.add_argument("--root", default=None, help="data folder (default: the repository's data/)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: the FFTs are small; more threads contend on shared cores)")
     args = parser.parse_args(argv)
@@ -366,7 +367,7 @@ def main(argv=None) -> None:
         for split in SPLITS:
             chunks = math.ceil(split_parameters(args.profile, split, eq)["n_samples"] / BATCH)
             with tqdm(total=eq.n_kept * chunks, desc=f"{name} {split}", unit="saved step", leave=False) as bar:
-                ds = dataset(eq, split, args.profile, args.device, progress=bar.update)
+                ds = dataset(eq, split, args.profile, args.device, args.root, progress=bar.update)
             tqdm.write(f"{name:8s} {split:5s} {ds.sizes['sample']:5d} x {ds.sizes['t']} x "
                        f"{ds.sizes['x']}  (generation {ds.attrs['generation_wall_time_s']:.1f} s)")
     print(f"profile {args.profile!r}: all data ready in {time.perf_counter() - start:.1f} s")
