@@ -119,7 +119,7 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
                   "gamma": 0.2, "padding": 2, "flip": False, "n_fields": 6, "scale": 0.04082, "steps": 2},
         # quick: low-data regime, 1,000 training digits (100 per class), where augmentation matters.
         "quick": {"dataset": "mnist", "n_train": 1000, "n_test": None, "seeds": [0, 1, 2], "arch": "SmallCNN",
-                  "width": 16, "epochs": 20, "batch_size": 50, "lr": 0.05, "weight_decay": 5e-4,
+                  "width": 8, "epochs": 15, "batch_size": 50, "lr": 0.05, "weight_decay": 5e-4,
                   "milestones": [0.5, 0.8], "gamma": 0.2, "padding": 2, "flip": False, "n_fields": 6,
                   "scale": 0.04082, "steps": 4},
         "paper": {"dataset": "cifar10", "n_train": None, "n_test": None, "seeds": [0, 1, 2], "arch": "ResNet18",
