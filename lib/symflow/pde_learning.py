@@ -151,7 +151,7 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
         loss = total_loss(terms, params["weights"])
         values = {"iteration": it, "loss": loss.item(), "lr": lr,
                   **{f"S{a + 1}": v.item() for a, v in enumerate(terms["validity"].detach())},
-                  **{k: float(terms[k]) for k in TERMS[1:]}}
+                  **{k: terms[k].item() for k in TERMS[1:]}}
         if not math.isfinite(values["loss"]):
             raise NonFiniteLoss(f"{eq.name} seed {seed}: the loss became {values['loss']} at iteration "
                                 f"{it}; terms {values}. The last good checkpoint ({checkpoint}, "
