@@ -40,5 +40,5 @@ def test_results_index_of_the_smoke_runs_links_existing_files(results_root):
     """Runs after the notebooks above (same module, same results root)."""
     text = report.build("smoke")
     links = links_in(text)
-    assert any(l.endswith("00_generators_and_flows.html") for l in links)
+    assert any(l.endswith("00_generators_and_flows.ipynb") for l in links)
     assert all((results_root / l).exists() for l in links)

@@ -22,19 +22,22 @@ PAPER_ITEMS = [
     ("Method (Sec. 3): flows of generators", "Symmetries are flows of vector fields, integrated by RK4.",
      "00_generators_and_flows", ["affine_fields.png", "digit_flows.png", "group_law.csv"]),
     ("PDE data (Sec. 5, after LPSDA)", "KdV, KS, Burgers, nKdV, cKdV on periodic domains.",
-     "01_pde_data", ["trajectories.png", "sizes.csv"]),
+     "01_pde_data", ["trajectories.png", "data_sets.csv"]),
     ("Fig. (PDE generators): inner products of V1..V4 with the Lie point symmetries",
      "The learned generators span the known symmetries (x- and t-translation, Galilean boost).",
-     "02_pde_symmetries", ["heatmaps.png", "validity_vs_s.png", "recovery.csv", "validity.csv"]),
+     "02_pde_symmetries",
+     [f"{eq}_seed0/{name}" for eq in ("KdV", "KS", "Burgers", "nKdV", "cKdV")
+      for name in ("heatmap.png", "acceptance.csv")] + ["KdV_seed0/validity_vs_s.png"]),
     ("Table (PDE augmentation): NMSE of FNO1d vs training-set size",
      "Learned-symmetry augmentation lowers NMSE about as much as known symmetries, most with little data.",
-     "03_pde_augmentation", ["nmse.png", "nmse.csv"]),
+     "03_pde_augmentation", ["nmse_vs_size.png", "nmse_summary.csv", "equivariance.csv"]),
     ("Fig. (image generators): 10 fields learned on CIFAR-10 and their affine projections",
      "The first 6 fields are nearly affine (translations, rotation, scalings, shears); 7-10 are not symmetries. "
      "ResNet-18 without augmentation: about 92% test accuracy.",
-     "04_image_symmetries", ["fields.png", "affine_projection.png", "affine_fraction.csv", "validity_baselines.csv"]),
+     "04_image_symmetries", ["pixel_weight.png", "fields_seed0.png", "affine_projection_seed0.png",
+                             "affine_fraction.csv", "validity_baselines.csv"]),
     ("Table (image augmentation): classifier accuracy", "Learned augmentation is comparable to affine augmentation.",
-     "05_image_augmentation", ["accuracy.png", "accuracy.csv"]),
+     "05_image_augmentation", ["accuracy.png", "accuracy_summary.csv"]),
 ]
 
 
@@ -47,12 +50,12 @@ def _cell(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _table_markdown(csv: Path, max_rows: int = 30) -> str:
+def _table_markdown(csv: Path, link: Path, max_rows: int = 30) -> str:
     """The first `max_rows` rows of a CSV table as a markdown table."""
     df = pd.read_csv(csv)
     rows = [list(df.columns), ["---"] * len(df.columns)] + [[_cell(v) for v in r] for r in df.head(max_rows).itertuples(index=False)]
     text = "\n".join("| " + " | ".join(map(str, r)) + " |" for r in rows)
-    more = f"\n\n({len(df) - max_rows} more rows in [{csv.name}]({csv.name}))" if len(df) > max_rows else ""
+    more = f"\n\n({len(df) - max_rows} more rows in [{csv.name}]({link}))" if len(df) > max_rows else ""
     return text + more
 
 
@@ -76,7 +79,7 @@ def build(profile: str = "quick", root: Path | None = None) -> str:
             if path.suffix == ".png":
                 lines += [f"![{name}]({rel / name})", ""]
             elif path.suffix == ".csv":
-                lines += [f"[{name}]({rel / name}):", "", _table_markdown(path), ""]
+                lines += [f"[{name}]({rel / name}):", "", _table_markdown(path, rel / name), ""]
     lines += ["## Executed notebooks", "", "| notebook | run | parameters | wall time (s) | commit | read |",
               "|---|---|---|---|---|---|"]
     for folder in sorted(p / profile for p in root.glob("[0-9][0-9]_*") if (p / profile).is_dir()):
