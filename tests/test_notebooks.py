@@ -1,6 +1,4 @@
 """Every notebook runs end to end under papermill at the smoke profile, in numeric order."""
-from pathlib import Path
-
 import pytest
 
 from symflow import report, runner
