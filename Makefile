@@ -73,7 +73,7 @@ clean:
 # equations and the splits train, valid, test. Files whose attributes match are reused; a file
 # generated with other parameters stops the run (delete it). The stamp records a complete set.
 PDE_DATA := data/$(PROFILE)/.complete
-.PHONY: data bench-solvers
+.PHONY: data bench-solvers bench-iterations
 data: $(PDE_DATA)
 $(PDE_DATA): $(STAMP) lib/symflow/pdes.py lib/symflow/solvers.py lib/symflow/profiles.py
 	$(PY) -m symflow.solvers --profile $(PROFILE) --device $(DEVICE)
@@ -83,6 +83,11 @@ DEPS_01_pde_data := $(PDE_DATA)
 # Solver accuracy and speed against dopri5 (the authors' approach): results/bench/solvers.json.
 bench-solvers: $(STAMP)
 	$(PY) bench/bench_solvers.py --device $(DEVICE)
+
+# Seconds per iteration of each training loop (notebooks 02-05) at PROFILE on DEVICE, and the projected
+# time of the profile's schedule: results/bench/iterations_<profile>_<device>.json (no data sets needed).
+bench-iterations: $(STAMP)
+	$(PY) bench/bench_iterations.py --profile $(PROFILE) --device $(DEVICE)
 
 # notebook 05 augments with the fields and inner product that notebook 04 learned
 DEPS_05_image_augmentation := results/04_image_symmetries/$(PROFILE)/04_image_symmetries.ipynb

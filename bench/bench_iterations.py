@@ -1,0 +1,294 @@
+"""Seconds per iteration of every training loop of the compendium, at one profile and device.
+
+    python bench/bench_iterations.py --profile paper --device cuda [--loops pde_symmetries,...]
+        [--iterations 3] [--out results/bench/iterations_<profile>_<device>.json]   # make bench-iterations
+
+Loops (their settings come from symflow.profiles):
+    pde_symmetries      notebook 02: one iteration of pde_learning.train on KdV, from its pieces
+                        (sample_patches, loss_terms, total_loss, backward, Adam step)
+    pde_augmentation    notebook 03: one AdamW step of fno.train's loop on a batch of KdV windows
+                        drawn from a pool with the profile's number of copies per trajectory
+    image_extractor     notebook 04: one SGD step of images.train_classifier (SmallCNN / ResNet18)
+    image_symmetries    notebook 04: one iteration of images.learn_symmetries
+    image_augmentation  notebook 05: one SGD step of images.train_classifier with the flow
+                        augmentation along the first n_fields of a generator field
+
+No real data set is needed. KdV trajectories come from data/<profile>/KdV_train.nc when it
+exists (else, or with --synthetic, synthetic ones of the same shape); images are random, of
+the profile's data set's shape. The cost of an iteration does not depend on the values, so
+untrained networks stand in for notebook 04's extractor and learned fields, and a pool's
+copies are views of the originals. The image loops call the library's functions for one
+iteration (one batch); a fresh optimiser per call is included in their time. Learning-rate
+schedules are left out.
+
+The first iteration is reported apart (warm-up: allocations, lazy initialisation); s/it is the
+median of the others, CUDA synchronised around each. Peak memory: torch.cuda.max_memory_allocated
+(reset before each loop's setup) on CUDA; on the CPU the growth of the process's peak RSS
+(getrusage) during the loop, setup included, which is 0 when an earlier loop went higher.
+Projected time = s/it x the iterations of the profile's schedule (what is counted is stated per
+loop). A loop that fails (e.g. out of memory) records its error; the others still run.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import math
+import resource
+import statistics
+import time
+
+import torch
+import xarray as xr
+from torch.nn import functional as F
+
+from symflow import fno, generators, images, io, pde_learning, pdes, profiles, solvers
+
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+TRAIN_IMAGES = {"mnist": 4000, "cifar10": 50000}  # training images of images.load_dataset
+
+
+@functools.cache
+def kdv_data(profile: str, synthetic: bool) -> tuple[xr.Dataset, str]:
+    """(KdV training trajectories u (sample, t, x), their source).
+
+    data/<profile>/KdV_train.nc unless `synthetic` or missing; else as many trajectories as the
+    profile's training split, each a sum of travelling linear-KdV waves sin(k x + k^3 t + phase)
+    (u_t + u_xxx = 0) with the amplitudes, wavenumbers and phases of KdV's random initial
+    conditions, on its grid and kept times.
+    """
+    path = solvers.data_path("KdV", "train", profile)
+    if path.exists() and not synthetic:
+        return solvers.dataset("KdV", "train", profile), str(path.relative_to(io.REPO))
+    eq, d = pdes.get("KdV"), profiles.get(profile, "pde_data")
+    n, nx = d["sizes"]["train"], d["nx"]
+    _, p = eq.initial_condition(n, torch.Generator().manual_seed(0), nx)
+    x, t = eq.grid(nx), eq.kept_times()
+    u = torch.zeros(n, len(t), nx, dtype=torch.float64)
+    for j in range(eq.n_sines):
+        k = (2 * math.pi * p["wavenumber"][:, j] / eq.L)[:, None, None]
+        u += p["amplitude"][:, j, None, None] * torch.sin(k * x + k ** 3 * t[:, None] + p["phase"][:, j, None, None])
+    ds = xr.Dataset({"u": (("sample", "t", "x"), u.numpy())}, coords={"t": t.numpy(), "x": x.numpy()})
+    return ds, "synthetic"
+
+
+def random_images(dataset: str, n: int) -> images.ImageData:
+    """n random images of the data set's shape, with random labels of its 10 classes."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(n, *IMAGE_SHAPES[dataset], generator=g), torch.randint(10, (n,), generator=g)
+    return images.ImageData(dataset, x, y, x, y, [str(c) for c in range(10)])
+
+
+def pde_symmetries(profile, device, synthetic):
+    """Notebook 02 (KdV): train()'s loop body; train() itself would re-initialise the field."""
+    P = profiles.get(profile, "pde_symmetries")
+    learn, eq, n = P["learn"], pdes.get("KdV"), P["learn"]["n_generators"]
+    graphs = pde_learning.graphs_of(eq, kdv_data(profile, synthetic)[0]).to(device)
+    field = pde_learning.new_field(learn, 0).to(device)
+    optimiser = torch.optim.Adam(field.parameters(), lr=learn["lr"])
+    rng = torch.Generator().manual_seed(0)
+
+    def step():
+        patches = pde_learning.sample_patches(graphs, learn["rows"], learn["batch"], rng)
+        s = (torch.randint(2, (n,), generator=rng) * 2 - 1) * torch.rand(n, generator=rng) * learn["sigma"]
+        terms = pde_learning.loss_terms(field, eq, patches, s.to(device), learn, False, rng)
+        loss = pde_learning.total_loss(terms, learn["weights"])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        return loss.item()
+
+    return {"notebook": "02_pde_symmetries", "settings": {"equations": P["equations"], **learn},
+            "step": step, "schedule": (learn["iterations"] * len(P["equations"]),
+                                       "learn.iterations x equations, seed 0; KdV's s/it for every equation; "
+                                       "Sobolev term off (it is on in the last 1 - sobolev_from of a run)")}
+
+
+def pde_augmentation(profile, device, synthetic):
+    """Notebook 03 (KdV): fno.train's loop body, batches from the largest training set."""
+    p = profiles.get(profile, "pde_augmentation")
+    t, k = p["train"], p["augment"]["n_copies"]
+    u = kdv_data(profile, synthetic)[0].u.values[:max(p["sizes"]), :, ::p["x_stride"]]
+    u = torch.tensor(u * pdes.get("KdV").c, dtype=torch.float32)
+    n, nt = u.shape[:2]
+    pool = fno.TrajectoryPool(u[:, None].expand(-1, 1 + k, -1, -1), torch.tensor([0, nt]).expand(n, 1 + k, 2),
+                              torch.ones(n, 1 + k, dtype=torch.bool))
+    task = fno.bundled(20)
+    model = fno.FNO1d(task.n_in, task.n_out, **p["fno"]).to(device).train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
+    rng = torch.Generator().manual_seed(0)
+
+    def step():
+        index = torch.randperm(n, generator=rng)[:min(t["batch"], n)]
+        inputs, targets = pool.draw(index, task, t["p_original"], rng)
+        loss = F.mse_loss(model(inputs.to(device)), targets.to(device))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        return loss.item()
+
+    runs = len(p["equations"]) * len(p["sizes"]) * 3 * len(p["seeds"])
+    return {"notebook": "03_pde_augmentation",
+            "settings": {**{key: p[key] for key in ("equations", "sizes", "seeds", "x_stride", "fno", "train")},
+                         "n_copies": k},
+            "step": step, "schedule": (t["steps"] * runs, f"train.steps x {runs} main runs (equations x sizes x "
+                                       "none/known/learned x seeds); secondary experiments, copies and "
+                                       "evaluation not counted")}
+
+
+def image_extractor(profile, device, synthetic):
+    """Notebook 04: images.train_classifier for one epoch of exactly one batch."""
+    P = profiles.get(profile, "image_symmetries")
+    ex, name = P["extractor"], P["dataset"]
+    data = random_images(name, ex["batch_size"])
+    model = images.make_classifier(ex["arch"], data, ex["width"]).to(device)
+    x, y = data.train_x.to(device), data.train_y.to(device)
+
+    def step():
+        return images.train_classifier(model, x, y, 1, ex["batch_size"], ex["lr"], weight_decay=ex["weight_decay"],
+                                       milestones=tuple(ex["milestones"]), gamma=ex["gamma"], log=None)[0]
+
+    per_epoch = math.ceil((P["n_train"] or TRAIN_IMAGES[name]) / ex["batch_size"])
+    return {"notebook": "04_image_symmetries", "settings": {"dataset": name, "n_train": P["n_train"], **ex},
+            "step": step, "schedule": (ex["epochs"] * per_epoch, f"epochs x {per_epoch} batches per epoch")}
+
+
+def image_symmetries(profile, device, synthetic):
+    """Notebook 04: images.learn_symmetries for one iteration (untrained extractor, uniform w(p))."""
+    P = profiles.get(profile, "image_symmetries")
+    ex, L = P["extractor"], P["learn"]
+    data = random_images(P["dataset"], L["batch_size"])
+    _, h, w = data.shape
+    features = images.frozen_features(images.make_classifier(ex["arch"], data, ex["width"]).to(device))
+    inner = images.image_inner_product(torch.ones(h * w, device=device), h, w)
+    field = generators.GeneratorField(2, L["n_generators"]).to(device)
+    x = data.train_x.to(device)
+
+    def step():
+        return images.learn_symmetries(features, x, field, inner, 1, L["batch_size"], L["lr"], L["sigma"], L["steps"],
+                                       w_ortho=L["w_ortho"], w_lip=L["w_lip"], tau=L["tau"], log=None)[0]["loss"]
+
+    return {"notebook": "04_image_symmetries", "settings": {"dataset": P["dataset"], "arch": ex["arch"],
+                                                            "width": ex["width"], **L},
+            "step": step, "schedule": (L["iterations"], "learn.iterations, seed 0")}
+
+
+def image_augmentation(profile, device, synthetic):
+    """Notebook 05: images.train_classifier for one batch with the learned-flow augmentation."""
+    p = profiles.get(profile, "image_augmentation")
+    n_generators = profiles.get(profile, "image_symmetries")["learn"]["n_generators"]
+    data = random_images(p["dataset"], p["batch_size"])
+    _, h, w = data.shape
+    inner = images.image_inner_product(torch.ones(h * w), h, w)
+    learned = generators.normalise(generators.GeneratorField(2, n_generators), inner)
+    first_k = images.linear_combination(torch.eye(n_generators)[:, :p["n_fields"]], learned)
+    augment = images.make_augmentation("flow", data.shape, first_k, scale=p["scale"], steps=p["steps"])
+    model = images.make_classifier(p["arch"], data, p["width"]).to(device)
+    x, y = data.train_x.to(device), data.train_y.to(device)
+
+    def step():
+        return images.train_classifier(model, x, y, 1, p["batch_size"], p["lr"], weight_decay=p["weight_decay"],
+                                       milestones=tuple(p["milestones"]), gamma=p["gamma"], augment=augment,
+                                       log=None)[0]
+
+    per_epoch = math.ceil((p["n_train"] or TRAIN_IMAGES[p["dataset"]]) / p["batch_size"])
+    return {"notebook": "05_image_augmentation", "settings": p, "step": step,
+            "schedule": (p["epochs"] * per_epoch * len(p["seeds"]),
+                         f"epochs x {per_epoch} batches x seeds, learned-augmentation runs only (the notebook "
+                         "also trains none, default and affine runs; affine costs about as much)")}
+
+
+LOOPS = {f.__name__: f for f in (pde_symmetries, pde_augmentation, image_extractor, image_symmetries,
+                                 image_augmentation)}
+
+
+def measure(loop: str, profile: str, device: str, iterations: int, synthetic: bool = False) -> dict:
+    """Set up `loop` and time `iterations` of its steps: the loop's entry of the JSON."""
+    cuda = torch.device(device).type == "cuda"
+    sync = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    spec = LOOPS[loop](profile, device, synthetic)
+    times = []
+    for _ in range(iterations):
+        sync()
+        tic = time.perf_counter()
+        spec["step"]()
+        sync()
+        times.append(time.perf_counter() - tic)
+    if cuda:
+        memory = (torch.cuda.max_memory_allocated(device) / 2 ** 20,
+                  "torch.cuda.max_memory_allocated, reset before the loop's setup")
+    else:
+        memory = ((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024,
+                  "growth of the process's peak RSS (getrusage ru_maxrss) during the loop, setup included; "
+                  "0 when an earlier loop already went higher")
+    s_it = statistics.median(times[1:])
+    n_it, counted = spec["schedule"]
+    return {"notebook": spec["notebook"], "settings": spec["settings"], "first_iteration_s": times[0],
+            "s_per_iteration": s_it, "iteration_s": times, "peak_memory_mib": round(memory[0], 1),
+            "peak_memory_kind": memory[1], "schedule_iterations": n_it, "schedule_counted": counted,
+            "projected_s": s_it * n_it, "error": None}
+
+
+def duration(seconds: float) -> str:
+    """Seconds as '42 s', '12.5 min' or '3.1 h'."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def print_table(result: dict) -> None:
+    print(f"\n{result['profile']} on {result['device_name']}; s/it = median of iterations 2..{result['iterations']}")
+    print(f"{'loop':20s} {'first s':>9s} {'s/it':>9s} {'peak MiB':>9s} {'iterations':>11s} {'projected':>10s}")
+    for name, r in result["loops"].items():
+        if r["error"]:
+            print(f"{name:20s} FAILED: {r['error'][:200]}")
+        else:
+            print(f"{name:20s} {r['first_iteration_s']:9.3f} {r['s_per_iteration']:9.3f} {r['peak_memory_mib']:9.1f} "
+                  f"{r['schedule_iterations']:11d} {duration(r['projected_s']):>10s}")
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick", choices=profiles.PROFILES)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--loops", default=",".join(LOOPS), help=f"comma-separated, of {', '.join(LOOPS)}")
+    parser.add_argument("--iterations", type=int, default=3, help="timed per loop, the first one as warm-up (>= 2)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--synthetic", action="store_true", help="synthetic KdV data even if data/<profile> has it")
+    parser.add_argument("--out", default=None, help="default results/bench/iterations_<profile>_<device>.json")
+    args = parser.parse_args(argv)
+    loops = args.loops.split(",")
+    if unknown := [name for name in loops if name not in LOOPS]:
+        parser.error(f"unknown loops {unknown}; choose from {', '.join(LOOPS)}")
+    if args.iterations < 2:
+        parser.error("--iterations must be at least 2 (the first one is warm-up)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = args.out or io.results_root() / "bench" / f"iterations_{args.profile}_{args.device.replace(':', '')}.json"
+    start = time.perf_counter()
+    result = {"profile": args.profile, "device": args.device, "device_name": io.device_description(args.device),
+              "threads": torch.get_num_threads(), "iterations": args.iterations, "loops": {}}
+    for name in loops:
+        print(f"{name} ...", flush=True)
+        try:
+            result["loops"][name] = measure(name, args.profile, args.device, args.iterations, args.synthetic)
+        except Exception as exc:  # e.g. torch.OutOfMemoryError: record it, run the other loops
+            result["loops"][name] = {"error": f"{type(exc).__name__}: {exc}"}
+    if any(name.startswith("pde_") for name in loops):
+        try:
+            ds, source = kdv_data(args.profile, args.synthetic)
+            result["kdv_data"] = {"source": source, "shape": list(ds.u.shape)}
+        except Exception as exc:
+            result["kdv_data"] = {"error": f"{type(exc).__name__}: {exc}"}
+    result["provenance"] = io.provenance(args.profile, vars(args), time.perf_counter() - start, args.device)
+    io.write_json(out, result)
+    print_table(result)
+    print(f"wrote {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
