@@ -22,17 +22,18 @@ iteration (one batch); a fresh optimiser per call is included in their time. Lea
 schedules are left out.
 
 The first iteration is reported apart (warm-up: allocations, lazy initialisation); s/it is the
-median of the others, CUDA synchronised around each. Peak memory: torch.cuda.max_memory_allocated
-(reset before each loop's setup) on CUDA; on the CPU the growth of the process's peak RSS
-(getrusage) during the loop, setup included, which is 0 when an earlier loop went higher.
+median of the others, CUDA synchronised around each. Each loop runs in a fresh process, so its
+peak memory is its own: torch.cuda.max_memory_allocated on CUDA; on the CPU the process's peak
+RSS (getrusage), imports and setup included.
 Projected time = s/it x the iterations of the profile's schedule (what is counted is stated per
 loop). A loop that fails (e.g. out of memory) records its error; the others still run.
 """
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import multiprocessing
 import functools
-import gc
 import math
 import resource
 import statistics
@@ -202,15 +203,13 @@ LOOPS = {f.__name__: f for f in (pde_symmetries, pde_augmentation, image_extract
                                  image_augmentation)}
 
 
-def measure(loop: str, profile: str, device: str, iterations: int, synthetic: bool = False) -> dict:
+def measure(loop: str, profile: str, device: str, iterations: int, synthetic: bool = False,
+            threads: int | None = None) -> dict:
     """Set up `loop` and time `iterations` of its steps: the loop's entry of the JSON."""
+    if threads:
+        torch.set_num_threads(threads)
     cuda = torch.device(device).type == "cuda"
     sync = (lambda: torch.cuda.synchronize(device)) if cuda else (lambda: None)
-    gc.collect()
-    if cuda:
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     spec = LOOPS[loop](profile, device, synthetic)
     times = []
     for _ in range(iterations):
@@ -223,15 +222,21 @@ def measure(loop: str, profile: str, device: str, iterations: int, synthetic: bo
         memory = (torch.cuda.max_memory_allocated(device) / 2 ** 20,
                   "torch.cuda.max_memory_allocated, reset before the loop's setup")
     else:
-        memory = ((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024,
-                  "growth of the process's peak RSS (getrusage ru_maxrss) during the loop, setup included; "
-                  "0 when an earlier loop already went higher")
+        memory = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak RSS (getrusage ru_maxrss) of a fresh process running only this loop, imports included")
     s_it = statistics.median(times[1:])
     n_it, counted = spec["schedule"]
     return {"notebook": spec["notebook"], "settings": spec["settings"], "first_iteration_s": times[0],
             "s_per_iteration": s_it, "iteration_s": times, "peak_memory_mib": round(memory[0], 1),
             "peak_memory_kind": memory[1], "schedule_iterations": n_it, "schedule_counted": counted,
             "projected_s": s_it * n_it, "error": None}
+
+
+def isolated(*args) -> dict:
+    """`measure(*args)` in a fresh (spawned) process, so that peak memory is the loop's own."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(measure, *args).result()
 
 
 def duration(seconds: float) -> str:
@@ -274,7 +279,8 @@ def main(argv=None) -> dict:
     for name in loops:
         print(f"{name} ...", flush=True)
         try:
-            result["loops"][name] = measure(name, args.profile, args.device, args.iterations, args.synthetic)
+            result["loops"][name] = isolated(name, args.profile, args.device, args.iterations, args.synthetic,
+                                             args.threads)
         except Exception as exc:  # e.g. torch.OutOfMemoryError: record it, run the other loops
             result["loops"][name] = {"error": f"{type(exc).__name__}: {exc}"}
     if any(name.startswith("pde_") for name in loops):
