@@ -46,7 +46,7 @@ def test_equation_and_patch_errors():
 PARAMS = {"n_generators": 3, "width": 8, "head_width": 4, "rows": 8, "batch": 1, "iterations": 4,
           "lr": 1e-3, "decay_at": 0.5, "sigma": 0.4, "steps": 1, "times": None, "n_inner": 128,
           "tau": 3.0, "weights": {"sym": 1.0, "ortho": 3.0, "lip": 1.0, "sob": 1.0},
-          "sobolev_from": 0.5, "method": "curvilinear", "row_order": 6, "checkpoint_every": 1,
+          "sobolev_from": 0.5, "method": "curvilinear", "row_order": 6, "dtype": "float32", "checkpoint_every": 1,
           "log_every": 2}
 
 
@@ -126,3 +126,11 @@ def test_transform_graph_moves_patches_along_each_generator():
     torch.testing.assert_close(path[-1], moved)
     with pytest.raises(ValueError, match="s must be"):
         flows.transform_graph(field, graph, torch.zeros(3))
+
+
+def test_dtype_is_checked_and_used(tmp_path):
+    with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64'"):
+        pde_learning.train("Burgers", burgers_graphs(), {**PARAMS, "dtype": "float16"}, None, seed=0)
+    field, _ = pde_learning.train("Burgers", burgers_graphs(), {**PARAMS, "dtype": "float64", "iterations": 1},
+                                  None, seed=0, log=lambda s: None)
+    assert next(field.parameters()).dtype == torch.float64

@@ -109,14 +109,18 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     """Learn `params["n_generators"]` generators on the training graphs (S, nt, nx, 3).
 
     params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, sigma,
-    steps, times, n_inner, tau, weights {sym, ortho, lip, sob}, sobolev_from (fraction of the
+    steps, times, n_inner, tau, dtype ("float32" or "float64": the precision of the graphs,
+    the field and the residual), weights {sym, ortho, lip, sob}, sobolev_from (fraction of the
     run after which L_sob is on), method, row_order, checkpoint_every, log_every.
     Returns the field and the history (one row per iteration: loss terms, lr, seconds).
     """
     eq = metrics.as_equation(equation)
-    graphs = graphs.to(device=device, dtype=torch.float32)
+    if params["dtype"] not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {params['dtype']!r}")
+    dtype = getattr(torch, params["dtype"])
+    graphs = graphs.to(device=device, dtype=dtype)
     sample_patches(graphs, params["rows"], 1, torch.Generator().manual_seed(0))   # checks rows
-    field = new_field(params, seed).to(device)
+    field = new_field(params, seed).to(device=device, dtype=dtype)
     optimiser = torch.optim.Adam(field.parameters(), lr=params["lr"])
     rng = torch.Generator().manual_seed(seed)
     history, start_it = [], 0
