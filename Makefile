@@ -42,11 +42,14 @@ $(foreach nb,$(NOTEBOOKS),$(eval $(call notebook_rule,$(nb))))
 EVIDENCE_NOTEBOOKS ?= $(filter $(NOTEBOOKS),02_pde_symmetries 04_image_symmetries)
 EVIDENCE_SEEDS     ?= 1 2
 JOBS               ?= 1
+# torch threads per run: the cores shared out among the JOBS runs (more threads than cores makes
+# torch's CPU kernels many times slower)
+EVIDENCE_THREADS   ?= $(shell n=$$(( $$(nproc) / $(JOBS) )); echo $$(( n > 0 ? n : 1 )))
 EVIDENCE := $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),results/$(nb)/$(PROFILE)/$(nb)_seed$(s).ipynb))
 
 define evidence_rule
 results/$(1)/$(PROFILE)/$(1)_seed$(2).ipynb: $(call executed,$(1))
-	$(RUN) $(1) --profile $(PROFILE) --device $(DEVICE) --tag seed$(2) -p seed=$(2)
+	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(1) --profile $(PROFILE) --device $(DEVICE) --tag seed$(2) -p seed=$(2)
 endef
 $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),$(eval $(call evidence_rule,$(nb),$(s)))))
 
