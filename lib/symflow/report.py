@@ -59,6 +59,32 @@ def _table_markdown(csv: Path, link: Path, max_rows: int = 30) -> str:
     return text + more
 
 
+def _seed_checks(root: Path, profile: str) -> list[str]:
+    """Markdown of the acceptance checks of every seed run: notebook 02's `<Equation>_seed<k>/acceptance.csv`
+    (passed / total and the failed checks) and notebook 04's `checks_seed<k>.json`."""
+    lines = []
+    pde = sorted((root / "02_pde_symmetries" / profile).glob("*_seed*/acceptance.csv"))
+    if pde:
+        lines += ["## Acceptance checks, every seed", "", "Notebook 02 (issue criteria in `pde_learning.acceptance`):", "",
+                  "| equation | seed | passed | failed checks |", "|---|---|---|---|"]
+        for csv in pde:
+            df = pd.read_csv(csv)
+            failed = "; ".join(df[~df.passed].check) or "none"
+            lines.append(f"| {df.equation[0]} | {df.seed[0]} | {int(df.passed.sum())}/{len(df)} | {failed} |")
+        lines.append("")
+    image = sorted((root / "04_image_symmetries" / profile).glob("checks_seed*.json"))
+    if image:
+        keys = ["learned_first6_mean", "affine_mean", "untrained_first6_mean", "learned_7to10_mean", "liegg_mean",
+                "first6_below_affine", "first6_below_untrained", "first6_below_7to10"]
+        lines += ["Notebook 04 (mean validity in radians at the notebook's s; lower is more symmetric):", "",
+                  "| seed | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        for path in image:
+            checks = json.loads(path.read_text())
+            lines.append(f"| {checks['seed']} | " + " | ".join(_cell(checks[k]) for k in keys) + " |")
+        lines.append("")
+    return lines
+
+
 def build(profile: str = "quick", root: Path | None = None) -> str:
     """The markdown text of the results index for `profile`; links are relative to `root`."""
     root = Path(root) if root else io.results_root()
@@ -80,6 +106,7 @@ def build(profile: str = "quick", root: Path | None = None) -> str:
                 lines += [f"![{name}]({rel / name})", ""]
             elif path.suffix == ".csv":
                 lines += [f"[{name}]({rel / name}):", "", _table_markdown(path, rel / name), ""]
+    lines += _seed_checks(root, profile)
     lines += ["## Executed notebooks", "", "| notebook | run | parameters | wall time (s) | commit | read |",
               "|---|---|---|---|---|---|"]
     for folder in sorted(p / profile for p in root.glob("[0-9][0-9]_*") if (p / profile).is_dir()):
