@@ -136,9 +136,9 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
     # U(-scale, scale) per orthonormalised generator, `steps` RK4 steps, the field tabulated on
     # `table` (x, t, u) lattice points (None = evaluated exactly), copies seeded by `seed` and
     # shared by all training seeds and nested sizes; x_stride: keep every k-th grid column.
-    # quick: chosen so that 3 equations x 3 sizes x 3 augmentations x 3 seeds fit in ~20 minutes
-    # on 2 cores (see the notebook's timing table): the paper's 16 copies for the 2^7 trajectories
-    # of the two small sets, 4 for the rest of 2^9; the secondary experiments use 2 seeds and
+    # quick: 3 equations x 3 sizes x 3 augmentations x 3 seeds, the paper's 16 copies for the 2^7
+    # trajectories of the two small sets, 4 for the rest of 2^9: 27.8 min on the idle 2-core machine
+    # (11.7 of them building copies), over the 20-min aim; the secondary experiments use 2 seeds and
     # sizes 2^5, 2^7 only. lr 3e-3: with 1e-3 the 300-step runs were under-trained (KdV, 2^5,
     # no augmentation: rollout NMSE 0.56 vs 0.32, measured on the shared CPU).
     "pde_augmentation": {
