@@ -4,9 +4,8 @@
         [--iterations 3] [--out results/bench/iterations_<profile>_<device>.json]   # make bench-iterations
 
 Loops (their settings come from symflow.profiles):
-    pde_symmetries      notebook 02: one iteration of pde_learning.train on KdV, from its pieces
-                        (sample_patches, loss_terms, total_loss, backward, Adam step)
-    pde_augmentation    notebook 03: one AdamW step of fno.train's loop on a batch of KdV windows
+    pde_symmetries      notebook 02: pde_learning.train for one iteration on KdV
+    pde_augmentation    notebook 03: fno.train for one AdamW step on a batch of KdV windows
                         drawn from a pool with the profile's number of copies per trajectory
     image_extractor     notebook 04: one SGD step of images.train_classifier (SmallCNN / ResNet18)
     image_symmetries    notebook 04: one iteration of images.learn_symmetries
@@ -17,9 +16,10 @@ No real data set is needed. KdV trajectories come from data/<profile>/KdV_train.
 exists (else, or with --synthetic, synthetic ones of the same shape); images are random, of
 the profile's data set's shape. The cost of an iteration does not depend on the values, so
 untrained networks stand in for notebook 04's extractor and learned fields, and a pool's
-copies are views of the originals. The image loops call the library's functions for one
-iteration (one batch); a fresh optimiser per call is included in their time. Learning-rate
-schedules are left out.
+copies are views of the originals. Every loop calls the library's training function for one
+iteration (one batch; notebook 03: PER_CALL steps, the time divided by it), so a fresh optimiser (and, for notebook 02, a fresh field) per call is
+included in its time; learning-rate schedules and the Sobolev term (the last 10% of a notebook-02
+run) are left out.
 
 The first iteration is reported apart (warm-up: allocations, lazy initialisation); s/it is the
 median of the others, CUDA synchronised around each. Each loop runs in a fresh process, so its
@@ -41,12 +41,12 @@ import time
 
 import torch
 import xarray as xr
-from torch.nn import functional as F
 
 from symflow import fno, generators, images, io, pde_learning, pdes, profiles, solvers
 
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 TRAIN_IMAGES = {"mnist": 4000, "cifar10": 50000}  # training images of images.load_dataset
+PER_CALL = 10  # FNO steps per timed call of fno.train (the time is divided by it)
 
 
 @functools.cache
@@ -81,32 +81,22 @@ def random_images(dataset: str, n: int) -> images.ImageData:
 
 
 def pde_symmetries(profile, device, synthetic):
-    """Notebook 02 (KdV): train()'s loop body; train() itself would re-initialise the field."""
+    """Notebook 02 (KdV): pde_learning.train for one iteration (field and Adam set up anew, as
+    the image loops' optimisers are)."""
     P = profiles.get(profile, "pde_symmetries")
-    learn, eq, n = P["learn"], pdes.get("KdV"), P["learn"]["n_generators"]
+    learn, eq = {**P["learn"], "iterations": 1}, pdes.get("KdV")
     graphs = pde_learning.graphs_of(eq, kdv_data(profile, synthetic)[0]).to(device)
-    field = pde_learning.new_field(learn, 0).to(device)
-    optimiser = torch.optim.Adam(field.parameters(), lr=learn["lr"])
-    rng = torch.Generator().manual_seed(0)
 
     def step():
-        patches = pde_learning.sample_patches(graphs, learn["rows"], learn["batch"], rng)
-        s = (torch.randint(2, (n,), generator=rng) * 2 - 1) * torch.rand(n, generator=rng) * learn["sigma"]
-        terms = pde_learning.loss_terms(field, eq, patches, s.to(device), learn, False, rng)
-        loss = pde_learning.total_loss(terms, learn["weights"])
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        return loss.item()
+        return pde_learning.train(eq, graphs, learn, log=lambda line: None, device=device)[1].loss.iloc[-1]
 
-    return {"notebook": "02_pde_symmetries", "settings": {"equations": P["equations"], **learn},
-            "step": step, "schedule": (learn["iterations"] * len(P["equations"]),
-                                       "learn.iterations x equations, seed 0; KdV's s/it for every equation; "
-                                       "Sobolev term off (it is on in the last 1 - sobolev_from of a run)")}
+    return {"notebook": "02_pde_symmetries", "settings": {"equations": P["equations"], **P["learn"]},
+            "step": step, "schedule": (P["learn"]["iterations"] * len(P["equations"]),
+                                       "learn.iterations x equations, seed 0; KdV's s/it for every equation")}
 
 
 def pde_augmentation(profile, device, synthetic):
-    """Notebook 03 (KdV): fno.train's loop body, batches from the largest training set."""
+    """Notebook 03 (KdV): fno.train on batches from the largest training set."""
     p = profiles.get(profile, "pde_augmentation")
     t, k = p["train"], p["augment"]["n_copies"]
     u = kdv_data(profile, synthetic)[0].u.values[:max(p["sizes"]), :, ::p["x_stride"]]
@@ -115,26 +105,20 @@ def pde_augmentation(profile, device, synthetic):
     pool = fno.TrajectoryPool(u[:, None].expand(-1, 1 + k, -1, -1), torch.tensor([0, nt]).expand(n, 1 + k, 2),
                               torch.ones(n, 1 + k, dtype=torch.bool))
     task = fno.bundled(20)
-    model = fno.FNO1d(task.n_in, task.n_out, **p["fno"]).to(device).train()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
-    rng = torch.Generator().manual_seed(0)
+    model = fno.FNO1d(task.n_in, task.n_out, **p["fno"])
 
-    def step():
-        index = torch.randperm(n, generator=rng)[:min(t["batch"], n)]
-        inputs, targets = pool.draw(index, task, t["p_original"], rng)
-        loss = F.mse_loss(model(inputs.to(device)), targets.to(device))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        return loss.item()
+    def step():  # PER_CALL steps per call: fno.train's set-up is as costly as a quick-profile step
+        return fno.train(model, pool, task, PER_CALL, t["batch"], t["lr"], t["weight_decay"], t["p_original"],
+                         device=device)["loss"][-1]
 
     runs = len(p["equations"]) * len(p["sizes"]) * 3 * len(p["seeds"])
     return {"notebook": "03_pde_augmentation",
             "settings": {**{key: p[key] for key in ("equations", "sizes", "seeds", "x_stride", "fno", "train")},
                          "n_copies": k},
-            "step": step, "schedule": (t["steps"] * runs, f"train.steps x {runs} main runs (equations x sizes x "
-                                       "none/known/learned x seeds); secondary experiments, copies and "
-                                       "evaluation not counted")}
+            "step": step, "per_call": PER_CALL,
+            "schedule": (t["steps"] * runs, f"train.steps x {runs} main runs (equations x sizes x "
+                         "none/known/learned x seeds); secondary experiments, copies and "
+                         "evaluation not counted")}
 
 
 def image_extractor(profile, device, synthetic):
@@ -217,7 +201,7 @@ def measure(loop: str, profile: str, device: str, iterations: int, synthetic: bo
         tic = time.perf_counter()
         spec["step"]()
         sync()
-        times.append(time.perf_counter() - tic)
+        times.append((time.perf_counter() - tic) / spec.get("per_call", 1))
     if cuda:
         memory = (torch.cuda.max_memory_allocated(device) / 2 ** 20,
                   "torch.cuda.max_memory_allocated, reset before the loop's setup")

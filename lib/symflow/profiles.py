@@ -44,7 +44,8 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
     # per iteration on the idle 2-core machine (width 64, 20-row patches and 4 steps: 1.1 s/it).
     # lr 1e-3 for 1500 iterations (~3 min): on KdV seed 0 this recovers all three symmetries, while
     # lr 3e-3 (unstable: V3, V4 validities went positive) and lr 3e-4 (too slow) did not; on KS no
-    # setting tried (3000 iterations, sigma 0.2, batch 8, width 64, float64) learned the boost.
+    # setting tried (3000 iterations, sigma 0.2, batch 8, 16-row patches, width 64, float64, ortho
+    # weight 10) learned the boost.
     "pde_symmetries": {
         "smoke": {"equations": ["KdV"], "seed": 0,
                   "learn": {"n_generators": 4, "width": 16, "head_width": 8, "rows": 7, "batch": 1,
