@@ -190,7 +190,7 @@ def main(argv=None):
     start = time.perf_counter()
     result = {
         "soliton": soliton_benchmark([0.02, 0.01, 0.005], args.device),
-        "KdV": equation_benchmark("KdV", args.n, [0.04, 0.02, 0.01, 0.005], 1e-6, args.device,
+        "KdV": equation_benchmark("KdV", args.n, [0.04, 0.02, 0.01, 0.00625, 0.005], 1e-6, args.device,
                                   run_baseline=not args.no_baseline, repeats=args.repeats),
         "KS": equation_benchmark("KS", args.n, [0.04, 0.02, 0.01, 0.005], 1e-4, args.device,
                                  baseline_horizon=args.ks_horizon, run_baseline=not args.no_baseline,

@@ -5,7 +5,8 @@
 Two solvers, both torch float64, batched over trajectories and device-agnostic:
 
 * `etdrk4` (KdV, KS, nKdV, cKdV): u_t = L u + N(u, s) with the stiff linear part diagonal in
-  Fourier space, L = `equation.linear(k)`, and N = d_x flux(u) + decay(s) u. Fourth-order
+  Fourier space, L = `equation.linear(k)`, and N = flux_scale d_x flux(u) + decay(s) u, trajectories packed
+  in pairs into complex signals so one FFT serves two (`SpectralParts`). Fourth-order
   exponential time differencing (Cox & Matthews 2002) with the coefficients computed by contour
   integrals (Kassam & Trefethen 2005, SIAM J. Sci. Comput. 26:1214), 2/3-rule dealiasing of
   d_x flux. Fixed step, shortened to land exactly on every saved time. nKdV is integrated as KdV
@@ -76,27 +77,59 @@ def etdrk4_coefficients(lh: torch.Tensor, h: float, m: int = CONTOUR_POINTS):
     return torch.exp(lh), torch.exp(lh / 2), q, f1, f2, f3
 
 
+def pack(u: torch.Tensor) -> torch.Tensor:
+    """Real (B, nx) -> complex (ceil(B/2), nx): z = u[0::2] + i u[1::2], a zero row added when B is odd."""
+    if u.shape[0] % 2:
+        u = torch.cat([u, torch.zeros_like(u[:1])])
+    return torch.complex(u[0::2], u[1::2])
+
+
+def unpack(z: torch.Tensor, batch: int) -> torch.Tensor:
+    """Inverse of `pack`: complex (P, nx) -> real (batch, nx), rows from z.real and z.imag in turn."""
+    return torch.view_as_real(z).transpose(1, 2).reshape(-1, z.shape[-1])[:batch]
+
+
 class SpectralParts:
-    """The Fourier-space pieces of an ETDRK4 equation on an nx grid: L(k) and dealiased N(v, s)."""
+    """The Fourier-space pieces of an ETDRK4 equation on an nx grid: L(k) and dealiased N(v, s).
+
+    Spectra are full complex FFTs, shape (P, nx), of trajectories packed in pairs (`pack`): the
+    symbols satisfy L(-k) = conj L(k), so they map the spectrum of a real signal to one, and one
+    complex FFT transforms two real trajectories (the pointwise flux acts on the real and imaginary
+    parts separately). At the Nyquist mode, its own partner, L is replaced by its real part.
+
+    N(v, s) = D FFT[flux(u)] + decay(s) v with D = flux_scale ik on the modes kept by the 2/3 rule
+    (`derivative`). Without a
+    decay term the step folds D into its coefficients (`fold`) and only needs `stage(v)` =
+    `flux_hat(v)`, one multiply fewer per stage; with one, `fold` is 1 and `stage` is `nonlinear`.
+    """
 
     def __init__(self, equation: pdes.Equation, nx: int, device="cpu"):
         self.equation, self.nx = equation, check_grid(nx)
-        k = wavenumbers(nx, equation.L, device)
-        self.linear = equation.linear(k).to(torch.complex128)
-        keep = torch.arange(nx // 2 + 1, device=device) <= nx // 3     # 2/3 rule
-        self.ik_dealiased = 1j * k * keep
+        index = torch.fft.fftfreq(nx, 1 / nx, dtype=torch.float64, device=device)
+        k = 2 * math.pi / equation.L * index
+        linear = equation.linear(k).to(torch.complex128)
+        linear[nx // 2] = linear[nx // 2].real.clone()
+        self.linear = linear
+        self.derivative = equation.flux_scale * 1j * k * (index.abs() <= nx // 3)     # 2/3 rule
+        self.fold = self.derivative if equation.decay is None else 1
+        self.stage = self.flux_hat if equation.decay is None else self.nonlinear
+
+    def flux_hat(self, v: torch.Tensor, s: float = 0.0) -> torch.Tensor:
+        """FFT[flux(u)] for the packed spectra v (P, nx) (s, the solver time, is not used)."""
+        u = torch.view_as_real(torch.fft.ifft(v))
+        return torch.fft.fft(torch.view_as_complex(self.equation.flux(u)))
 
     def nonlinear(self, v: torch.Tensor, s: float) -> torch.Tensor:
-        """N(v, s) = FFT[d_x flux(u)] (dealiased) + decay(s) v, v = rfft(u) of shape (B, nx//2+1)."""
-        out = self.ik_dealiased * torch.fft.rfft(self.equation.flux(torch.fft.irfft(v, n=self.nx)))
+        """N(v, s) = D FFT[flux(u)] + decay(s) v for the packed spectra v (P, nx)."""
+        out = self.derivative * self.flux_hat(v)
         if self.equation.decay is not None:
             out = out + self.equation.decay(s) * v
         return out
 
     def rhs(self, s, u: torch.Tensor) -> torch.Tensor:
         """du/ds in physical space, (B, nx) -> (B, nx): the method-of-lines ODE (for dopri5)."""
-        v = torch.fft.rfft(u)
-        return torch.fft.irfft(self.linear * v + self.nonlinear(v, float(s)), n=self.nx)
+        v = torch.fft.fft(pack(u))
+        return unpack(torch.fft.ifft(self.linear * v + self.nonlinear(v, float(s))), u.shape[0])
 
 
 def _solver_times(equation: pdes.Equation, times) -> list[float]:
@@ -121,22 +154,29 @@ def check_step(equation: pdes.Equation, step) -> float:
     return float(step)
 
 
-def _etdrk4_step(v, s, h, N, E, E2, Q, f1, f2x2, f3):
-    """One ETDRK4 step (Cox & Matthews 2002), v (B, nk) at solver time s -> v at s + h.
+def _etdrk4_coefficients_folded(parts: SpectralParts, h: float) -> tuple:
+    """(E, E2, Q, P, Q2, f1, f2x2, f3) of `_etdrk4_step` for step h, with `parts.fold` folded in:
+    P = (E2 - 1) Q and Q2 = 2 Q, so that c = E v + P N(v) + Q2 N(b) needs no E2 a."""
+    E, E2, Q, f1, f2, f3 = etdrk4_coefficients(h * parts.linear, h)
+    D = parts.fold
+    return E, E2, D * Q, D * (E2 - 1) * Q, D * 2 * Q, D * f1, D * 2 * f2, D * f3
 
-    a = E2 v + Q N(v), b = E2 v + Q N(a), c = E2 a + Q (2 N(b) - N(v)),
+
+def _etdrk4_step(v, s, h, N, E, E2, Q, P, Q2, f1, f2x2, f3):
+    """One ETDRK4 step (Cox & Matthews 2002), v (P, nx) at solver time s -> v at s + h.
+
+    a = E2 v + Q N(v), b = E2 v + Q N(a), c = E2 a + Q (2 N(b) - N(v)) = E v + P N(v) + Q2 N(b),
     v+ = E v + f1 N(v) + 2 f2 (N(a) + N(b)) + f3 N(c); fused multiply-adds keep the op count low.
+    N may be any factor of the nonlinear term whose cofactor is folded into the coefficients.
     """
     e2v = E2 * v
     nv = N(v, s)
-    a = torch.addcmul(e2v, Q, nv)
-    na = N(a, s + h / 2)
-    nb = N(torch.addcmul(e2v, Q, na), s + h / 2)
-    c = torch.addcmul(E2 * a, Q, torch.add(nb, nv, alpha=-0.5), value=2)
-    nc = N(c, s + h)
-    out = torch.addcmul(E * v, f1, nv)
-    out.addcmul_(f2x2, na.add_(nb)).addcmul_(f3, nc)
-    return out
+    na = N(torch.addcmul(e2v, Q, nv), s + h / 2)
+    nb = N(e2v.addcmul_(Q, na), s + h / 2)
+    ev = E * v
+    nc = N(torch.addcmul(ev, P, nv).addcmul_(Q2, nb), s + h)
+    out = ev.addcmul_(f1, nv)
+    return out.addcmul_(f2x2, na.add_(nb)).addcmul_(f3, nc)
 
 
 def solve_etdrk4(equation: pdes.Equation, u0: torch.Tensor, times, step: float | None = None,
@@ -144,27 +184,26 @@ def solve_etdrk4(equation: pdes.Equation, u0: torch.Tensor, times, step: float |
     """Integrate u0 (B, nx) from t=0 and return u at `times` (physical), shape (B, len(times), nx).
 
     Each interval between requested times (in solver time s) is crossed in ceil(ds/step) equal
-    steps; coefficients are cached per step length. `progress(n)` is called after each time.
+    steps; coefficients (with `parts.fold` folded in) are cached per step length. `progress(n)` is called after each time.
     """
     step = check_step(equation, equation.step if step is None else step)
     nx = check_grid(u0.shape[-1])
     parts = SpectralParts(equation, nx, u0.device)
     out = torch.empty(u0.shape[0], len(times), nx, dtype=torch.float64, device=u0.device)
     cache: dict[float, tuple] = {}
-    v, s, N = torch.fft.rfft(u0.to(torch.float64)), 0.0, parts.nonlinear
+    v, s, N = torch.fft.fft(pack(u0.to(torch.float64))), 0.0, parts.stage
     for j, target in enumerate(_solver_times(equation, times)):
         n = math.ceil((target - s) / step - 1e-9)
         if n > 0:
             h = (target - s) / n
             key = round(h, 14)
             if key not in cache:
-                E, E2, Q, f1, f2, f3 = etdrk4_coefficients(h * parts.linear, h)
-                cache[key] = E, E2, Q, f1, 2 * f2, f3
-            E, E2, Q, f1, f2, f3 = cache[key]
+                cache[key] = _etdrk4_coefficients_folded(parts, h)
+            coefficients = cache[key]
             for i in range(n):
-                v = _etdrk4_step(v, s + i * h, h, N, E, E2, Q, f1, f2, f3)
+                v = _etdrk4_step(v, s + i * h, h, N, *coefficients)
             s = target
-        out[:, j] = torch.fft.irfft(v, n=nx)
+        out[:, j] = unpack(torch.fft.ifft(v), u0.shape[0])
         _check_finite(out[:, j], float(times[j]))
         if progress is not None:
             progress(1)
