@@ -205,7 +205,7 @@ def fits(rows: torch.Tensor, task: Task) -> torch.Tensor:
 
 
 def augment(u: torch.Tensor, field: Field, task: Task, n_copies: int = 16, scale: float = 0.1,
-            steps: int = 4, method: str = "sinc", seed: int = 0, batch: int = 64) -> tuple[TrajectoryPool, dict]:
+            steps: int = 4, method: str = "sinc", seed: int = 0, batch: int = 16) -> tuple[TrajectoryPool, dict]:
     """u (n, nt, nx) -> (TrajectoryPool with n_copies transformed copies per trajectory, stats).
 
     Copy k of trajectory i flows along sum_a c_a V_a with c_a ~ U(-scale, scale) (a generator

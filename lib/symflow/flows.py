@@ -141,35 +141,31 @@ def upsample_periodic(F: torch.Tensor, factor: int) -> torch.Tensor:
     return torch.fft.irfft(spectrum, n=factor * nx, dim=-1) * factor
 
 
-def _interpolate_rows(F: torch.Tensor, xi: torch.Tensor, rows: torch.Tensor, linear: bool) -> torch.Tensor:
-    """Rows F (B, C, nt, n) (n = nx, or the upsampled fine grid) at fine column xi (B, P) of
-    integer row rows (B, P) -> (B, C, P): periodic linear or 4-point Lagrange interpolation."""
+def _interpolate(F: torch.Tensor, xi: torch.Tensor, eta: torch.Tensor, factor: int) -> torch.Tensor:
+    """Fine rows F (B, C, nt, n), n = factor * nx, at (column xi, row eta), each (B, P), in coarse
+    cells -> (B, C, P): linear in the row; in x periodic, linear (factor 1) or 4-point Lagrange on
+    the fine grid. Columns and weights are computed once for both rows."""
     b, c, nt, n = F.shape
     flat = F.reshape(b, c, nt * n)
-    left = torch.floor(xi)
-    w = (xi - left)[:, None, :]
-    base = (rows * n)[:, None, :].expand(b, c, rows.shape[1])
-    i0 = left.long()[:, None, :].expand_as(base)
-
-    def at(offset):
-        return flat.gather(2, base + torch.remainder(i0 + offset, n))
-
-    if linear:
-        return (1 - w) * at(0) + w * at(1)
-    return (-w * (w - 1) * (w - 2) / 6 * at(-1) + (w + 1) * (w - 1) * (w - 2) / 2 * at(0)
-            - (w + 1) * w * (w - 2) / 2 * at(1) + (w + 1) * w * (w - 1) / 6 * at(2))
-
-
-def _interpolate(F: torch.Tensor, xi: torch.Tensor, eta: torch.Tensor, factor: int) -> torch.Tensor:
-    """Fine rows F (B, C, nt, factor * nx) at (column xi, row eta), each (B, P), in coarse cells;
-    linear in the row; factor 1 means linear in x, otherwise Lagrange on the fine grid."""
-    nt = F.shape[-2]
     eta = eta.clamp(0, nt - 1)
-    j0 = torch.floor(eta).clamp(max=nt - 2).long()
-    w = (eta - j0)[:, None, :]
-    lower = _interpolate_rows(F, xi * factor, j0, factor == 1)
-    upper = _interpolate_rows(F, xi * factor, j0 + 1, factor == 1)
-    return (1 - w) * lower + w * upper
+    j0 = torch.floor(eta).clamp(max=nt - 2)
+    wt = (eta - j0)[:, None]
+    lower = j0.long() * n
+    x = xi * factor
+    left = torch.floor(x)
+    w = (x - left)[:, None]
+    if factor == 1:
+        terms = [(0, 1 - w), (1, w)]
+    else:
+        terms = [(-1, -w * (w - 1) * (w - 2) / 6), (0, (w + 1) * (w - 1) * (w - 2) / 2),
+                 (1, -(w + 1) * w * (w - 2) / 2), (2, (w + 1) * w * (w - 1) / 6)]
+    out = 0
+    for offset, weight in terms:
+        index = lower + torch.remainder(left.long() + offset, n)
+        below = flat.gather(2, index[:, None].expand(b, c, -1))
+        above = flat.gather(2, (index + n)[:, None].expand(b, c, -1))
+        out = out + weight * torch.lerp(below, above, wt)
+    return out
 
 
 def resample_graph(graph: torch.Tensor, method: str = "sinc", tol: float | None = None,
