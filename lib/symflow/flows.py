@@ -154,6 +154,7 @@ def _interpolate(F: torch.Tensor, xi: torch.Tensor, eta: torch.Tensor, factor: i
     x = xi * factor
     left = torch.floor(x)
     w = (x - left)[:, None]
+    column = left.long()
     if factor == 1:
         terms = [(0, 1 - w), (1, w)]
     else:
@@ -161,7 +162,7 @@ def _interpolate(F: torch.Tensor, xi: torch.Tensor, eta: torch.Tensor, factor: i
                  (1, -(w + 1) * w * (w - 2) / 2), (2, (w + 1) * w * (w - 1) / 6)]
     out = 0
     for offset, weight in terms:
-        index = lower + torch.remainder(left.long() + offset, n)
+        index = lower + torch.remainder(column + offset, n)
         below = flat.gather(2, index[:, None].expand(b, c, -1))
         above = flat.gather(2, (index + n)[:, None].expand(b, c, -1))
         out = out + weight * torch.lerp(below, above, wt)

@@ -300,7 +300,8 @@ _TAU = 50 * (sympy.exp(t / 50) - 1)    # nKdV: u_tau + u u_x + u_xxx = 0 in tau(
 EQUATIONS: dict[str, Equation] = {
     "KdV": Equation(
         name="KdV", formula="u_t + u u_x + u_xxx = 0", L=128.0, T=100.0, n_saved=250, n_kept=140,
-        c=0.3463, rhs=_kdv_rhs, method="etdrk4", linear=_kdv_linear, flux=_square, flux_scale=-0.5, step=0.005, max_step=0.1,
+        c=0.3463, rhs=_kdv_rhs, method="etdrk4", linear=_kdv_linear, flux=_square, flux_scale=-0.5,
+        step=0.005, max_step=0.1,
         symmetries=(
             Symmetry("x-translation d_x", 1, 0, 0, "exact"),
             Symmetry("t-translation d_t", 0, 1, 0, "exact"),

@@ -146,8 +146,9 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
     # trajectories of the two small sets, 2 for the rest of 2^9 (a 300-step run at 2^9 draws few
     # copies anyway); the secondary experiments use 2 seeds and sizes 2^5, 2^7 only. With 4 copies
     # for the rest of 2^9, copies built with 1 thread and the older resampling code, the notebook
-    # took 27.8 min on the idle 2-core machine (11.7 of them building copies), over the 20-min aim. lr 3e-3: with 1e-3 the 300-step runs were under-trained (KdV, 2^5,
-    # no augmentation: rollout NMSE 0.56 vs 0.32, measured on the shared CPU).
+    # took 27.8 min on the idle 2-core machine (11.7 of them building copies), over the 20-min aim;
+    # now 15.8 min. lr 3e-3: with 1e-3 the 300-step runs were under-trained (KdV, 2^5, no
+    # augmentation: rollout NMSE 0.56 vs 0.32, measured on the shared CPU).
     "pde_augmentation": {
         "smoke": {"equations": ["KdV"], "sizes": [4, 8], "seeds": [0], "n_test": 8, "x_stride": 2,
                   "fno": {"width": 8, "modes": 4, "layers": 2},

@@ -5,8 +5,8 @@
 Two solvers, both torch float64, batched over trajectories and device-agnostic:
 
 * `etdrk4` (KdV, KS, nKdV, cKdV): u_t = L u + N(u, s) with the stiff linear part diagonal in
-  Fourier space, L = `equation.linear(k)`, and N = flux_scale d_x flux(u) + decay(s) u, trajectories packed
-  in pairs into complex signals so one FFT serves two (`SpectralParts`). Fourth-order
+  Fourier space, L = `equation.linear(k)`, and N = flux_scale d_x flux(u) + decay(s) u,
+  trajectories packed in pairs into complex signals so one FFT serves two (`SpectralParts`). Fourth-order
   exponential time differencing (Cox & Matthews 2002) with the coefficients computed by contour
   integrals (Kassam & Trefethen 2005, SIAM J. Sci. Comput. 26:1214), 2/3-rule dealiasing of
   d_x flux. Fixed step, shortened to land exactly on every saved time. nKdV is integrated as KdV
@@ -98,9 +98,9 @@ class SpectralParts:
     parts separately). At the Nyquist mode, its own partner, L is replaced by its real part.
 
     N(v, s) = D FFT[flux(u)] + decay(s) v with D = flux_scale ik on the modes kept by the 2/3 rule
-    (`derivative`). Without a
-    decay term the step folds D into its coefficients (`fold`) and only needs `stage(v)` =
-    `flux_hat(v)`, one multiply fewer per stage; with one, `fold` is 1 and `stage` is `nonlinear`.
+    (`derivative`). Without a decay term the step folds D into its coefficients (`fold`) and only
+    needs `stage(v)` = `flux_hat(v)`, one multiply fewer per stage; with one, `fold` is 1 and
+    `stage` is `nonlinear`.
     """
 
     def __init__(self, equation: pdes.Equation, nx: int, device="cpu"):
@@ -155,17 +155,17 @@ def check_step(equation: pdes.Equation, step) -> float:
 
 
 def _etdrk4_coefficients_folded(parts: SpectralParts, h: float) -> tuple:
-    """(E, E2, Q, P, Q2, f1, f2x2, f3) of `_etdrk4_step` for step h, with `parts.fold` folded in:
-    P = (E2 - 1) Q and Q2 = 2 Q, so that c = E v + P N(v) + Q2 N(b) needs no E2 a."""
+    """(E, E2, Q, G, Q2, f1, f2x2, f3) of `_etdrk4_step` for step h, with `parts.fold` folded in:
+    G = (E2 - 1) Q and Q2 = 2 Q, so that c = E v + G N(v) + Q2 N(b) needs no E2 a."""
     E, E2, Q, f1, f2, f3 = etdrk4_coefficients(h * parts.linear, h)
     D = parts.fold
     return E, E2, D * Q, D * (E2 - 1) * Q, D * 2 * Q, D * f1, D * 2 * f2, D * f3
 
 
-def _etdrk4_step(v, s, h, N, E, E2, Q, P, Q2, f1, f2x2, f3):
+def _etdrk4_step(v, s, h, N, E, E2, Q, G, Q2, f1, f2x2, f3):
     """One ETDRK4 step (Cox & Matthews 2002), v (P, nx) at solver time s -> v at s + h.
 
-    a = E2 v + Q N(v), b = E2 v + Q N(a), c = E2 a + Q (2 N(b) - N(v)) = E v + P N(v) + Q2 N(b),
+    a = E2 v + Q N(v), b = E2 v + Q N(a), c = E2 a + Q (2 N(b) - N(v)) = E v + G N(v) + Q2 N(b),
     v+ = E v + f1 N(v) + 2 f2 (N(a) + N(b)) + f3 N(c); fused multiply-adds keep the op count low.
     N may be any factor of the nonlinear term whose cofactor is folded into the coefficients.
     """
@@ -174,7 +174,7 @@ def _etdrk4_step(v, s, h, N, E, E2, Q, P, Q2, f1, f2x2, f3):
     na = N(torch.addcmul(e2v, Q, nv), s + h / 2)
     nb = N(e2v.addcmul_(Q, na), s + h / 2)
     ev = E * v
-    nc = N(torch.addcmul(ev, P, nv).addcmul_(Q2, nb), s + h)
+    nc = N(torch.addcmul(ev, G, nv).addcmul_(Q2, nb), s + h)
     out = ev.addcmul_(f1, nv)
     return out.addcmul_(f2x2, na.add_(nb)).addcmul_(f3, nc)
 
@@ -184,7 +184,8 @@ def solve_etdrk4(equation: pdes.Equation, u0: torch.Tensor, times, step: float |
     """Integrate u0 (B, nx) from t=0 and return u at `times` (physical), shape (B, len(times), nx).
 
     Each interval between requested times (in solver time s) is crossed in ceil(ds/step) equal
-    steps; coefficients (with `parts.fold` folded in) are cached per step length. `progress(n)` is called after each time.
+    steps; coefficients (with `parts.fold` folded in) are cached per step length. `progress(n)` is
+    called after each time.
     """
     step = check_step(equation, equation.step if step is None else step)
     nx = check_grid(u0.shape[-1])
