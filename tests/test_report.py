@@ -30,19 +30,3 @@ def test_seed_checks_summarise_every_seed(tmp_path):
     assert "| KdV | 0 | 2/2 | none |" in text
     assert "| KdV | 1 | 1/2 | span: boost |" in text
 
-
-def test_seed_tables_are_recombined_from_every_seed(tmp_path):
-    """A combined table written while another seed ran (here: seed 1 missing) is rebuilt whole."""
-    import pandas as pd
-    from symflow import report
-    folder = tmp_path / "04_image_symmetries" / "quick"
-    folder.mkdir(parents=True)
-    for seed in (2, 0, 1):
-        pd.DataFrame({"seed": seed, "generator": [1, 2], "validity": [0.1 * seed, 0.2]}).to_csv(
-            folder / f"affine_fraction_seed{seed}.csv", index=False)
-    pd.DataFrame({"seed": [0, 2], "generator": [1, 1], "validity": [0.0, 0.2]}).to_csv(
-        folder / "affine_fraction.csv", index=False)
-    assert report.combine_seed_tables("quick", tmp_path) == [folder / "affine_fraction.csv"]
-    table = pd.read_csv(folder / "affine_fraction.csv")
-    assert table.seed.tolist() == [0, 0, 1, 1, 2, 2] and table.generator.tolist() == [1, 2] * 3
-    assert (folder / "affine_fraction.nc").exists()

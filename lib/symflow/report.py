@@ -5,7 +5,6 @@
 The index links every executed notebook (.ipynb and .html export) with its profile, seeds and
 wall time from `provenance.json`, shows each figure named in `PAPER_ITEMS`, and prints the small
 tables. It only links files that exist, so it can be rebuilt at any stage of a reproduction.
-Before that it recombines the tables written once per seed (`combine_seed_tables`).
 """
 from __future__ import annotations
 
@@ -124,31 +123,10 @@ def build(profile: str = "quick", root: Path | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-# Tables a notebook writes once per seed (<name>_seed<k>.csv) and also combined (<name>.csv). Runs of
-# different seeds may execute at the same time (`make evidence JOBS=2`), and each combines the
-# per-seed files it finds, so the last to finish can miss one; the index recombines them afterwards.
-SEED_TABLES = [("04_image_symmetries", "affine_fraction")]
-
-
-def combine_seed_tables(profile: str, root: Path | None = None) -> list[Path]:
-    """Rewrite each SEED_TABLES <name>.csv/.nc as the rows of all its <name>_seed*.csv, by seed."""
-    root = io.results_root() if root is None else root
-    written = []
-    for notebook, name in SEED_TABLES:
-        folder = root / notebook / profile
-        parts = sorted(folder.glob(f"{name}_seed*.csv"))
-        if parts:
-            table = pd.concat([pd.read_csv(p) for p in parts]).sort_values("seed", kind="stable")
-            io.write_table(table.reset_index(drop=True), folder / name)
-            written.append(folder / f"{name}.csv")
-    return written
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick")
     args = parser.parse_args(argv)
-    combine_seed_tables(args.profile)
     path = io.write_text(io.results_root() / "README.md", build(args.profile))
     print(f"wrote {path}")
 

@@ -7,7 +7,8 @@ The notebook runs with its working directory at the repository root and receives
 `profile`, `device` and `output_dir` (plus any `-p key=value`). It writes into a private
 `results/<notebook>/<profile>[.<tag>].partial/` folder; only when it finishes are that folder's
 files moved into `results/<notebook>/<profile>/` (same names replaced, others kept), with the
-executed notebook `<notebook>[_<tag>].ipynb`, its HTML export and `provenance[_<tag>].json`.
+executed notebook `<notebook>[_<tag>].ipynb`, its HTML export and `provenance[_<tag>].json`;
+then the notebook's per-seed tables are recombined (`combine_seed_tables`).
 Runs with different tags (e.g. one per seed) are independent and may run in parallel; each
 must give its own outputs distinct names (e.g. a `seed1/` sub-folder). A failed or interrupted
 run keeps its `.partial` folder, so the next run with the same tag resumes from whatever
@@ -21,6 +22,8 @@ import os
 import shutil
 import time
 from pathlib import Path
+
+import pandas as pd
 
 from . import io, profiles
 
@@ -41,6 +44,27 @@ def _merge(source: Path, target: Path) -> None:
             shutil.rmtree(destination)
         os.replace(item, destination)
     source.rmdir()
+
+
+# Tables a notebook writes once per seed (<name>_seed<k>.csv) and also combined (<name>.csv). Runs
+# of different seeds may execute at the same time (`make evidence JOBS=2`), and each combines the
+# per-seed files it finds, so the last to finish can miss one: `run_notebook` recombines them
+# after merging each run's outputs.
+SEED_TABLES = {"04_image_symmetries": ["affine_fraction"]}
+
+
+def combine_seed_tables(notebook: str, profile: str, root: Path | None = None) -> list[Path]:
+    """Rewrite each of `notebook`'s SEED_TABLES <name>.csv/.nc as the rows of all its
+    <name>_seed*.csv, by seed; return the paths written."""
+    folder = (io.results_root() if root is None else root) / notebook / profile
+    written = []
+    for name in SEED_TABLES.get(notebook, []):
+        parts = sorted(folder.glob(f"{name}_seed*.csv"))
+        if parts:
+            table = pd.concat([pd.read_csv(p) for p in parts]).sort_values("seed", kind="stable")
+            io.write_table(table.reset_index(drop=True), folder / name)
+            written.append(folder / f"{name}.csv")
+    return written
 
 
 def run_notebook(notebook: str, profile: str, device: str = "cpu", parameters: dict | None = None,
@@ -72,6 +96,7 @@ def run_notebook(notebook: str, profile: str, device: str = "cpu", parameters: d
         body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
         io.write_text(executed.with_suffix(".html"), body)
     _merge(partial, final)
+    combine_seed_tables(notebook, profile)
     return final
 
 
