@@ -34,6 +34,32 @@ def test_orthonormality_sends_no_gradient_to_earlier_generators(inner):
     assert V.grad[..., 1:].abs().max() > 0
 
 
+def test_orthonormality_matches_the_arccos_form_and_ignores_scale(inner):
+    torch.manual_seed(1)
+    field = generators.GeneratorField(2, 4, width=16).double()
+    V = inner.evaluate(generators.normalise(field, inner))
+    gram = inner.gram(V, V).abs()
+    upper = torch.triu(torch.ones_like(gram, dtype=torch.bool), diagonal=1)
+    arccos_form = (math.pi / 2 - torch.arccos(gram[upper])).sum()
+    assert losses.orthonormality(V, inner).item() == pytest.approx(arccos_form.item(), abs=1e-10)
+    scaled = V * torch.tensor([2.0, 0.5, 3.0, 0.1], dtype=V.dtype)
+    assert losses.orthonormality(scaled, inner).item() == pytest.approx(arccos_form.item(), abs=1e-10)
+
+
+def test_orthonormality_pushes_a_collapsed_generator_away(inner):
+    # V_2(e) = normalised(V_1 + e W) with W unit and orthogonal to V_1: the angle is atan(e), so
+    # the loss atan2(1, e) has slope -1 at e -> 0. The clamped arccos form had slope 0 there, so
+    # a generator that collapsed onto an earlier one never left it.
+    V = inner.evaluate(generators.normalise(generators.affine_fields(), inner))
+    V1, W = V[..., 0], V[..., 1]
+    e = torch.tensor(1e-5, dtype=V.dtype, requires_grad=True)
+    V2 = (V1 + e * W) / torch.sqrt(1 + e ** 2)
+    loss = losses.orthonormality(torch.stack([V1, V2], dim=-1), inner)
+    loss.backward()
+    assert loss.item() == pytest.approx(math.pi / 2 - 1e-5, abs=1e-8)
+    assert e.grad.item() == pytest.approx(-1.0, abs=1e-6)
+
+
 def test_lipschitz_zero_for_constant_and_positive_for_rough():
     const = torch.ones(8, 8, 2, 3)
     assert losses.lipschitz(const, tau=0.5).item() == 0.0

@@ -6,7 +6,7 @@ Validity scores S_a measure how far transformed data is from valid data:
     feature_validity   images: mean arccos of the cosine similarity of features
     residual_validity  PDEs:   mean log of the clamped PDE residual
 Regularisers keep the generators distinct, non-trivial and smooth:
-    orthonormality     sum_{a<b} (pi/2 - arccos |<stopgrad V_a, V_b>|)
+    orthonormality     sum_{a<b} angle between V_b and stopgrad V_a (pi/2 - arccos|cos|)
     lipschitz          hinge on neighbour differences exceeding tau
     sobolev            log of an H^2-type energy along a periodic axis
 """
@@ -41,17 +41,28 @@ def residual_validity(residual: torch.Tensor, floor: float = 1e-4, dims=None) ->
 
 
 def orthonormality(V: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
-    """Sequential orthogonality: sum_{a<b} (pi/2 - arccos |<stopgrad(V_a), V_b>|).
+    """Sequential orthogonality: sum_{a<b} of the angle between V_b and the line of stopgrad(V_a).
 
-    V (n, d, N): unit-norm generators at the inner product's points. V_a for a < b enters only
-    detached, so generator b is pushed away from the earlier ones and never the other way round:
-    V_1 is free, V_2 must avoid V_1, and so on. Zero iff the fields are mutually orthogonal.
+    V (n, d, N): generators at the inner product's points (unit norm in the learners, but any
+    scale gives the same value). For each pair a < b, with V_a detached,
+        c = <V_a, V_b> / |V_a|,   r = V_b - (<V_a, V_b> / |V_a|^2) V_a,   term = atan2(|c|, |r|).
+    For unit fields this is pi/2 - arccos|<V_a, V_b>| (PAPER.md), but written through the explicit
+    residual r its gradient stays finite and non-zero when V_b collapses onto V_a: arccos of a
+    clamped cosine has zero gradient there, so a collapsed generator would stay collapsed.
+    V_a for a < b enters only detached, so generator b is pushed away from the earlier ones and
+    never the other way round. Zero iff the fields are mutually orthogonal.
     """
     if V.ndim != 3:
         raise ValueError(f"V must have shape (n, d, N); got {tuple(V.shape)}")
-    gram = inner.gram(V.detach(), V).abs().clamp(max=_ONE)
-    upper = torch.triu(torch.ones_like(gram, dtype=torch.bool), diagonal=1)
-    return (math.pi / 2 - torch.arccos(gram[upper])).sum()
+    fixed = V.detach()
+    gram = inner.gram(fixed, V)  # (N, N): <V_a, V_b>
+    sq_norms = gram.detach().diagonal().clamp_min(1e-30)  # |V_a|^2
+    a, b = torch.triu_indices(V.shape[-1], V.shape[-1], offset=1, device=V.device)
+    coefficient = gram[a, b] / sq_norms[a]  # (P,) projection of V_b on V_a
+    residual = V[..., b] - coefficient * fixed[..., a]  # (n, d, P)
+    residual_norm = torch.einsum("p,pik,pik->k", inner.weights.to(V.dtype), residual, residual)
+    residual_norm = residual_norm.clamp_min(1e-30).sqrt()  # finite gradient even for r = 0
+    return torch.atan2(gram[a, b].abs() / sq_norms[a].sqrt(), residual_norm).sum()
 
 
 def lipschitz(values: torch.Tensor, tau: float, points: torch.Tensor | None = None) -> torch.Tensor:
