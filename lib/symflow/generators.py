@@ -171,9 +171,13 @@ class InnerProduct:
         """V (n, d, A), W (n, d, B) -> (A, B) matrix of inner products."""
         return torch.einsum("p,pia,pib->ab", self.weights.to(V.dtype), V, W)
 
+    def squared_norms(self, V: torch.Tensor) -> torch.Tensor:
+        """V (n, d, A) -> (A,) squared norms <V_a, V_a>."""
+        return torch.einsum("p,pia,pia->a", self.weights.to(V.dtype), V, V)
+
     def norms(self, V: torch.Tensor) -> torch.Tensor:
         """V (n, d, A) -> (A,) norms."""
-        return torch.einsum("p,pia,pia->a", self.weights.to(V.dtype), V, V).sqrt()
+        return self.squared_norms(V).sqrt()
 
     def evaluate(self, field: Field) -> torch.Tensor:
         """The field at the inner product's points, (n, d, N)."""

@@ -60,8 +60,7 @@ def orthonormality(V: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
     a, b = torch.triu_indices(V.shape[-1], V.shape[-1], offset=1, device=V.device)
     coefficient = gram[a, b] / sq_norms[a]  # (P,) projection of V_b on V_a
     residual = V[..., b] - coefficient * fixed[..., a]  # (n, d, P)
-    residual_norm = torch.einsum("p,pik,pik->k", inner.weights.to(V.dtype), residual, residual)
-    residual_norm = residual_norm.clamp_min(1e-30).sqrt()  # finite gradient even for r = 0
+    residual_norm = inner.squared_norms(residual).clamp_min(1e-30).sqrt()  # finite gradient at r = 0
     return torch.atan2(gram[a, b].abs() / sq_norms[a].sqrt(), residual_norm).sum()
 
 

@@ -43,9 +43,10 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
     # quick: width 32 (head 16), 8-row patches and 2 RK4 steps read at s/2 and s, float32: 0.10 s
     # per iteration on the idle 2-core machine (width 64, 20-row patches and 4 steps: 1.1 s/it).
     # lr 1e-3 (lr 3e-3 was unstable: V3, V4 validities went positive; 3e-4 too slow) for 3000
-    # iterations (~5.5 min): on KdV seed 1, 1500 iterations left the boost at fraction 0.968 and
-    # V3 validity -5.3, 3000 reached 0.99998 and -7.5 (worst known symmetry -7.2), but the rerun of
-    # 2026-12-02 did not repeat it (KdV seeds 0, 1, 2: V3 -4.7, -4.7, collapsed; README, status).
+    # iterations (5.5 min on 2026-11-28; 11 min on 2026-12-02, when the machine was slower): on
+    # KdV seed 1, 1500 iterations left the boost at fraction 0.968 and V3 validity -5.3, 3000
+    # reached 0.99998 and -7.5 (worst known symmetry -7.2), but the rerun of 2026-12-02 did not
+    # repeat it (KdV seeds 0, 1, 2: V3 -4.7, -4.7, collapsed; README, status).
     # On KS no setting tried (sigma 0.2, batch 8, 16-row patches, width 64, float64, ortho weight
     # 10) learned the boost.
     "pde_symmetries": {
