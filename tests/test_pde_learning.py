@@ -44,7 +44,7 @@ def test_equation_and_patch_errors():
 
 
 PARAMS = {"n_generators": 3, "width": 8, "head_width": 4, "rows": 8, "batch": 1, "iterations": 4,
-          "lr": 1e-3, "decay_at": 0.5, "sigma": 0.4, "steps": 1, "times": None, "n_inner": 128,
+          "lr": 1e-3, "decay_at": 0.5, "clip": None, "sigma": 0.4, "steps": 1, "times": None, "n_inner": 128,
           "tau": 3.0, "weights": {"sym": 1.0, "ortho": 3.0, "lip": 1.0, "sob": 1.0},
           "sobolev_from": 0.5, "method": "curvilinear", "row_order": 6, "dtype": "float32", "checkpoint_every": 1,
           "log_every": 2}
@@ -73,8 +73,47 @@ def test_train_saves_resumes_and_tables(tmp_path):
     assert len(rec) == len(BURGERS.symmetries) and rec.fraction_in_span.between(0, 1 + 1e-9).all()
     val = pde_learning.validity_table("Burgers", field, burgers_graphs(1), inner, [0.1], 3, steps=1)
     assert set(val.field) >= {"V1", "V2", "V3", "shear t d_x"}
-    acc = pde_learning.acceptance(rec, val)
-    assert len(acc) == 3 + 3 and acc.passed.dtype == bool
+    acc = pde_learning.acceptance(rec, val, pde_learning.independence(field, inner))
+    assert len(acc) == 1 + 3 + 3 and acc.passed.dtype == bool
+
+
+def test_independence_flags_collapsed_generators_and_fails_acceptance():
+    """x-translation, t-translation and the boost are independent (eigenvalue near 1 for nearly
+    orthogonal fields); replacing the boost by a mix of the translations plus 1e-4 of the boost
+    still spans 3 dimensions numerically and holds every symmetry, but has eigenvalue ~1e-4
+    (the square of its share outside the translations)."""
+    graphs = burgers_graphs(2)
+    inner = pde_learning.evaluation_inner(graphs, 512)
+    known = BURGERS.known_fields()  # x-translation, t-translation, boost
+    exact = generators.FunctionField(lambda z: known(z), 3, 3)
+    mixed = generators.FunctionField(
+        lambda z: torch.cat([known(z)[..., :2], (known(z)[..., :1] + known(z)[..., 1:2] + 1e-4 * known(z)[..., 2:])], -1), 3, 3)
+    good, bad = pde_learning.independence(exact, inner), pde_learning.independence(mixed, inner)
+    G = inner.gram(known(inner.points), known(inner.points))
+    unit = G / torch.outer(G.diagonal().sqrt(), G.diagonal().sqrt())
+    assert abs(good - float(torch.linalg.eigvalsh(unit)[0])) < 1e-12 and good > 0.5
+    assert bad < 1e-3
+    rec = pde_learning.recovery_table("Burgers", mixed, exact, inner, 0)
+    assert rec[rec.kind == "exact"].fraction_in_span.min() > 0.999   # the span check alone is fooled
+    val = pde_learning.validity_table("Burgers", exact, graphs[:1], inner, [0.1], 0, steps=1)
+    acc = pde_learning.acceptance(rec, val, bad)
+    assert not acc.set_index("check").loc["independence: V1..V3", "passed"]
+
+
+def test_gradient_clipping_is_applied_before_the_adam_step():
+    """Adam's first step is lr * g / (|g| + 1e-8) per parameter: about lr where the gradient is not
+    tiny. Clipping the gradient's norm to 1e-12 first leaves only ~1e-4 lr; the history keeps the
+    norm before clipping, which is the same in both runs."""
+    one = {**PARAMS, "iterations": 1}
+    start = pde_learning.new_field(one, 2)
+    moved = {}
+    for clip in (None, 1e-12):
+        field, history = pde_learning.train("Burgers", burgers_graphs(), {**one, "clip": clip}, None, seed=2,
+                                            log=lambda s: None)
+        moved[clip] = max(float((a - b).abs().max()) for a, b in zip(field.parameters(), start.parameters()))
+        moved[(clip, "norm")] = float(history.grad_norm[0])
+    assert moved[None] > 0.5 * one["lr"] and moved[1e-12] < 1e-3 * one["lr"], moved
+    assert moved[(None, "norm")] == pytest.approx(moved[(1e-12, "norm")]) and moved[(None, "norm")] > 1e-6
 
 
 def test_resuming_gives_the_same_run_as_not_stopping(tmp_path):

@@ -9,10 +9,11 @@ generator), reads the flow at the fractions `times` of s_a, and minimises
 
 with S_a = `metrics.validity` (mean log clamped PDE residual of the moved patches), the
 generators scaled to unit norm under the inner product over the batch's graph points, and the
-loss terms of `symflow.losses`. Adam; the learning rate drops by 10x at `decay_at` of the run.
+loss terms of `symflow.losses`. Adam, on the gradient clipped to norm `clip`; the learning rate
+drops by 10x at `decay_at` of the run.
 
     train(equation, graphs, params, checkpoint, seed)    -> field, history
-    recovery_table / validity_table / acceptance           the judgement of a learned field
+    recovery_table / validity_table / independence / acceptance   the judgement of a learned field
 
 A run writes `checkpoint` (atomically) every `checkpoint_every` iterations and at the end; a
 rerun with the same parameters resumes from it. A loss that turns NaN/inf stops the run with
@@ -108,11 +109,13 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
           log=print, device="cpu") -> tuple[GeneratorField, pd.DataFrame]:
     """Learn `params["n_generators"]` generators on the training graphs (S, nt, nx, 3).
 
-    params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, sigma,
+    params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, clip (the
+    gradient's norm is clipped to it before each Adam step; None: no clipping), sigma,
     steps, times, n_inner, tau, dtype ("float32" or "float64": the precision of the graphs,
     the field and the residual), weights {sym, ortho, lip, sob}, sobolev_from (fraction of the
     run after which L_sob is on), method, row_order, checkpoint_every, log_every.
-    Returns the field and the history (one row per iteration: loss terms, lr, seconds).
+    Returns the field and the history (one row per iteration: loss terms, lr, grad_norm before
+    clipping, seconds).
     """
     eq = metrics.as_equation(equation)
     if params["dtype"] not in ("float32", "float64"):
@@ -162,6 +165,7 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
                                 f"iteration {history[-1]['iteration'] + 1 if history else 0}) is kept.")
         optimiser.zero_grad()
         loss.backward()
+        values["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(field.parameters(), params["clip"] or math.inf))
         optimiser.step()
         values["seconds"] = time.perf_counter() - tic
         history.append(values)
@@ -169,7 +173,7 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
             log(f"{eq.name} seed {seed} it {it + 1}/{n_it}  loss {values['loss']:.3f}  S "
                 + " ".join(f"{values[f'S{a + 1}']:.2f}" for a in range(params["n_generators"]))
                 + f"  ortho {values['ortho']:.3f} lip {values['lipschitz']:.3f}"
-                f"  {values['seconds']:.2f} s/it")
+                f"  |grad| {values['grad_norm']:.3g}  {values['seconds']:.2f} s/it")
         if (it + 1) % params["checkpoint_every"] == 0 and it + 1 < n_it:
             save(it + 1)
     save(n_it)
@@ -229,14 +233,30 @@ def validity_table(equation, field: Field, graphs: torch.Tensor, inner: InnerPro
     return pd.DataFrame(rows)
 
 
-def acceptance(recovery: pd.DataFrame, validity: pd.DataFrame, s: float = 0.1,
-               n_learned: int = 3) -> pd.DataFrame:
+def independence(field: Field, inner: InnerProduct, n_span: int = 3) -> float:
+    """Smallest eigenvalue of the Gram matrix of V1..V{n_span}, each scaled to unit norm under `inner`.
+
+    1 for mutually orthogonal fields, 0 when one lies in the span of the others. It guards the span
+    check: generators that have collapsed onto each other still span n_span dimensions numerically,
+    and a noise direction can then carry the remaining fraction of a known field.
+    """
+    with torch.no_grad():
+        V = double(field)(inner.points)[..., :n_span]
+        V = V / inner.norms(V).clamp_min(1e-300)
+        return float(torch.linalg.eigvalsh(inner.gram(V, V))[0])
+
+
+def acceptance(recovery: pd.DataFrame, validity: pd.DataFrame, independent: float, s: float = 0.1,
+               n_learned: int = 3, min_independence: float = 0.5) -> pd.DataFrame:
     """The issue's recovery criteria for one run, one row per check with its numbers and `passed`.
 
+    V1..V{n_learned} are independent: `independent` (from `independence`) >= min_independence.
     Every exact symmetry W: fraction_in_span >= 0.98 and 1 - f^2 <= (1 - f_untrained^2) / 5.
     V1..V{n_learned} at s: validity <= worst exact symmetry + 0.5 and <= best control - 2.
     """
-    out = []
+    out = [{"check": f"independence: V1..V{n_learned}", "value": independent,
+            "bound": f"smallest eigenvalue of the unit Gram matrix >= {min_independence}",
+            "passed": bool(independent >= min_independence)}]
     for r in recovery[recovery.kind == "exact"].itertuples():
         left, left0 = 1 - r.fraction_in_span ** 2, 1 - r.fraction_untrained ** 2
         out.append({"check": f"span: {r.field}", "value": r.fraction_in_span,
