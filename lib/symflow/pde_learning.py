@@ -77,25 +77,10 @@ def unit_norm(field: Field, inner: InnerProduct) -> Scaled:
     return Scaled(field, 1.0 / inner.norms(field(inner.points)).clamp_min(1e-12))
 
 
-MAX_DRAWS = 20
-
-
-def new_field(params: dict, seed: int, graphs: torch.Tensor) -> GeneratorField:
-    """The untrained field of a run: seeded initialisation, redrawn from the same seeded stream
-    while V1..V3 are nearly dependent, i.e. while `independence` under the inner product over
-    `n_inner` points of the training graphs (S, nt, nx, 3) is below params["min_independence"]
-    (None: never redrawn). A smooth untrained network's generators are nearly constant vectors,
-    and for some seeds three of them nearly lie in a plane; training then pulls all of them onto
-    the translations and never separates them (seed 2 at quick: 0.003, then 0.053, 0.139, 0.307)."""
+def new_field(params: dict, seed: int) -> GeneratorField:
+    """The untrained field of a run: seeded initialisation."""
     torch.manual_seed(seed)
-    bound = params["min_independence"]
-    inner = evaluation_inner(graphs.detach().cpu(), params["n_inner"])
-    for _ in range(MAX_DRAWS):
-        field = GeneratorField(3, params["n_generators"], params["width"], params["head_width"], periodic=(0,))
-        if bound is None or independence(field, inner) >= bound:
-            return field
-    raise ValueError(f"min_independence={bound}: no initialisation of seed {seed} in {MAX_DRAWS} draws reached "
-                     "it; lower it (0.25 at quick) or use None")
+    return GeneratorField(3, params["n_generators"], params["width"], params["head_width"], periodic=(0,))
 
 
 def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.Tensor, params: dict,
@@ -124,8 +109,7 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
           log=print, device="cpu") -> tuple[GeneratorField, pd.DataFrame]:
     """Learn `params["n_generators"]` generators on the training graphs (S, nt, nx, 3).
 
-    params: n_generators, width, head_width, min_independence (`new_field`), rows, batch,
-    iterations, lr, decay_at, clip (the
+    params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, clip (the
     gradient's norm is clipped to it before each Adam step; None: no clipping), sigma,
     steps, times, n_inner, tau, dtype ("float32" or "float64": the precision of the graphs,
     the field and the residual), weights {sym, ortho, lip, sob}, sobolev_from (fraction of the
@@ -139,7 +123,7 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     dtype = getattr(torch, params["dtype"])
     graphs = graphs.to(device=device, dtype=dtype)
     sample_patches(graphs, params["rows"], 1, torch.Generator().manual_seed(0))   # checks rows
-    field = new_field(params, seed, graphs).to(device=device, dtype=dtype)
+    field = new_field(params, seed).to(device=device, dtype=dtype)
     optimiser = torch.optim.Adam(field.parameters(), lr=params["lr"])
     rng = torch.Generator().manual_seed(seed)
     history, start_it = [], 0
