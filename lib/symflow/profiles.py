@@ -51,7 +51,8 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
     # -6.6 (worst symmetry -7.0) and boost fraction 0.99986 (measured 2026-12-02). It does not cure
     # runs whose untrained V1..V3 are already nearly dependent (seed 2: smallest unit-Gram
     # eigenvalue 0.003, against 0.48 and 0.46 for seeds 0 and 1): they collapse onto the
-    # translations. On KS no setting tried (sigma 0.2, batch 8, 16-row patches, width 64, float64,
+    # translations. Redrawing such an initialisation is no cure: seed 2's fourth draw (0.307)
+    # collapsed too (KdV, independence 0.000 after 1000 iterations). On KS no setting tried (sigma 0.2, batch 8, 16-row patches, width 64, float64,
     # ortho weight 10, clipping) learned the boost.
     "pde_symmetries": {
         "smoke": {"equations": ["KdV"], "seed": 0,
