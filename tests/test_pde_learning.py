@@ -45,7 +45,7 @@ def test_equation_and_patch_errors():
 
 PARAMS = {"n_generators": 3, "width": 8, "head_width": 4, "rows": 8, "batch": 1, "iterations": 4,
           "lr": 1e-3, "decay_at": 0.5, "clip": None, "sigma": 0.4, "steps": 1, "times": None, "n_inner": 128,
-          "tau": 3.0, "weights": {"sym": 1.0, "ortho": 3.0, "lip": 1.0, "sob": 1.0},
+          "tau": 3.0, "weights": {"sym": 1.0, "ortho": 3.0, "lip": 1.0, "sob": 1.0}, "sym_warmup": 0,
           "sobolev_from": 0.5, "method": "curvilinear", "row_order": 6, "dtype": "float32", "checkpoint_every": 1,
           "log_every": 2}
 
@@ -98,6 +98,18 @@ def test_independence_flags_collapsed_generators_and_fails_acceptance():
     val = pde_learning.validity_table("Burgers", exact, graphs[:1], inner, [0.1], 0, steps=1)
     acc = pde_learning.acceptance(rec, val, bad)
     assert not acc.set_index("check").loc["independence: V1..V3", "passed"]
+
+
+def test_validity_weight_warms_up_linearly():
+    weights = PARAMS["weights"]
+    assert pde_learning.warmed_up(weights, 5, 0) == weights
+    assert [pde_learning.warmed_up(weights, it, 4)["sym"] for it in (0, 2, 4, 9)] == [0.0, 0.5, 1.0, 1.0]
+    assert pde_learning.warmed_up(weights, 2, 4)["ortho"] == weights["ortho"]
+    # In training, iteration 0's loss is then the regularisers alone.
+    _, history = pde_learning.train("Burgers", burgers_graphs(), {**PARAMS, "iterations": 1, "sym_warmup": 10}, None,
+                                    seed=0, log=lambda s: None)
+    row = history.iloc[0]
+    assert row.loss == pytest.approx(3.0 * row.ortho + row.lipschitz, rel=1e-5)
 
 
 def test_gradient_clipping_is_applied_before_the_adam_step():

@@ -100,6 +100,12 @@ def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.
             "sobolev": losses.sobolev(values, axis=1) if sobolev else values.new_zeros(())}
 
 
+def warmed_up(weights: dict, iteration: int, warmup: int) -> dict:
+    """`weights` with w_sym scaled by min(1, iteration / warmup): over the first `warmup` iterations
+    the validity term fades in, so the regularisers first spread the generators apart (0: off)."""
+    return {**weights, "sym": weights["sym"] * min(1.0, iteration / warmup)} if warmup else weights
+
+
 def total_loss(terms: dict, weights: dict) -> torch.Tensor:
     return (weights["sym"] * terms["validity"].sum() + weights["ortho"] * terms["ortho"]
             + weights["lip"] * terms["lipschitz"] + weights["sob"] * terms["sobolev"])
@@ -112,7 +118,8 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, clip (the
     gradient's norm is clipped to it before each Adam step; None: no clipping), sigma,
     steps, times, n_inner, tau, dtype ("float32" or "float64": the precision of the graphs,
-    the field and the residual), weights {sym, ortho, lip, sob}, sobolev_from (fraction of the
+    the field and the residual), weights {sym, ortho, lip, sob}, sym_warmup (`warmed_up`),
+    sobolev_from (fraction of the
     run after which L_sob is on), method, row_order, checkpoint_every, log_every.
     Returns the field and the history (one row per iteration: loss terms, lr, grad_norm before
     clipping, seconds).
@@ -155,7 +162,7 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
         sign = torch.randint(2, (params["n_generators"],), generator=rng) * 2 - 1
         s = (sign * torch.rand(params["n_generators"], generator=rng) * params["sigma"]).to(device)
         terms = loss_terms(field, eq, patches, s, params, it >= params["sobolev_from"] * n_it, rng)
-        loss = total_loss(terms, params["weights"])
+        loss = total_loss(terms, warmed_up(params["weights"], it, params["sym_warmup"]))
         values = {"iteration": it, "loss": loss.item(), "lr": lr,
                   **{f"S{a + 1}": v.item() for a, v in enumerate(terms["validity"].detach())},
                   **{k: terms[k].item() for k in TERMS[1:]}}
