@@ -119,8 +119,8 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     gradient's norm is clipped to it before each Adam step; None: no clipping), sigma,
     steps, times, n_inner, tau, dtype ("float32" or "float64": the precision of the graphs,
     the field and the residual), weights {sym, ortho, lip, sob}, sym_warmup (`warmed_up`),
-    sobolev_from (fraction of the
-    run after which L_sob is on), method, row_order, checkpoint_every, log_every.
+    sobolev_from (fraction of the run after which L_sob is on), method, row_order,
+    checkpoint_every, log_every.
     Returns the field and the history (one row per iteration: loss terms, lr, grad_norm before
     clipping, seconds).
     """
@@ -249,8 +249,7 @@ def independence(field: Field, inner: InnerProduct, n_span: int = 3) -> float:
     """
     with torch.no_grad():
         V = double(field)(inner.points)[..., :n_span]
-        V = V / inner.norms(V).clamp_min(1e-300)
-        return float(torch.linalg.eigvalsh(inner.gram(V, V))[0])
+    return float(torch.linalg.eigvalsh(metrics.cosine_matrix(V, V, inner))[0])
 
 
 def acceptance(recovery: pd.DataFrame, validity: pd.DataFrame, independent: float, s: float = 0.1,

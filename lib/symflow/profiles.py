@@ -42,9 +42,9 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
     # test graph points) and validity patches (`n_patches` test trajectories x `rows` rows).
     # quick: width 32 (head 16), 8-row patches and 2 RK4 steps read at s/2 and s, float32: 0.10 s
     # per iteration on the idle 2-core machine (width 64, 20-row patches and 4 steps: 1.1 s/it).
-    # lr 1e-3 (lr 3e-3 without clipping was unstable: V3, V4 validities went positive; 3e-4 too slow), the gradient
-    # clipped to norm 1 before each Adam step, 1500 iterations (5.5 min on the idle machine of
-    # 2026-12-02). Clipping: the gradient's norm has median 75 but spikes to 1e4-1e6 (KdV seed 0),
+    # lr 1e-3 (lr 3e-3 without clipping was unstable: V3, V4 validities went positive; 3e-4 too
+    # slow), the gradient clipped to norm 1 before each Adam step, 1500 iterations (5.5-7.7 min on
+    # the idle machine of 2026-12-02, 0.22-0.31 s/it; make bench-iterations). Clipping: the gradient's norm has median 75 but spikes to 1e4-1e6 (KdV seed 0),
     # and each spike inflates Adam's second-moment estimate for ~1000 steps, freezing the slow drift
     # of V3 from the u-shift towards the boost. Without clipping, 3000 iterations left KdV seed 0's
     # V3 at validity -4.7 (the u-shift's, boost fraction 0.982); with it, 1500 iterations reached
@@ -78,8 +78,8 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
                             "checkpoint_every": 250, "log_every": 150},
                   "evaluate": {"n_points": 4096, "n_patches": 8, "rows": 20, "first_row": 60, "steps": 10,
                                "s_values": [0.02, 0.1, 0.4], "s_curve": [0.02, 0.05, 0.1, 0.2, 0.4]}},
-        # The paper's settings (Adam 1e-4 without gradient clipping, x0.1 halfway, batch 4, width 256, sigma 0.4, 4 readouts,
-        # 25,600 iterations), except that a patch is 64 time rows x the full period (256 columns)
+        # The paper's settings (Adam 1e-4 without gradient clipping, x0.1 halfway, batch 4, width 256,
+        # sigma 0.4, 4 readouts, 25,600 iterations), except that a patch is 64 time rows x the full period (256 columns)
         # instead of 64 x 64: the curvilinear derivatives need whole periodic rows.
         "paper": {"equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"], "seed": 0,
                   "learn": {"n_generators": 4, "width": 256, "head_width": 32, "rows": 64, "batch": 4,
