@@ -60,6 +60,47 @@ def test_orthonormality_pushes_a_collapsed_generator_away(inner):
     assert e.grad.item() == pytest.approx(-1.0, abs=1e-6)
 
 
+def test_span_orthogonality_equals_pairwise_for_two_fields_and_vanishes_for_orthogonal_ones(inner):
+    torch.manual_seed(2)
+    V = inner.evaluate(generators.GeneratorField(2, 2, width=16).double())
+    assert losses.orthonormality(V, inner, "span").item() == pytest.approx(
+        losses.orthonormality(V, inner).item(), abs=1e-10)
+    affine = inner.evaluate(generators.normalise(generators.affine_fields(), inner))
+    assert losses.orthonormality(affine, inner, "span").item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_span_orthogonality_pushes_a_generator_out_of_the_span_where_pairwise_does_not(inner):
+    # V1, V2, W orthonormal; V3(e) = normalised((V1 + V2)/sqrt2 + e W). In the span (e = 0) both
+    # forms cost pi/2, but the pairwise angles change only to second order in e (slope 0: the
+    # flat spot where a learned generator stayed inside the translations' span), while the span
+    # form is atan2(1, e), slope -1.
+    V = inner.evaluate(generators.normalise(generators.affine_fields(), inner))
+    V1, V2, W = V[..., 0], V[..., 1], V[..., 2]
+    slopes = {}
+    for mode in losses.ORTHO_MODES:
+        e = torch.tensor(1e-5, dtype=V.dtype, requires_grad=True)
+        V3 = ((V1 + V2) / math.sqrt(2) + e * W) / torch.sqrt(1 + e ** 2)
+        loss = losses.orthonormality(torch.stack([V1, V2, V3], dim=-1), inner, mode)
+        loss.backward()
+        assert loss.item() == pytest.approx(math.pi / 2, abs=2e-5)
+        slopes[mode] = e.grad.item()
+    assert slopes["pairwise"] == pytest.approx(0.0, abs=1e-4)
+    assert slopes["span"] == pytest.approx(-1.0, abs=1e-4)
+
+
+def test_span_orthogonality_is_the_angle_to_the_span(inner):
+    # V3 = cos(th) (V1 + V2)/sqrt2 + sin(th) W: its angle to span(V1, V2) is th, so the term is
+    # pi/2 - th; V2 is orthogonal to V1 and adds nothing. Earlier fields get no gradient.
+    V = inner.evaluate(generators.normalise(generators.affine_fields(), inner))
+    th = 0.3
+    V3 = math.cos(th) * (V[..., 0] + V[..., 1]) / math.sqrt(2) + math.sin(th) * V[..., 2]
+    stacked = torch.stack([V[..., 0], V[..., 1], 2.5 * V3], dim=-1).requires_grad_(True)
+    loss = losses.orthonormality(stacked, inner, "span")
+    loss.backward()
+    assert loss.item() == pytest.approx(math.pi / 2 - th, abs=1e-8)
+    assert stacked.grad[..., 0].abs().max() == 0
+
+
 def test_lipschitz_zero_for_constant_and_positive_for_rough():
     const = torch.ones(8, 8, 2, 3)
     assert losses.lipschitz(const, tau=0.5).item() == 0.0
@@ -99,6 +140,8 @@ def test_validity_scores():
 def test_bad_input_names_parameter(inner):
     with pytest.raises(ValueError, match="V must"):
         losses.orthonormality(torch.zeros(4, 2), inner)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        losses.orthonormality(torch.zeros(4, 2, 2), inner, mode="gram")
     with pytest.raises(ValueError, match="floor"):
         losses.residual_validity(torch.ones(3), floor=0)
     with pytest.raises(ValueError, match="axis"):

@@ -45,7 +45,7 @@ def test_equation_and_patch_errors():
 
 PARAMS = {"n_generators": 3, "width": 8, "head_width": 4, "rows": 8, "batch": 1, "iterations": 4,
           "lr": 1e-3, "decay_at": 0.5, "clip": None, "sigma": 0.4, "steps": 1, "times": None, "n_inner": 128,
-          "tau": 3.0, "weights": {"sym": 1.0, "ortho": 3.0, "lip": 1.0, "sob": 1.0}, "sym_warmup": 0,
+          "tau": 3.0, "weights": {"sym": 1.0, "ortho": 3.0, "lip": 1.0, "sob": 1.0}, "ortho_mode": "span", "sym_warmup": 0,
           "sobolev_from": 0.5, "method": "curvilinear", "row_order": 6, "dtype": "float32", "checkpoint_every": 1,
           "log_every": 2}
 

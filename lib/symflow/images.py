@@ -454,13 +454,14 @@ def validity(features, x: torch.Tensor, field: generators.Field, s: float, steps
 def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField, inner: generators.InnerProduct,
                      iterations: int, batch_size: int = 128, lr: float = 1e-4, sigma: float = 0.4,
                      steps: int = 20, w_sym: float = 1.0, w_ortho: float = 10.0, w_lip: float = 10.0,
-                     tau: float = 0.5, clip: float | None = None, seed: int = 0, log_every: int = 10,
-                     log=print) -> list[dict]:
+                     tau: float = 0.5, clip: float | None = None, ortho_mode: str = "pairwise", seed: int = 0,
+                     log_every: int = 10, log=print) -> list[dict]:
     """Train `field` (in place) so that its normalised generators are symmetries of `features`.
 
     Each iteration: a batch of images; for every generator a, s_a ~ U(-sigma, sigma); images
     warped along normalised V_a by s_a with `steps` RK4 steps (step sigma/steps at most);
         loss = w_sym sum_a S_a + w_ortho L_ortho(V, inner) + w_lip L_lip(V on the pixel grid, tau)
+    (L_ortho: `losses.orthonormality` in `ortho_mode`)
     with S_a = losses.feature_validity, L_lip on pixel neighbours (not divided by distance).
     Adam(lr) on the gradient clipped to norm `clip` (None: not clipped). Returns one dict per
     iteration (loss terms, per-generator validity, the gradient's norm before clipping, seconds).
@@ -483,7 +484,7 @@ def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField
         h1 = _checked(features(warped.flatten(0, 1))).reshape(field.n_generators, batch_size, -1)
         per_gen = torch.stack([losses.feature_validity(h0, h1[a]) for a in range(field.n_generators)])
         V = normed(inner.points)  # (H*W, 2, N)
-        ortho = losses.orthonormality(V, inner)
+        ortho = losses.orthonormality(V, inner, ortho_mode)
         lip = losses.lipschitz(V.reshape(h, w, 2, -1), tau)
         loss = w_sym * per_gen.sum() + w_ortho * ortho + w_lip * lip
         opt.zero_grad()

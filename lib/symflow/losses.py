@@ -6,7 +6,8 @@ Validity scores S_a measure how far transformed data is from valid data:
     feature_validity   images: mean arccos of the cosine similarity of features
     residual_validity  PDEs:   mean log of the clamped PDE residual
 Regularisers keep the generators distinct, non-trivial and smooth:
-    orthonormality     sum_{a<b} angle between V_b and stopgrad V_a (pi/2 - arccos|cos|)
+    orthonormality     sum_{a<b} angle between V_b and stopgrad V_a (pi/2 - arccos|cos|), or
+                       sum_b angle between V_b and the span of stopgrad V_1..V_{b-1}
     lipschitz          hinge on neighbour differences exceeding tau
     sobolev            log of an H^2-type energy along a periodic axis
 """
@@ -40,8 +41,13 @@ def residual_validity(residual: torch.Tensor, floor: float = 1e-4, dims=None) ->
     return logs.mean() if dims is None else logs.mean(dim=dims)
 
 
-def orthonormality(V: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
-    """Sequential orthogonality: sum_{a<b} of the angle between V_b and the line of stopgrad(V_a).
+ORTHO_MODES = ("pairwise", "span")
+
+
+def orthonormality(V: torch.Tensor, inner: InnerProduct, mode: str = "pairwise") -> torch.Tensor:
+    """Sequential orthogonality, `mode` "pairwise" (the paper's) or "span" (`span_orthogonality`).
+
+    pairwise: sum_{a<b} of the angle between V_b and the line of stopgrad(V_a).
 
     V (n, d, N): generators at the inner product's points (unit norm in the learners, but any
     scale gives the same value). For each pair a < b, with V_a detached,
@@ -52,8 +58,12 @@ def orthonormality(V: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
     V_a for a < b enters only detached, so generator b is pushed away from the earlier ones and
     never the other way round. Zero iff the fields are mutually orthogonal.
     """
+    if mode not in ORTHO_MODES:
+        raise ValueError(f"mode must be one of {ORTHO_MODES}; got {mode!r}")
     if V.ndim != 3:
         raise ValueError(f"V must have shape (n, d, N); got {tuple(V.shape)}")
+    if mode == "span":
+        return span_orthogonality(V, inner)
     fixed = V.detach()
     gram = inner.gram(fixed, V)  # (N, N): <V_a, V_b>
     sq_norms = gram.detach().diagonal().clamp_min(1e-30)  # |V_a|^2
@@ -62,6 +72,29 @@ def orthonormality(V: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
     residual = V[..., b] - coefficient * fixed[..., a]  # (n, d, P)
     residual_norm = inner.squared_norms(residual).clamp_min(1e-30).sqrt()  # finite gradient at r = 0
     return torch.atan2(gram[a, b].abs() / sq_norms[a].sqrt(), residual_norm).sum()
+
+
+def span_orthogonality(V: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
+    """sum_{b>1} of the angle between V_b and the span of stopgrad(V_1..V_{b-1}).
+
+    V (n, d, N). With P_b the projection onto that span (under `inner`) and r_b = V_b - P_b V_b,
+        term_b = atan2(|P_b V_b|, |r_b|),
+    pi/2 - the angle between V_b and the span. Same minima as the pairwise form (mutually
+    orthogonal fields) and equal to it for N = 2, but not its flat spot: a V_b lying in the span
+    of orthogonal earlier fields costs the constant pi/2 under the pairwise form whichever way it
+    turns inside the span, and leaving the span changes each pairwise angle only to second order,
+    so that form's gradient vanishes there. Here leaving the span lowers term_b at slope -1.
+    """
+    root = inner.weights.to(V.dtype).sqrt()[:, None, None]
+    M = (root * V).flatten(0, 1)                          # (n d, N): Euclidean dot = inner
+    Q, _ = torch.linalg.qr(M.detach())                    # Q[:, :b] spans stopgrad V_1..V_b
+    total = V.new_zeros(())
+    for b in range(1, V.shape[-1]):
+        coefficients = Q[:, :b].T @ M[:, b]               # (b,)
+        residual = M[:, b] - Q[:, :b] @ coefficients
+        along = (coefficients ** 2).sum().clamp_min(1e-30).sqrt()
+        total = total + torch.atan2(along, (residual ** 2).sum().clamp_min(1e-30).sqrt())
+    return total
 
 
 def lipschitz(values: torch.Tensor, tau: float, points: torch.Tensor | None = None) -> torch.Tensor:
