@@ -88,13 +88,10 @@ def span_orthogonality(V: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
     root = inner.weights.to(V.dtype).sqrt()[:, None, None]
     M = (root * V).flatten(0, 1)                          # (n d, N): Euclidean dot = inner
     Q, _ = torch.linalg.qr(M.detach())                    # Q[:, :b] spans stopgrad V_1..V_b
-    total = V.new_zeros(())
-    for b in range(1, V.shape[-1]):
-        coefficients = Q[:, :b].T @ M[:, b]               # (b,)
-        residual = M[:, b] - Q[:, :b] @ coefficients
-        along = (coefficients ** 2).sum().clamp_min(1e-30).sqrt()
-        total = total + torch.atan2(along, (residual ** 2).sum().clamp_min(1e-30).sqrt())
-    return total
+    C = torch.triu(Q.T @ M, diagonal=1)                   # C[k, b] = <q_k, V_b> for k < b, else 0
+    residual = M - Q @ C                                  # column b: r_b
+    along = (C[:, 1:] ** 2).sum(dim=0).clamp_min(1e-30).sqrt()
+    return torch.atan2(along, (residual[:, 1:] ** 2).sum(dim=0).clamp_min(1e-30).sqrt()).sum()
 
 
 def lipschitz(values: torch.Tensor, tau: float, points: torch.Tensor | None = None) -> torch.Tensor:

@@ -118,10 +118,9 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, clip (the
     gradient's norm is clipped to it before each Adam step; None: no clipping), sigma,
     steps, times, n_inner, tau, dtype ("float32" or "float64": the precision of the graphs,
-    the field and the residual), weights {sym, ortho, lip, sob}, ortho_mode (`losses.orthonormality`),
-    sym_warmup (`warmed_up`),
-    sobolev_from (fraction of the run after which L_sob is on), method, row_order,
-    checkpoint_every, log_every.
+    the field and the residual), weights {sym, ortho, lip, sob}, ortho_mode
+    (`losses.orthonormality`), sym_warmup (`warmed_up`), sobolev_from (fraction of the run after
+    which L_sob is on), method, row_order, checkpoint_every, log_every.
     Returns the field and the history (one row per iteration: loss terms, lr, grad_norm before
     clipping, seconds).
     """
