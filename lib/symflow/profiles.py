@@ -59,12 +59,8 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
     #   batch 4, 1500 iterations, sym_warmup 100  5, 7, 7 (seed 0: V3 -6.02, boost fraction 0.9939)
     #   batch 4, 1500 iterations, ortho "span"    5, -, 7
     #   batch 2, 3000 iterations, sym_warmup 100  7, 7, 7 (these settings)
-    # KS never learns the boost. Its V3 drifts towards it more slowly than KdV's (half the pull,
-    # 1.6 times the distance; README); KS seed 0 at these settings: 5/7 (V3 -4.70, boost fraction
-    # 0.989), with lr 3e-3: 5/7 (V3 -5.97, 0.987); float64, L_sob from half-way, tau 1 and w_lip 10
-    # also 5/7, L_sob from the start collapses V3, V4 (README: V3 is a u-shift localised in x). Also
-    # tried on KS (batch 4, 1500 iterations): sigma 0.2, batch 8, 16-row patches, width 64, float64,
-    # ortho weight 10, lr decay at 0.5.
+    # KS never learns the boost at these or any other settings tried (5/7 at best, seed 0; its V3
+    # settles on a u-shift localised in x): the README lists each setting and what V3 became.
     "pde_symmetries": {
         "smoke": {"equations": ["KdV"], "seed": 0,
                   "learn": {"n_generators": 4, "width": 16, "head_width": 8, "rows": 7, "batch": 1,
