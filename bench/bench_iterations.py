@@ -5,6 +5,8 @@
 
 Loops (their settings come from symflow.profiles):
     pde_symmetries      notebook 02: pde_learning.train for one iteration on KdV
+    pde_symmetries_weno the same with the paper's derivatives (learn["method"] = "weno": WENO-
+                        weighted local least-squares fits) instead of the curvilinear chain rule
     pde_augmentation    notebook 03: fno.train for one AdamW step on a batch of KdV windows
                         drawn from a pool with the profile's number of copies per trajectory
     image_extractor     notebook 04: one SGD step of images.train_classifier (SmallCNN / ResNet18)
@@ -80,17 +82,18 @@ def random_images(dataset: str, n: int) -> images.ImageData:
     return images.ImageData(dataset, x, y, x, y, [str(c) for c in range(10)])
 
 
-def pde_symmetries(profile, device, synthetic):
+def pde_symmetries(profile, device, synthetic, method=None):
     """Notebook 02 (KdV): pde_learning.train for one iteration (field and Adam set up anew, as
-    the image loops' optimisers are)."""
+    the image loops' optimisers are); `method` overrides the profile's derivative estimator."""
     P = profiles.get(profile, "pde_symmetries")
-    learn, eq = {**P["learn"], "iterations": 1}, pdes.get("KdV")
+    learn, eq = {**P["learn"], "iterations": 1, **({"method": method} if method else {})}, pdes.get("KdV")
     graphs = pde_learning.graphs_of(eq, kdv_data(profile, synthetic)[0]).to(device)
 
     def step():
         return pde_learning.train(eq, graphs, learn, log=lambda line: None, device=device)[1].loss.iloc[-1]
 
-    return {"notebook": "02_pde_symmetries", "settings": {"equations": P["equations"], **P["learn"]},
+    settings = {"equations": P["equations"], **P["learn"], "method": learn["method"]}
+    return {"notebook": "02_pde_symmetries", "settings": settings,
             "step": step, "schedule": (P["learn"]["iterations"] * len(P["equations"]),
                                        "learn.iterations x equations, seed 0; KdV's s/it for every equation")}
 
@@ -184,8 +187,13 @@ def image_augmentation(profile, device, synthetic):
                          "also trains none, default and affine runs; affine costs about as much)")}
 
 
-LOOPS = {f.__name__: f for f in (pde_symmetries, pde_augmentation, image_extractor, image_symmetries,
-                                 image_augmentation)}
+def pde_symmetries_weno(profile, device, synthetic):
+    """Notebook 02 (KdV) with the paper's WENO-weighted local fits as the derivative estimator."""
+    return pde_symmetries(profile, device, synthetic, method="weno")
+
+
+LOOPS = {f.__name__: f for f in (pde_symmetries, pde_symmetries_weno, pde_augmentation, image_extractor,
+                                 image_symmetries, image_augmentation)}
 
 
 def measure(loop: str, profile: str, device: str, iterations: int, synthetic: bool = False,

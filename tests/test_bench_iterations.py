@@ -36,3 +36,13 @@ def test_a_failing_loop_is_recorded_and_the_others_run(tmp_path, monkeypatch):
     loops = json.loads(out.read_text())["loops"]
     assert loops["image_symmetries"] == {"error": "RuntimeError: CUDA out of memory (simulated)"}
     assert loops["pde_augmentation"]["s_per_iteration"] > 0
+
+
+def test_weno_loop_times_the_local_fits(tmp_path):
+    out = tmp_path / "iterations.json"
+    bench.main(["--profile", "smoke", "--device", "cpu", "--loops", "pde_symmetries,pde_symmetries_weno",
+                "--iterations", "2", "--synthetic", "--out", str(out)])
+    loops = json.loads(out.read_text())["loops"]
+    assert loops["pde_symmetries"]["settings"]["method"] == "curvilinear"
+    assert loops["pde_symmetries_weno"]["settings"]["method"] == "weno"
+    assert all(loop["error"] is None and loop["s_per_iteration"] > 0 for loop in loops.values())
