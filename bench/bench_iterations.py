@@ -86,7 +86,7 @@ def pde_symmetries(profile, device, synthetic, method=None):
     """Notebook 02 (KdV): pde_learning.train for one iteration (field and Adam set up anew, as
     the image loops' optimisers are); `method` overrides the profile's derivative estimator."""
     P = profiles.get(profile, "pde_symmetries")
-    learn, eq = {**P["learn"], "iterations": 1, **({"method": method} if method else {})}, pdes.get("KdV")
+    learn, eq = {**P["learn"], "iterations": 1, "method": method or P["learn"]["method"]}, pdes.get("KdV")
     graphs = pde_learning.graphs_of(eq, kdv_data(profile, synthetic)[0]).to(device)
 
     def step():

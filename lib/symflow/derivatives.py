@@ -177,8 +177,10 @@ def _powers(z: torch.Tensor, top: int) -> torch.Tensor:
     return torch.stack(out, dim=-1)
 
 
+# Exponents of the fit's monomials, and of the moments that make up its normal matrix G.
 _P = torch.tensor([p for p, _ in _EXPONENTS])
 _Q = torch.tensor([q for _, q in _EXPONENTS])
+_GP, _GQ = _P[:, None] + _P[None, :], _Q[:, None] + _Q[None, :]
 
 
 class _SolveSymmetric(torch.autograd.Function):
@@ -208,14 +210,14 @@ def _fit(xi: torch.Tensor, eta: torch.Tensor, values: torch.Tensor) -> tuple[tor
     xi, eta, values (..., m). Returns c (..., K) and the mean squared fit residual (...).
     Through the normal equations, assembled from the moments M_ab = sum_m xi^a eta^b
     (a + b <= 2 * _DEGREE): G_kl = M_(p_k + p_l)(q_k + q_l), (A^T v)_k = sum_m v xi^p_k eta^q_k.
-    This never forms the (..., m, K) design matrix: a quick-profile training iteration (KdV,
-    batch 2) takes 14-15 s and 6.5 GB instead of 28-31 s and 10.5 GB with QR of that matrix
-    (measured 2026-12-02). In float64 with the coordinates scaled to order one, G's conditioning
-    costs ~1e-9 relative, far below the fits' truncation errors (tests/test_derivatives.py).
+    This never forms the (..., m, K) design matrix, which halves the time and memory of QR on
+    that matrix (README; `make bench-iterations`, loop pde_symmetries_weno). In float64 with the
+    coordinates scaled to order one, G's conditioning costs ~1e-9 relative, far below the fits'
+    truncation errors (tests/test_derivatives.py).
     """
     X, E = _powers(xi, 2 * _DEGREE), _powers(eta, 2 * _DEGREE)              # (..., m, 2D+1)
     moments = X.mT @ E                                                        # (..., 2D+1, 2D+1)
-    G = moments[..., _P[:, None] + _P[None, :], _Q[:, None] + _Q[None, :]]   # (..., K, K)
+    G = moments[..., _GP, _GQ]                                                # (..., K, K)
     Xv, E5 = X[..., :_DEGREE + 1] * values[..., None], E[..., :_DEGREE + 1]
     b = (Xv.mT @ E5)[..., _P, _Q]                                             # (..., K)
     c = _SolveSymmetric.apply(G, b)
