@@ -8,8 +8,12 @@ generator), reads the flow at the fractions `times` of s_a, and minimises
     w_sym sum_a S_a + w_ortho L_ortho + w_lip L_lip (+ w_sob L_sob over the last iterations)
 
 with S_a = `metrics.validity` (mean log clamped PDE residual of the moved patches), the
-generators scaled to unit norm under the inner product over the batch's graph points, and the
-loss terms of `symflow.losses`. Adam, on the gradient clipped to norm `clip`; the learning rate
+generators scaled to unit norm under an inner product over graph points, and the loss terms of
+`symflow.losses`. The inner product (`params["inner"]`) is drawn from the batch's points at
+every iteration ("batch", the paper's) or once from the whole training set ("data"). A batch
+is two short patches whose mean time varies: under its inner product the centred shear
+(t - 1/2) d_x of a Galilean boost has a part along d_x that changes sign from batch to batch,
+and the orthonormality term's |cos| pins that part at zero (README, "PDE symmetries"). Adam, on the gradient clipped to norm `clip`; the learning rate
 drops by 10x at `decay_at` of the run.
 
     train(equation, graphs, params, checkpoint, seed)    -> field, history
@@ -78,17 +82,27 @@ def unit_norm(field: Field, inner: InnerProduct) -> Scaled:
 
 
 def new_field(params: dict, seed: int) -> GeneratorField:
-    """The untrained field of a run: seeded initialisation."""
+    """The untrained field of a run: seeded initialisation; `params["affine"]` as in GeneratorField."""
     torch.manual_seed(seed)
-    return GeneratorField(3, params["n_generators"], params["width"], params["head_width"], periodic=(0,))
+    return GeneratorField(3, params["n_generators"], params["width"], params["head_width"], periodic=(0,),
+                          affine=params["affine"])
+
+
+INNERS = ("batch", "data")
 
 
 def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.Tensor, params: dict,
-               sobolev: bool, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """The loss terms of one batch: validity (N,), ortho, lipschitz, sobolev (scalars)."""
-    points = patches.reshape(-1, 3)
-    pick = torch.randperm(points.shape[0], generator=generator)[:params["n_inner"]]
-    inner = InnerProduct(points[pick])
+               sobolev: bool, generator: torch.Generator, inner: InnerProduct | None = None
+               ) -> dict[str, torch.Tensor]:
+    """The loss terms of one batch: validity (N,), ortho, lipschitz, sobolev (scalars).
+
+    inner: the inner product of the unit norms and of the orthonormality term; None draws
+    `params["n_inner"]` of the batch's points.
+    """
+    if inner is None:
+        points = patches.reshape(-1, 3)
+        pick = torch.randperm(points.shape[0], generator=generator)[:params["n_inner"]]
+        inner = InnerProduct(points[pick])
     V = unit_norm(field, inner)
     validity = metrics.validity(V, equation, patches, s, params["steps"], params["times"],
                                 method=params["method"], row_order=params["row_order"])
@@ -117,7 +131,8 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
 
     params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, clip (the
     gradient's norm is clipped to it before each Adam step; None: no clipping), sigma,
-    steps, times, n_inner, tau, dtype ("float32" or "float64": the precision of the graphs,
+    steps, times, n_inner, inner ("batch" or "data": see the module's docstring; "data" draws
+    n_inner points of all training graphs once, with the seed), affine (`GeneratorField`), tau, dtype ("float32" or "float64": the precision of the graphs,
     the field and the residual), weights {sym, ortho, lip, sob}, ortho_mode
     (`losses.orthonormality`), sym_warmup (`warmed_up`), sobolev_from (fraction of the run after
     which L_sob is on), method, row_order, checkpoint_every, log_every.
@@ -127,9 +142,13 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     eq = metrics.as_equation(equation)
     if params["dtype"] not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64'; got {params['dtype']!r}")
+    if params["inner"] not in INNERS:
+        raise ValueError(f"inner must be one of {INNERS}; got {params['inner']!r}")
     dtype = getattr(torch, params["dtype"])
     graphs = graphs.to(device=device, dtype=dtype)
     sample_patches(graphs, params["rows"], 1, torch.Generator().manual_seed(0))   # checks rows
+    fixed_inner = (InnerProduct(evaluation_inner(graphs, params["n_inner"], seed).points.to(dtype))
+                   if params["inner"] == "data" else None)
     field = new_field(params, seed).to(device=device, dtype=dtype)
     optimiser = torch.optim.Adam(field.parameters(), lr=params["lr"])
     rng = torch.Generator().manual_seed(seed)
@@ -161,7 +180,7 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
         patches = sample_patches(graphs, params["rows"], params["batch"], rng)
         sign = torch.randint(2, (params["n_generators"],), generator=rng) * 2 - 1
         s = (sign * torch.rand(params["n_generators"], generator=rng) * params["sigma"]).to(device)
-        terms = loss_terms(field, eq, patches, s, params, it >= params["sobolev_from"] * n_it, rng)
+        terms = loss_terms(field, eq, patches, s, params, it >= params["sobolev_from"] * n_it, rng, fixed_inner)
         loss = total_loss(terms, warmed_up(params["weights"], it, params["sym_warmup"]))
         values = {"iteration": it, "loss": loss.item(), "lr": lr,
                   **{f"S{a + 1}": v.item() for a, v in enumerate(terms["validity"].detach())},
@@ -197,9 +216,9 @@ def known_names(equation) -> list[tuple[str, str]]:
 
 def evaluation_inner(graphs: torch.Tensor, n_points: int, seed: int = 0) -> InnerProduct:
     """The inner product of the tables: mean over `n_points` random graph points (float64)."""
-    points = graphs.reshape(-1, 3).to(torch.float64)
+    points = graphs.reshape(-1, 3)
     pick = torch.randperm(points.shape[0], generator=torch.Generator().manual_seed(seed))[:n_points]
-    return InnerProduct(points[pick])
+    return InnerProduct(points[pick.to(points.device)].to(torch.float64))
 
 
 def recovery_table(equation, field: Field, untrained: Field, inner: InnerProduct, seed: int,
