@@ -129,17 +129,19 @@ def graph_residual(equation, graph: torch.Tensor, method: str = "curvilinear",
 
 
 def validity(field, equation, graph: torch.Tensor, s, steps: int = 10, times=None,
-             floor: float = 1e-4, method: str = "curvilinear", row_order: int = 6) -> torch.Tensor:
+             floor: float = 1e-4, method: str = "curvilinear", row_order: int = 6,
+             adjoint: bool = False) -> torch.Tensor:
     """Validity S_a of each generator of `field`: mean log max(|residual|, floor) of the graphs
     moved by s_a along generator a (read at the fractions `times` of s too, when given).
 
     field: any field with `per_generator` (learned, or known fields, ideally normalised);
     graph (P, nt, nx, 3) normalised graph patches (full x period); s float or (N,).
-    Returns (N,); differentiable in the field's parameters. Low is valid: the floor gives
+    Returns (N,); differentiable in the field's parameters (and in s), through the RK4 steps or,
+    with `adjoint`, by the adjoint method (`flows.flow`). Low is valid: the floor gives
     log(1e-4) = -9.21 for an exact solution.
     """
     eq = as_equation(equation)
-    moved = flows.transform_graph(field, graph, s, steps, times)
+    moved = flows.transform_graph(field, graph, s, steps, times, adjoint)
     residual = graph_residual(eq, moved, method, row_order)
     axis = residual.ndim - 4                       # the generator axis: (T?, N, P, nt, nx)
     dims = tuple(k for k in range(residual.ndim) if k != axis)

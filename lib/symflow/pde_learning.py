@@ -105,7 +105,8 @@ def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.
         inner = InnerProduct(points[pick])
     V = unit_norm(field, inner)
     validity = metrics.validity(V, equation, patches, s, params["steps"], params["times"],
-                                method=params["method"], row_order=params["row_order"])
+                                method=params["method"], row_order=params["row_order"],
+                                adjoint=params["adjoint"])
     grid = patches[0]                                                    # (rows, nx, 3)
     values = V(grid.reshape(-1, 3)).reshape(*grid.shape, -1)             # (rows, nx, 3, N)
     return {"validity": validity,
@@ -132,7 +133,8 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, clip (the
     gradient's norm is clipped to it before each Adam step; None: no clipping), sigma,
     steps, times, n_inner, inner ("batch" or "data": see the module's docstring; "data" draws
-    n_inner points of all training graphs once, with the seed), affine (`GeneratorField`), tau, dtype ("float32" or "float64": the precision of the graphs,
+    n_inner points of all training graphs once, with the seed), affine (`GeneratorField`), adjoint
+    (back-propagate through the flows by the adjoint method: memory independent of `steps`), tau, dtype ("float32" or "float64": the precision of the graphs,
     the field and the residual), weights {sym, ortho, lip, sob}, ortho_mode
     (`losses.orthonormality`), sym_warmup (`warmed_up`), sobolev_from (fraction of the run after
     which L_sob is on), method, row_order, checkpoint_every, log_every.
