@@ -102,9 +102,13 @@ class GeneratorField(Field):
         angles = 2 * math.pi * z[..., list(self.periodic)]
         return torch.cat([z[..., self.plain], torch.cos(angles), torch.sin(angles)], dim=-1)
 
-    def _linear_inputs(self, z: torch.Tensor) -> torch.Tensor:
-        """(..., d) -> (..., d - len(periodic)): y_k = scale_k (z_k - centre_k), k not periodic."""
-        return self.scale.to(z.dtype) * (z[..., self.plain] - self.centre.to(z.dtype))
+    def _plus_linear(self, out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """out, z (N, n, d) -> out_a + A_a^T y(z_a), y_k = scale_k (z_k - centre_k) over the
+        non-periodic k; `out` itself when the field has no linear part."""
+        if self.affine is None:
+            return out
+        y = self.scale * (z[..., self.plain] - self.centre)
+        return out + torch.einsum("ank,akd->and", y, self.A)
 
     def _heads(self, hidden: torch.Tensor) -> torch.Tensor:
         """hidden (N, n, width) -> (N, n, d): head a applied to hidden[a]."""
@@ -115,18 +119,13 @@ class GeneratorField(Field):
         """z (n, d) -> (n, d, N)."""
         _check_dim(z, "(n, d)", 2, self.dim)
         hidden = self.trunk(self._embed(z))
-        out = self._heads(hidden.expand(self.n_generators, *hidden.shape)).permute(1, 2, 0)
-        if self.affine is not None:
-            out = out + torch.einsum("nk,akd->nda", self._linear_inputs(z), self.A.to(z.dtype))
-        return out
+        N = self.n_generators
+        return self._plus_linear(self._heads(hidden.expand(N, *hidden.shape)), z.expand(N, *z.shape)).permute(1, 2, 0)
 
     def per_generator(self, z: torch.Tensor) -> torch.Tensor:
         """z (N, n, d) -> (N, n, d): the trunk on every point, head a on z[a] only."""
         self._check_generator_points(z)
-        out = self._heads(self.trunk(self._embed(z)))
-        if self.affine is not None:
-            out = out + torch.einsum("ank,akd->and", self._linear_inputs(z), self.A.to(z.dtype))
-        return out
+        return self._plus_linear(self._heads(self.trunk(self._embed(z))), z)
 
 
 def _stacked_linear(n: int, fan_in: int, fan_out: int) -> tuple[nn.Parameter, nn.Parameter]:

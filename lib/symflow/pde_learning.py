@@ -13,8 +13,8 @@ generators scaled to unit norm under an inner product over graph points, and the
 every iteration ("batch", the paper's) or once from the whole training set ("data"). A batch
 is two short patches whose mean time varies: under its inner product the centred shear
 (t - 1/2) d_x of a Galilean boost has a part along d_x that changes sign from batch to batch,
-and the orthonormality term's |cos| pins that part at zero (README, "PDE symmetries"). Adam, on the gradient clipped to norm `clip`; the learning rate
-drops by 10x at `decay_at` of the run.
+and the orthonormality term's |cos| pins that part at zero (README, "PDE symmetries"). Adam,
+on the gradient clipped to norm `clip`; the learning rate drops by 10x at `decay_at` of the run.
 
     train(equation, graphs, params, checkpoint, seed)    -> field, history
     recovery_table / validity_table / independence / acceptance   the judgement of a learned field
@@ -91,6 +91,12 @@ def new_field(params: dict, seed: int) -> GeneratorField:
 INNERS = ("batch", "data")
 
 
+def random_points(graphs: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """n distinct points (n, 3) drawn from graphs (..., 3) (all of them when there are fewer)."""
+    points = graphs.reshape(-1, 3)
+    return points[torch.randperm(points.shape[0], generator=generator)[:n].to(points.device)]
+
+
 def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.Tensor, params: dict,
                sobolev: bool, generator: torch.Generator, inner: InnerProduct | None = None
                ) -> dict[str, torch.Tensor]:
@@ -100,9 +106,7 @@ def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.
     `params["n_inner"]` of the batch's points.
     """
     if inner is None:
-        points = patches.reshape(-1, 3)
-        pick = torch.randperm(points.shape[0], generator=generator)[:params["n_inner"]]
-        inner = InnerProduct(points[pick])
+        inner = InnerProduct(random_points(patches, params["n_inner"], generator))
     V = unit_norm(field, inner)
     validity = metrics.validity(V, equation, patches, s, params["steps"], params["times"],
                                 method=params["method"], row_order=params["row_order"],
@@ -133,9 +137,10 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, clip (the
     gradient's norm is clipped to it before each Adam step; None: no clipping), sigma,
     steps, times, n_inner, inner ("batch" or "data": see the module's docstring; "data" draws
-    n_inner points of all training graphs once, with the seed), affine (`GeneratorField`), adjoint
-    (back-propagate through the flows by the adjoint method: memory independent of `steps`), tau, dtype ("float32" or "float64": the precision of the graphs,
-    the field and the residual), weights {sym, ortho, lip, sob}, ortho_mode
+    n_inner points of all training graphs once, with the seed), affine (`GeneratorField`),
+    adjoint (back-propagate through the flows by the adjoint method: memory independent of
+    `steps`), tau, dtype ("float32" or "float64": the precision of the graphs, the field and
+    the residual), weights {sym, ortho, lip, sob}, ortho_mode
     (`losses.orthonormality`), sym_warmup (`warmed_up`), sobolev_from (fraction of the run after
     which L_sob is on), method, row_order, checkpoint_every, log_every.
     Returns the field and the history (one row per iteration: loss terms, lr, grad_norm before
@@ -149,8 +154,9 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     dtype = getattr(torch, params["dtype"])
     graphs = graphs.to(device=device, dtype=dtype)
     sample_patches(graphs, params["rows"], 1, torch.Generator().manual_seed(0))   # checks rows
-    fixed_inner = (InnerProduct(evaluation_inner(graphs, params["n_inner"], seed).points.to(dtype))
-                   if params["inner"] == "data" else None)
+    fixed_inner = None
+    if params["inner"] == "data":
+        fixed_inner = InnerProduct(random_points(graphs, params["n_inner"], torch.Generator().manual_seed(seed)))
     field = new_field(params, seed).to(device=device, dtype=dtype)
     optimiser = torch.optim.Adam(field.parameters(), lr=params["lr"])
     rng = torch.Generator().manual_seed(seed)
@@ -218,9 +224,7 @@ def known_names(equation) -> list[tuple[str, str]]:
 
 def evaluation_inner(graphs: torch.Tensor, n_points: int, seed: int = 0) -> InnerProduct:
     """The inner product of the tables: mean over `n_points` random graph points (float64)."""
-    points = graphs.reshape(-1, 3)
-    pick = torch.randperm(points.shape[0], generator=torch.Generator().manual_seed(seed))[:n_points]
-    return InnerProduct(points[pick.to(points.device)].to(torch.float64))
+    return InnerProduct(random_points(graphs, n_points, torch.Generator().manual_seed(seed)).to(torch.float64))
 
 
 def recovery_table(equation, field: Field, untrained: Field, inner: InnerProduct, seed: int,
