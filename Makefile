@@ -57,6 +57,16 @@ results/$(1)/$(PROFILE)/$(1)_seed$(2).ipynb: $(call executed,$(1))
 endef
 $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),$(eval $(call evidence_rule,$(nb),$(s)))))
 
+# Notebook 03's full sweep: more equations and sizes, and the secondary experiments (single-time
+# targets, cKdV's exact vs approximate symmetries, sinc vs bilinear resampling), in its own subfolder.
+FULL_03 := {"equations": ["KdV", "KS", "Burgers"], "sizes": [32, 128, 512], "curve_sizes": [], \
+            "single_time": {"equations": ["nKdV", "cKdV"]}, "ckdv": {"sizes": [32, 128]}, \
+            "ablation": {"sizes": [32, 128]}}
+EVIDENCE += $(if $(filter 03_pde_augmentation,$(NOTEBOOKS)),results/03_pde_augmentation/$(PROFILE)/03_pde_augmentation_full.ipynb)
+results/03_pde_augmentation/$(PROFILE)/03_pde_augmentation_full.ipynb: $(call executed,03_pde_augmentation)
+	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) 03_pde_augmentation --profile $(PROFILE) --device $(DEVICE) \
+		--tag full -p subfolder=full -p 'overrides=$(FULL_03)'
+
 reproduce: $(EXECUTED)
 	$(PY) -m symflow.report --profile $(PROFILE)
 

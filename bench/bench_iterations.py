@@ -7,8 +7,11 @@ Loops (their settings come from symflow.profiles):
     pde_symmetries      notebook 02: pde_learning.train for one iteration on KdV
     pde_symmetries_weno the same with the paper's derivatives (learn["method"] = "weno": WENO-
                         weighted local least-squares fits) instead of the curvilinear chain rule
-    pde_augmentation    notebook 03: fno.train for one AdamW step on a batch of KdV windows
+    pde_augmentation    notebook 03: one fno.fit step (AdamW) of one FNO on a batch of KdV windows
                         drawn from a pool with the profile's number of copies per trajectory
+    pde_augmentation_ensemble  the same step for one ensemble of 3 x seeds FNOs (every
+                        augmentation and seed of a size, as notebook 03 trains them); its s/it
+                        is per member-step, so the ratio to pde_augmentation is the speed-up
     image_extractor     notebook 04: one SGD step of images.train_classifier (SmallCNN / ResNet18)
     image_symmetries    notebook 04: one iteration of images.learn_symmetries
     image_augmentation  notebook 05: one SGD step of images.train_classifier with the flow
@@ -19,7 +22,7 @@ exists (else, or with --synthetic, synthetic ones of the same shape); images are
 the profile's data set's shape. The cost of an iteration does not depend on the values, so
 untrained networks stand in for notebook 04's extractor and learned fields, and a pool's
 copies are views of the originals. Every loop calls the library's training function for one
-iteration (one batch; notebook 03: PER_CALL steps, the time divided by it), so a fresh optimiser per
+iteration (one batch; notebook 03: PER_CALL steps, the time divided by them and by the members), so a fresh optimiser per
 call is included in its time. Notebook 02's loops time the iteration as `pde_learning.train`
 records it (patches, loss, backward, Adam step), leaving out each call's set-up (a new field and,
 with learn["inner"] = "data", the inner product drawn from the whole training set), which a
@@ -51,7 +54,7 @@ from symflow import fno, generators, images, io, pde_learning, pdes, profiles, s
 
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 TRAIN_IMAGES = {"mnist": 4000, "cifar10": 50000}  # training images of images.load_dataset
-PER_CALL = 10  # FNO steps per timed call of fno.train (the time is divided by it)
+PER_CALL = 10  # FNO steps per timed call (the time is divided by it, and by the ensemble's members)
 
 
 @functools.cache
@@ -101,30 +104,45 @@ def pde_symmetries(profile, device, synthetic, method=None):
                                        "learn.iterations x equations, seed 0; KdV's s/it for every equation")}
 
 
-def pde_augmentation(profile, device, synthetic):
-    """Notebook 03 (KdV): fno.train on batches from the largest training set."""
+def pde_augmentation(profile, device, synthetic, members: int = 1):
+    """Notebook 03 (KdV): one fno.fit training step (fno.draw_batch + fno.train_step) of an
+    ensemble of `members` FNOs on the largest training set; the time is per member-step."""
     p = profiles.get(profile, "pde_augmentation")
-    t, k = p["train"], p["augment"]["n_copies"]
+    f, k = p["fit"], p["augment"]["n_copies"]
     u = kdv_data(profile, synthetic)[0].u.values[:max(p["sizes"]), :, ::p["x_stride"]]
     u = torch.tensor(u * pdes.get("KdV").c, dtype=torch.float32)
     n, nt = u.shape[:2]
     pool = fno.TrajectoryPool(u[:, None].expand(-1, 1 + k, -1, -1), torch.tensor([0, nt]).expand(n, 1 + k, 2),
                               torch.ones(n, 1 + k, dtype=torch.bool))
     task = fno.bundled(20)
-    model = fno.FNO1d(task.n_in, task.n_out, **p["fno"])
+    model = fno.seeded(list(range(members)), task.n_in, task.n_out, **p["fno"]).to(device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=f["lr"], weight_decay=f["weight_decay"])
+    orders = [torch.empty(0, dtype=torch.long) for _ in range(members)]
+    draws = [torch.Generator().manual_seed(e) for e in range(members)]
 
-    def step():  # PER_CALL steps per call: fno.train's set-up is as costly as a quick-profile step
-        return fno.train(model, pool, task, PER_CALL, t["batch"], t["lr"], t["weight_decay"], t["p_original"],
-                         device=device)["loss"][-1]
+    def step():
+        for _ in range(PER_CALL):
+            inputs, targets = fno.draw_batch([pool] * members, orders, draws, min(f["batch"], n), task,
+                                             f["p_original"])
+            loss = fno.train_step(model, optimiser, inputs, targets, device)
+        return float(loss.sum())
 
+    budget = min(f["max_epochs"] * fno.steps_per_epoch(max(p["sizes"]), nt, task, f["batch"]),
+                 f["max_steps"] or math.inf)
     runs = len(p["equations"]) * len(p["sizes"]) * 3 * len(p["seeds"])
     return {"notebook": "03_pde_augmentation",
-            "settings": {**{key: p[key] for key in ("equations", "sizes", "seeds", "x_stride", "fno", "train")},
-                         "n_copies": k},
-            "step": step, "per_call": PER_CALL,
-            "schedule": (t["steps"] * runs, f"train.steps x {runs} main runs (equations x sizes x "
-                         "none/known/learned x seeds); secondary experiments, copies and "
-                         "evaluation not counted")}
+            "settings": {**{key: p[key] for key in ("equations", "sizes", "seeds", "x_stride", "fno", "fit")},
+                         "n_copies": k, "members": members},
+            "step": step, "per_call": PER_CALL * members,
+            "schedule": (budget * runs, f"the largest size's step budget x {runs} main runs (equations x "
+                         "sizes x none/known/learned x seeds), as member-steps; early stopping, the "
+                         "sweep, copies and evaluation not counted")}
+
+
+def pde_augmentation_ensemble(profile, device, synthetic):
+    """`pde_augmentation` with one ensemble of every (augmentation, seed) of a size (3 x seeds
+    members), as notebook 03 trains them; compare its s/it (per member-step) with the single model's."""
+    return pde_augmentation(profile, device, synthetic, members=3 * len(profiles.get(profile, "pde_augmentation")["seeds"]))
 
 
 def image_extractor(profile, device, synthetic):
@@ -183,7 +201,8 @@ def image_augmentation(profile, device, synthetic):
                                        milestones=tuple(p["milestones"]), gamma=p["gamma"], augment=augment,
                                        log=None)[0]
 
-    per_epoch = math.ceil((p["n_train"] or TRAIN_IMAGES[p["dataset"]]) / p["batch_size"])
+    n_train = 10 * p["train_per_class"] if p["train_per_class"] else TRAIN_IMAGES[p["dataset"]]
+    per_epoch = math.ceil(n_train / p["batch_size"])
     return {"notebook": "05_image_augmentation", "settings": p, "step": step,
             "schedule": (p["epochs"] * per_epoch * len(p["seeds"]),
                          f"epochs x {per_epoch} batches x seeds, learned-augmentation runs only (the notebook "
@@ -195,7 +214,7 @@ def pde_symmetries_weno(profile, device, synthetic):
     return pde_symmetries(profile, device, synthetic, method="weno")
 
 
-LOOPS = {f.__name__: f for f in (pde_symmetries, pde_symmetries_weno, pde_augmentation, image_extractor,
+LOOPS = {f.__name__: f for f in (pde_symmetries, pde_symmetries_weno, pde_augmentation, pde_augmentation_ensemble, image_extractor,
                                  image_symmetries, image_augmentation)}
 
 

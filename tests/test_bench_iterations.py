@@ -17,7 +17,7 @@ def test_one_loop_writes_a_finite_positive_time(tmp_path):
     loop = result["loops"]["pde_augmentation"]
     assert loop["error"] is None and result["kdv_data"]["source"] == "synthetic"
     assert math.isfinite(loop["s_per_iteration"]) and loop["s_per_iteration"] > 0
-    assert loop["settings"]["fno"] == {"width": 8, "modes": 4, "layers": 2}  # from symflow.profiles
+    assert loop["settings"]["fno"] == {"width": 8, "modes": 4, "layers": 2, "hidden": 16}  # from symflow.profiles
     assert loop["projected_s"] == loop["s_per_iteration"] * loop["schedule_iterations"]
 
 

@@ -26,21 +26,31 @@ def test_fno_shapes_and_bad_input():
 
 
 def test_spectral_layer_commutes_with_whole_cell_rolls():
-    layer = fno.SpectralConv1d(6, 5)
-    h = torch.randn(2, 6, 32, dtype=torch.float32)
-    assert torch.allclose(layer(torch.roll(h, 7, -1)), torch.roll(layer(h), 7, -1), atol=1e-6)
+    model = fno.FNO1d(n_in=3, n_out=2, width=6, modes=5, layers=2)
+    h = torch.randn(1, 2, 32, 6)
+    layer = lambda v: model._spectral(v, model.spectral[0])
+    assert torch.allclose(layer(torch.roll(h, 7, 2)), torch.roll(layer(h), 7, 2), atol=1e-6)
 
 
 class _Oracle(torch.nn.Module):
-    """The exact solver of `_advected` with speed 1: shifts the last row by 1..n_out cells."""
+    """The exact solver of `_advected` with speed 1: shifts the last row by 1..n_out cells.
+    Accepts (B, n_in, nx) or the ensemble shape (1, B, n_in, nx), like a 1-member FNO1d."""
     n_in = n_out = 4
+    members = 1
 
     def __init__(self):
         super().__init__()
         self.dummy = torch.nn.Parameter(torch.zeros(()))
 
     def forward(self, u):
-        return torch.stack([torch.roll(u[:, -1], k, -1) for k in range(1, 5)], 1)
+        return torch.stack([torch.roll(u[..., -1, :], k, -1) for k in range(1, 5)], -2)
+
+
+class _Zero(_Oracle):
+    """Predicts u = 0: every predicted row has NMSE exactly 1."""
+
+    def forward(self, u):
+        return torch.zeros(*u.shape[:-2], 4, u.shape[-1])
 
 
 def test_rollout_of_the_exact_solver_has_zero_nmse_and_a_wrong_one_does_not():
@@ -55,14 +65,79 @@ def test_rollout_of_the_exact_solver_has_zero_nmse_and_a_wrong_one_does_not():
     assert torch.allclose(p, t, atol=1e-6) and single.span == 8 and single.lead == 7
 
 
-def test_training_reduces_the_loss():
-    u = _advected(16, 24, 32)
-    model = fno.FNO1d(n_in=4, n_out=4, width=16, modes=8, layers=2)
+def test_cumulative_nmse_sums_per_row_errors_from_the_start_row():
+    """A zero prediction has per-row NMSE 1: the cumulative NMSE counts the predicted rows
+    (rows 8..19 of 20 from start 4 with bundles of 4: 3 bundles, 12 rows); the oracle's is 0."""
+    u = _advected(3, 20, 32)
     task = fno.bundled(4)
-    before = float(fno.nmse(model, u, task).mean())
-    history = fno.train(model, fno.TrajectoryPool.plain(u), task, steps=60, batch=8, lr=3e-3)
-    assert len(history["loss"]) == 60 and history["seconds"] > 0
-    assert float(fno.nmse(model, u, task).mean()) < 0.5 * before
+    assert torch.allclose(fno.cumulative_nmse(_Zero(), u, task, start=4), torch.full((3,), 12.0))
+    assert torch.allclose(fno.cumulative_nmse(_Oracle(), u, task, start=4), torch.zeros(3), atol=1e-10)
+    with pytest.raises(ValueError, match="start must be"):
+        fno.cumulative_nmse(_Zero(), u, task, start=15)
+
+
+def test_ensemble_members_compute_and_learn_exactly_like_single_models():
+    """Member e of an ensemble gives the 1-member model's output, and its gradient under the
+    summed loss is that model's own gradient on its own batch."""
+    ens = fno.seeded([3, 5], n_in=4, n_out=4, width=8, modes=4, layers=2, hidden=16)
+    singles = [ens.member(0), ens.member(1)]
+    x, y = torch.randn(2, 6, 4, 32), torch.randn(2, 6, 4, 32)
+    out = ens(x)
+    ((out - y) ** 2).mean((1, 2, 3)).sum().backward()
+    for e, one in enumerate(singles):
+        torch.testing.assert_close(one(x[e]), out[e].detach(), rtol=1e-6, atol=1e-6)
+        ((one(x[e]) - y[e]) ** 2).mean().backward()
+        for (name, p_ens), (_, p_one) in zip(ens.named_parameters(), one.named_parameters()):
+            torch.testing.assert_close(p_ens.grad[e:e + 1], p_one.grad, rtol=1e-5, atol=1e-7, msg=name)
+    # a member's initial weights depend on its seed only, not on the ensemble it sits in
+    alone = fno.seeded([5], n_in=4, n_out=4, width=8, modes=4, layers=2, hidden=16)
+    torch.testing.assert_close(alone(x[1]), singles[1](x[1]))
+    with pytest.raises(ValueError, match=r"\(2, B, 4, nx\)"):
+        ens(x[0])
+
+
+def test_fit_lowers_the_validation_error_and_keeps_each_members_best_weights():
+    u = _advected(16, 24, 32)
+    valid = _advected(4, 24, 32, seed=1)
+    model = fno.seeded([0, 1], n_in=4, n_out=4, width=16, modes=8, layers=2, hidden=32)
+    task = fno.bundled(4)
+    before = fno.nmse(model, valid, task).mean(1)
+    pools = [fno.TrajectoryPool.plain(u)] * 2
+    history = fno.fit(model, pools, task, valid,
+                      fno.FitSettings(batch=8, lr=3e-3, max_epochs=8, eval_every=1.0, patience=50))
+    assert history["steps"] == 8 * history["steps_per_epoch"] == 8 * fno.steps_per_epoch(16, 24, task, 8)
+    after = fno.nmse(model, valid, task).mean(1)
+    assert (after < 0.5 * before).all()
+    torch.testing.assert_close(after.double(), torch.tensor(history["best_valid"], dtype=torch.float64),
+                               rtol=1e-5, atol=1e-7)
+    assert all(0 < s <= history["steps"] for s in history["best_step"])
+
+
+def test_fit_stops_members_that_stop_improving():
+    """With lr 0 nothing improves after the first evaluation: the run stops after `patience`
+    more evaluations, long before its budget."""
+    u = _advected(8, 24, 32)
+    model = fno.seeded([0], n_in=4, n_out=4, width=8, modes=4, layers=1, hidden=8)
+    settings = fno.FitSettings(batch=8, lr=1e-12, max_epochs=100, eval_every=1.0, patience=2)
+    history = fno.fit(model, [fno.TrajectoryPool.plain(u)], fno.bundled(4), u, settings)
+    assert history["steps"] <= 4 * history["steps_per_epoch"]
+
+
+def test_fit_settings_and_bad_input():
+    with pytest.raises(ValueError, match="schedule must be"):
+        fno.FitSettings(schedule="step")
+    with pytest.raises(ValueError, match="max_steps"):
+        fno.FitSettings(max_steps=0)
+    with pytest.raises(ValueError, match="p_original"):
+        fno.FitSettings(p_original=1.5)
+    model = fno.seeded([0, 1], n_in=4, n_out=4, width=8, modes=4, layers=1, hidden=8)
+    u = torch.zeros(8, 24, 16)
+    with pytest.raises(ValueError, match="one TrajectoryPool per member"):
+        fno.fit(model, [fno.TrajectoryPool.plain(u)], fno.bundled(4), u)
+    with pytest.raises(ValueError, match="same number of trajectories"):
+        fno.fit(model, [fno.TrajectoryPool.plain(u), fno.TrajectoryPool.plain(u[:4])], fno.bundled(4), u)
+    with pytest.raises(ValueError, match="valid must be"):
+        fno.fit(model, [fno.TrajectoryPool.plain(u)] * 2, fno.bundled(4), u[:0])
 
 
 def test_pool_subset_and_task_checks():
@@ -71,7 +146,7 @@ def test_pool_subset_and_task_checks():
     with pytest.raises(ValueError, match="n must be in 1..8"):
         pool.subset(9)
     with pytest.raises(ValueError, match="needs 40"):
-        fno.train(fno.FNO1d(width=4, modes=2, layers=1), pool, fno.bundled(20), steps=1)
+        fno.fit(fno.FNO1d(width=4, modes=2, layers=1), [pool], fno.bundled(20), pool.u[:, 0])
 
 
 def test_bootstrap_interval_contains_the_mean_and_narrows_with_more_data():

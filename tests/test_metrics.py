@@ -71,3 +71,36 @@ def test_dependent_columns_are_dropped():
 def test_bad_shape():
     with pytest.raises(ValueError, match="V must have shape"):
         metrics.fraction_in_span(fields(e(0)), torch.zeros(10, 3, 2), INNER)
+
+
+# --- paired hierarchical bootstrap (notebooks 03 and 05) ---
+def test_hierarchical_bootstrap_known_shift_and_ratio():
+    """treatment = 0.8 * baseline exactly: ratio 0.8 with a zero-width interval, difference
+    -0.2 * mean, and the interval of the difference excludes 0."""
+    g = torch.Generator().manual_seed(0)
+    base = 1 + torch.rand(3, 50, generator=g, dtype=torch.float64)
+    out = metrics.hierarchical_bootstrap(base, 0.8 * base, n_boot=500)
+    assert out["ratio"] == pytest.approx(0.8) and out["ratio_low"] == pytest.approx(0.8)
+    assert out["ratio_high"] == pytest.approx(0.8)
+    assert out["difference"] == pytest.approx(-0.2 * float(base.mean()))
+    assert out["difference_high"] < 0 and (out["seeds"], out["items"]) == (3, 50)
+
+
+def test_hierarchical_bootstrap_seed_variation_widens_the_interval():
+    """A seed effect that differs between methods (seed 0 helps, seed 1 hurts) is seed noise:
+    the two-level interval of the difference contains 0; resampling items only would not."""
+    g = torch.Generator().manual_seed(1)
+    base = torch.rand(4, 200, generator=g, dtype=torch.float64)
+    shift = torch.tensor([-0.3, 0.3, -0.25, 0.35], dtype=torch.float64)[:, None]
+    out = metrics.hierarchical_bootstrap(base, base + shift, n_boot=2000)
+    assert out["difference_low"] < 0 < out["difference_high"]
+    assert out["difference"] == pytest.approx(float(shift.mean()))
+
+
+def test_hierarchical_bootstrap_rejects_bad_input():
+    with pytest.raises(ValueError, match="one shape"):
+        metrics.hierarchical_bootstrap(torch.ones(2, 3), torch.ones(3, 2))
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.hierarchical_bootstrap(torch.ones(2, 3), torch.full((2, 3), float("nan")))
+    with pytest.raises(ValueError, match="level"):
+        metrics.hierarchical_bootstrap(torch.ones(2, 3), torch.ones(2, 3), level=1.5)

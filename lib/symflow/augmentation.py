@@ -208,7 +208,8 @@ def augment(u: torch.Tensor, field: Field, task: Task, n_copies: int = 16, scale
             steps: int = 4, method: str = "sinc", seed: int = 0, batch: int = 16) -> tuple[TrajectoryPool, dict]:
     """u (n, nt, nx) -> (TrajectoryPool with n_copies transformed copies per trajectory, stats).
 
-    Copy k of trajectory i flows along sum_a c_a V_a with c_a ~ U(-scale, scale) (a generator
+    Copy k of trajectory i flows along sum_a c_a V_a with c_a ~ U(-scale_a, scale_a) (scale: one
+    number for every generator, or one per generator; a generator
     seeded by `seed`, so nested training sets share copies). A copy whose covered rows cannot
     hold the task's window is rejected (valid False). stats: copies, rejected, mean_rows (of
     the kept copies). Warns when more than half the copies are rejected; raises ValueError when
@@ -216,11 +217,13 @@ def augment(u: torch.Tensor, field: Field, task: Task, n_copies: int = 16, scale
     """
     if not isinstance(n_copies, int) or n_copies < 1:
         raise ValueError(f"n_copies must be a positive integer; got {n_copies!r}")
-    if not scale > 0:
-        raise ValueError(f"scale must be positive; got {scale!r}")
+    scales = torch.as_tensor(scale, dtype=torch.float64).flatten()
+    if scales.numel() not in (1, field.n_generators) or not bool((scales >= 0).all() & (scales > 0).any()):
+        raise ValueError(f"scale must be a positive number or {field.n_generators} non-negative numbers "
+                         f"(one per generator, not all 0); got {scale!r}")
     n, nt, nx = u.shape
     g = torch.Generator().manual_seed(seed)
-    coefficients = (torch.rand(n, n_copies, field.n_generators, generator=g, dtype=torch.float64) * 2 - 1) * scale
+    coefficients = (torch.rand(n, n_copies, field.n_generators, generator=g, dtype=torch.float64) * 2 - 1) * scales
     copies = torch.empty(n, n_copies, nt, nx, dtype=u.dtype)
     rows = torch.empty(n, n_copies, 2, dtype=torch.long)
     per = max(1, batch // n_copies)

@@ -13,6 +13,12 @@ The last two depend on the spans only: any invertible recombination or reorderin
 columns of V (or of W, for the angles) leaves them unchanged. The unexplained part of W_b
 is 1 - fraction^2.
 
+Comparing two methods over training seeds and test items:
+
+    bootstrap_ci(values)                        mean and percentile interval, (n,) values
+    hierarchical_bootstrap(baseline, treatment) paired difference and ratio of (seeds, items)
+                                                scores, intervals resampling seeds, then items
+
 PDE validity (the score the learner minimises, and the test of any field):
 
     graph_residual(equation, graph)     residual of graph points (..., nt, nx, 3), normalised
@@ -21,6 +27,7 @@ PDE validity (the score the learner minimises, and the test of any field):
 from __future__ import annotations
 
 import functools
+import math
 
 import sympy
 import torch
@@ -82,6 +89,49 @@ def bootstrap_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0)
     tail = (1 - level) / 2
     low, high = torch.quantile(means, torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
     return float(v.mean()), low, high
+
+
+def hierarchical_bootstrap(baseline, treatment, n_boot: int = 2000, level: float = 0.95,
+                           seed: int = 0) -> dict:
+    """Paired comparison of two methods scored on the same training seeds and test items.
+
+    baseline, treatment: (S, N) arrays; row s is training seed s (paired: the same seed index in
+    both), column i is test item i (a test trajectory's NMSE, or 0/1 for a test image's
+    correctness). The compared quantities are the grand means m_b, m_t over all S*N values:
+
+        difference = m_t - m_b        ratio = m_t / m_b
+
+    The interval is a two-level percentile bootstrap: draw S seeds with replacement, then for
+    each drawn seed N test items with replacement, the same draws for both methods (paired), and
+    recompute both quantities; the interval holds the central `level` fraction of n_boot draws.
+    Seed-to-seed variation (including the variation of anything else indexed by the seed, such
+    as which learned generators a run used) and test-set variation are therefore both inside it.
+
+    Returns {"baseline", "treatment", "difference", "difference_low", "difference_high",
+    "ratio", "ratio_low", "ratio_high", "seeds", "items"}. Raises ValueError for arrays of
+    different or non-2-D shape, NaN values, or a level outside (0, 1).
+    """
+    b = torch.as_tensor(baseline, dtype=torch.float64)
+    t = torch.as_tensor(treatment, dtype=torch.float64)
+    if b.ndim != 2 or b.shape != t.shape or b.numel() == 0:
+        raise ValueError(f"baseline and treatment must be (seeds, items) arrays of one shape; got "
+                         f"{tuple(b.shape)} and {tuple(t.shape)}")
+    if bool(torch.isnan(b).any() | torch.isnan(t).any()):
+        raise ValueError("baseline and treatment must not contain NaN")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}")
+    S, N = b.shape
+    g = torch.Generator().manual_seed(seed)
+    seeds = torch.randint(S, (n_boot, S, 1), generator=g)
+    items = torch.randint(N, (n_boot, S, N), generator=g)
+    mb, mt = b[seeds, items].mean((1, 2)), t[seeds, items].mean((1, 2))
+    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
+    d_lo, d_hi = torch.quantile(mt - mb, q).tolist()
+    r_lo, r_hi = torch.quantile(mt / mb, q).tolist()
+    m_b, m_t = float(b.mean()), float(t.mean())
+    return {"baseline": m_b, "treatment": m_t, "difference": m_t - m_b, "difference_low": d_lo,
+            "difference_high": d_hi, "ratio": m_t / m_b if m_b != 0 else math.nan, "ratio_low": r_lo,
+            "ratio_high": r_hi, "seeds": S, "items": N}
 
 
 # ---------------------------------------------------------------------------------------------

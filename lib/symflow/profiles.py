@@ -152,74 +152,81 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
                                "liegg_images": 2000}},
     },
     # notebook 05: classifier accuracy with no / default / affine / learned augmentation
-    # (PAPER.md, image experiment 3). Flow augmentations: coefficients U(-scale, scale) per field,
-    # unit time, `steps` RK4 steps; default: random crop after `padding` zero pixels (+ flips).
+    # (PAPER.md, image experiment 3; symflow.image_augmentation). train_per_class / test_per_class:
+    # stratified subsets (None: the whole split), the training subset drawn anew by each training
+    # seed; learned augmentation of the i-th training seed uses notebook 04's fields of generator
+    # seed symmetry_seeds[i % len(symmetry_seeds)]. Flow augmentations: coefficients U(-scale,
+    # scale) per normalised field (0.04082 = 0.1/sqrt(6), the paper's), unit time, `steps` RK4
+    # steps; default: random crop after `padding` zero pixels (+ flips). n_boot: bootstrap draws.
     "image_augmentation": {
-        "smoke": {"dataset": "mnist", "n_train": 100, "n_test": 200, "seeds": [0], "arch": "SmallCNN", "width": 4,
-                  "epochs": 1, "batch_size": 50, "lr": 0.05, "weight_decay": 5e-4, "milestones": [0.5, 0.8],
-                  "gamma": 0.2, "padding": 2, "flip": False, "n_fields": 6, "scale": 0.04082, "steps": 2},
-        # quick: low-data regime, 1,000 training digits (100 per class), where augmentation matters.
-        "quick": {"dataset": "mnist", "n_train": 1000, "n_test": None, "seeds": [0, 1, 2], "arch": "SmallCNN",
-                  "width": 8, "epochs": 15, "batch_size": 50, "lr": 0.05, "weight_decay": 5e-4,
-                  "milestones": [0.5, 0.8], "gamma": 0.2, "padding": 2, "flip": False, "n_fields": 6,
-                  "scale": 0.04082, "steps": 4},
-        "paper": {"dataset": "cifar10", "n_train": None, "n_test": None, "seeds": [0, 1, 2], "arch": "ResNet18",
-                  "width": 64, "epochs": 200, "batch_size": 128, "lr": 0.1, "weight_decay": 5e-4,
-                  "milestones": [0.3, 0.6, 0.8], "gamma": 0.2, "padding": 4, "flip": True, "n_fields": 6,
-                  "scale": 0.04082, "steps": 4},
+        "smoke": {"dataset": "mnist", "train_per_class": 5, "test_per_class": 20, "seeds": [0, 1, 2],
+                  "symmetry_seeds": [0], "arch": "SmallCNN", "width": 4, "epochs": 1, "batch_size": 25,
+                  "lr": 0.05, "weight_decay": 5e-4, "milestones": [0.5, 0.8], "gamma": 0.2, "padding": 2,
+                  "flip": False, "n_fields": 6, "scale": 0.04082, "steps": 2, "n_boot": 200},
+        # quick: the regime where the positive control (affine - none) is detectable; notebook 05, section 2
+        "quick": {"dataset": "mnist", "train_per_class": 20, "test_per_class": None, "seeds": list(range(21)),
+                  "symmetry_seeds": [0, 1, 2], "arch": "SmallCNN", "width": 8, "epochs": 80, "batch_size": 50,
+                  "lr": 0.05, "weight_decay": 5e-4, "milestones": [0.5, 0.8], "gamma": 0.2, "padding": 2,
+                  "flip": False, "n_fields": 6, "scale": 0.04082, "steps": 4, "n_boot": 2000},
+        "paper": {"dataset": "cifar10", "train_per_class": None, "test_per_class": None, "seeds": [0, 1, 2],
+                  "symmetry_seeds": [0, 1, 2], "arch": "ResNet18", "width": 64, "epochs": 200, "batch_size": 128,
+                  "lr": 0.1, "weight_decay": 5e-4, "milestones": [0.3, 0.6, 0.8], "gamma": 0.2, "padding": 4,
+                  "flip": True, "n_fields": 6, "scale": 0.04082, "steps": 4, "n_boot": 2000},
     },
-    # notebook 03: symmetry augmentation for a neural PDE solver (PAPER.md, "Augmentation for a
-    # neural solver"). fno: FNO1d size; train: AdamW steps per run (cosine decay) on batches of
-    # `batch` windows; augment: copies per trajectory (`n_copies` for the first `large_from`
-    # trajectories, `n_copies_large` for the rest; None = n_copies for all), coefficient
-    # U(-scale, scale) per orthonormalised generator, `steps` RK4 steps, the field tabulated on
-    # `table` (x, t, u) lattice points (None = evaluated exactly), copies seeded by `seed` and
-    # shared by all training seeds and nested sizes; x_stride: keep every k-th grid column.
-    # quick: 3 equations x 3 sizes x 3 augmentations x 3 seeds, the paper's 16 copies for the 2^7
-    # trajectories of the two small sets, 2 for the rest of 2^9 (a 300-step run at 2^9 draws few
-    # copies anyway); the secondary experiments use 2 seeds and sizes 2^5, 2^7 only. With 4 copies
-    # for the rest of 2^9, copies built with 1 thread and the older resampling code, the notebook
-    # took 27.8 min on the idle 2-core machine (11.7 of them building copies), over the 20-min aim;
-    # now 15.8 min. lr 3e-3: with 1e-3 the 300-step runs were under-trained (KdV, 2^5, no
-    # augmentation: rollout NMSE 0.56 vs 0.32, measured on the shared CPU).
+    # notebook 03: symmetry augmentation for a neural PDE solver (symflow.solver_experiments).
+    # equations x sizes x {none, known, learned} x seeds, each run an FNO1d trained by fno.fit
+    # (cosine decay over the budget, best-validation weights); curve_sizes: extra sizes trained
+    # without augmentation only (the learning curve). Learned generators of training seed s:
+    # notebook 02's generator seed generator_seeds[s % len]. sweep: the magnitude sweep
+    # (coefficient scale per orthonormalised generator) on one equation and size; each
+    # augmentation's scale is chosen there by validation NMSE and used everywhere else.
+    # single_time / ckdv / ablation: the secondary experiments (skipped when their list is empty).
     "pde_augmentation": {
-        "smoke": {"equations": ["KdV"], "sizes": [4, 8], "seeds": [0], "n_test": 8, "x_stride": 2,
-                  "fno": {"width": 8, "modes": 4, "layers": 2},
-                  "train": {"steps": 4, "batch": 4, "lr": 1e-3, "weight_decay": 1e-4, "p_original": 0.5},
-                  "augment": {"n_copies": 1, "n_copies_large": None, "large_from": None, "scale": 0.1,
-                              "steps": 2, "table": [16, 12, 12], "n_points": 1024, "seed": 0},
-                  "generator_seed": 0, "n_learned": None, "n_boot": 200,
-                  "single_time": {"equations": ["cKdV"], "sizes": [4], "seeds": [0], "first": 20, "target": 90},
-                  "ckdv": {"sizes": [4], "seeds": [0]},
-                  "ablation": {"equation": "KdV", "sizes": [4], "seeds": [0]},
-                  "equivariance": {"n_test": 4, "coefficient": 0.1, "sizes": [4]}},
-        "quick": {"equations": ["KdV", "KS", "Burgers"], "sizes": [32, 128, 512], "seeds": [0, 1, 2],
-                  "n_test": 128, "x_stride": 2,
-                  "fno": {"width": 32, "modes": 16, "layers": 4},
-                  "train": {"steps": 300, "batch": 16, "lr": 3e-3, "weight_decay": 1e-4, "p_original": 0.5},
-                  "augment": {"n_copies": 16, "n_copies_large": 2, "large_from": 128, "scale": 0.1,
-                              "steps": 2, "table": [64, 48, 48], "n_points": 8192, "seed": 0},
-                  "generator_seed": 0, "n_learned": None, "n_boot": 2000,
-                  "single_time": {"equations": ["nKdV", "cKdV"], "sizes": [32, 128], "seeds": [0, 1],
-                                  "first": 20, "target": 90},
-                  "ckdv": {"sizes": [32, 128], "seeds": [0, 1]},
-                  "ablation": {"equation": "KS", "sizes": [32, 128], "seeds": [0, 1, 2]},
-                  "equivariance": {"n_test": 16, "coefficient": 0.1, "sizes": [32, 128]}},
-        # paper: FNO1d 5 layers, width 256, 32 modes; AdamW 1e-4, batch 16, 40 epochs (here as
-        # steps = 40 epochs of 512 trajectories / 16 = 1280; the paper's epochs also visit
-        # several start times per trajectory); 16 copies; 4096 test trajectories.
-        "paper": {"equations": ["KdV", "KS", "Burgers"], "sizes": [32, 128, 512], "seeds": [0, 1, 2],
-                  "n_test": None, "x_stride": 1,
-                  "fno": {"width": 256, "modes": 32, "layers": 5},
-                  "train": {"steps": 1280, "batch": 16, "lr": 1e-4, "weight_decay": 1e-4, "p_original": 0.5},
-                  "augment": {"n_copies": 16, "n_copies_large": None, "large_from": None, "scale": 0.1,
-                              "steps": 4, "table": None, "n_points": 16384, "seed": 0},
-                  "generator_seed": 0, "n_learned": None, "n_boot": 2000,
-                  "single_time": {"equations": ["nKdV", "cKdV"], "sizes": [32, 128, 512], "seeds": [0, 1, 2],
-                                  "first": 20, "target": 90},
-                  "ckdv": {"sizes": [32, 128], "seeds": [0, 1, 2]},
-                  "ablation": {"equation": "KS", "sizes": [32, 128, 512], "seeds": [0, 1, 2]},
-                  "equivariance": {"n_test": 256, "coefficient": 0.1, "sizes": [32, 128, 512]}},
+        "smoke": {"equations": ["KdV"], "sizes": [4, 8], "curve_sizes": [], "seeds": [0, 1],
+                  "generator_seeds": [0], "n_test": 8, "x_stride": 2,
+                  "fno": {"width": 8, "modes": 4, "layers": 2, "hidden": 16},
+                  "fit": {"batch": 4, "lr": 1e-3, "weight_decay": 1e-4, "p_original": 0.5, "max_epochs": 2,
+                          "eval_every": 1.0, "patience": 5, "n_valid": 4, "schedule": "cosine",
+                          "max_steps": None},
+                  "augment": {"n_copies": 1, "max_copies": None, "scale": 0.1, "steps": 2, "table": [16, 12, 12],
+                              "n_points": 1024, "seed": 0},
+                  "sweep": {"equation": "KdV", "n_train": 4, "scales": [0.05, 0.1]},
+                  "n_boot": 200,
+                  "single_time": {"equations": ["cKdV"], "sizes": [4], "first": 20, "target": 90},
+                  "ckdv": {"sizes": [4]},
+                  "ablation": {"equation": "KdV", "sizes": [4]},
+                  "equivariance": {"n_test": 4, "coefficient": 0.1}},
+        "quick": {"equations": ["KdV", "KS"], "sizes": [32, 128], "curve_sizes": [512], "seeds": [0, 1, 2],
+                  "generator_seeds": [0, 1, 2], "n_test": 128, "x_stride": 2,
+                  "fno": {"width": 32, "modes": 16, "layers": 4, "hidden": 128},
+                  "fit": {"batch": 16, "lr": 2e-3, "weight_decay": 1e-4, "p_original": 0.5, "max_epochs": 300,
+                          "eval_every": 10.0, "patience": 8, "n_valid": 64, "schedule": "cosine",
+                          "max_steps": 4500},
+                  "augment": {"n_copies": 16, "max_copies": 1024, "scale": 0.1, "steps": 2, "table": [64, 48, 48],
+                              "n_points": 8192, "seed": 0},
+                  "sweep": {"equation": "KdV", "n_train": 32, "scales": [0.05, 0.1, 0.2]},
+                  "n_boot": 2000,
+                  "single_time": {"equations": [], "sizes": [32], "first": 20, "target": 90},
+                  "ckdv": {"sizes": []},
+                  "ablation": {"equation": "KS", "sizes": []},
+                  "equivariance": {"n_test": 16, "coefficient": 0.1}},
+        # paper: FNO1d 5 layers, width 256, 32 modes; AdamW 1e-4, batch 16, 40 epochs, 16 copies at
+        # coefficient 0.1, 4096 test trajectories.
+        "paper": {"equations": ["KdV", "KS", "Burgers"], "sizes": [32, 128, 512], "curve_sizes": [],
+                  "seeds": [0, 1, 2], "generator_seeds": [0, 1, 2], "n_test": None, "x_stride": 1,
+                  "fno": {"width": 256, "modes": 32, "layers": 5, "hidden": 128},
+                  "fit": {"batch": 16, "lr": 1e-4, "weight_decay": 1e-4, "p_original": 0.5, "max_epochs": 40,
+                          "eval_every": 1.0, "patience": 10, "n_valid": 1024, "schedule": "cosine",
+                          "max_steps": None},
+                  "augment": {"n_copies": 16, "max_copies": None, "scale": 0.1, "steps": 4, "table": None,
+                              "n_points": 16384, "seed": 0},
+                  "sweep": {"equation": "KdV", "n_train": 32, "scales": [0.05, 0.1, 0.2, 0.4]},
+                  "n_boot": 2000,
+                  "single_time": {"equations": ["nKdV", "cKdV"], "sizes": [32, 128, 512], "first": 20,
+                                  "target": 90},
+                  "ckdv": {"sizes": [32, 128]},
+                  "ablation": {"equation": "KS", "sizes": [32, 128, 512]},
+                  "equivariance": {"n_test": 256, "coefficient": 0.1}},
     },
 }
 
@@ -246,3 +253,24 @@ def get(profile: str, experiment: str) -> dict:
     if experiment not in _EXPERIMENTS:
         raise ValueError(f"experiment must be one of {', '.join(_EXPERIMENTS)}; got {experiment!r}")
     return copy.deepcopy(_EXPERIMENTS[experiment][profile])
+
+
+def merge(base: dict, overrides: dict | None, where: str = "overrides") -> dict:
+    """A deep copy of `base` with `overrides` merged in: nested dicts are merged key by key,
+    any other value replaces the base's. A key that `base` lacks is a ValueError naming it and
+    listing the valid keys at that level (so a misspelt setting fails before a run starts).
+    """
+    out = copy.deepcopy(base)
+    for key, value in (overrides or {}).items():
+        if key not in out:
+            raise ValueError(f"{where}: unknown key {key!r}; valid keys: {', '.join(map(str, out))}")
+        if isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = merge(out[key], value, f"{where}[{key!r}]")
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolved(profile: str, experiment: str, overrides: dict | None = None) -> dict:
+    """`get(profile, experiment)` with a notebook's `overrides` deep-merged in (see `merge`)."""
+    return merge(get(profile, experiment), overrides)

@@ -1,0 +1,315 @@
+"""Does symmetry augmentation help a classifier? No / default / affine / learned augmentation of
+small image training sets, compared per test image (Ko, Kim & Lee 2024, image experiment 3; notebook 05).
+
+    parameters(profile, overrides)          the profile's entry with `overrides` deep-merged
+    stratified_subset(labels, per_class, seed)  indices of `per_class` images of every class
+    generator_seeds(n_runs, symmetry_seeds)  which notebook-04 field each training seed uses
+    load_fields(symmetries_dir, ...)         inner product, normalised affine and learned fields
+    make_augmentations(params, shape, fields)  the four augmentations (learned: one per field seed)
+    run_configuration(...)                   one augmentation: a classifier per training seed,
+                                             per-test-image correctness (S, N)
+    run_all(...)                             every augmentation in `augmentations`
+    accuracy_table(runs), comparison_table(runs), conclusion(table)
+
+The comparison is paired: run s of every augmentation has the same training seed (classifier
+initialisation, batch order, training subset), and all runs are scored on the same test images,
+so a difference is computed per (seed, test image) and its interval comes from
+`metrics.hierarchical_bootstrap` (seeds resampled, then test images within each seed).
+Accuracies and differences are reported in percent / percentage points.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from . import generators, images, metrics, profiles
+
+EXPERIMENT = "image_augmentation"
+NOTEBOOK = "05_image_augmentation"
+SYMMETRIES_NOTEBOOK = "04_image_symmetries"
+AUGMENTATIONS = ("none", "default", "affine", "learned")
+# (treatment, baseline): rows of the comparison table, the positive control first
+COMPARISONS = (("affine", "none"), ("learned", "none"), ("learned", "affine"), ("default", "none"))
+NO_GENERATOR = -1  # generator_seed of a run that uses no learned field
+
+
+# ----------------------------------------------------------------------------------------------
+# Parameters
+
+
+def parameters(profile: str, overrides: dict | None = None) -> dict:
+    """`profiles.get(profile, "image_augmentation")` with `overrides` deep-merged (`profiles.merge`:
+    an unknown key is a ValueError listing the valid ones)."""
+    return profiles.resolved(profile, EXPERIMENT, overrides)
+
+
+# ----------------------------------------------------------------------------------------------
+# Data and seeds
+
+
+def stratified_subset(labels: torch.Tensor, per_class: int | None, seed: int) -> torch.Tensor:
+    """Sorted indices (int64) of `per_class` items of every class in `labels` (n,), drawn without
+    replacement with `seed` (`images._split_stratified`); None: all n indices. Raises a
+    ValueError when a class has fewer than `per_class` items or per_class < 1."""
+    labels = torch.as_tensor(labels)
+    if per_class is None:
+        return torch.arange(len(labels))
+    counts = torch.bincount(labels)
+    present = counts[counts > 0]
+    if not isinstance(per_class, (int, np.integer)) or per_class < 1 or int(present.min()) < per_class:
+        raise ValueError(f"per_class must be an integer from 1 to {int(present.min())} (the smallest "
+                         f"class's size); got {per_class!r}")
+    mask = images._split_stratified(labels.cpu().numpy(), int(per_class), seed)
+    return torch.from_numpy(np.flatnonzero(mask))
+
+
+def generator_seeds(n_runs: int, symmetry_seeds) -> list[int]:
+    """The notebook-04 generator seed of each of `n_runs` training runs: run i (the i-th entry of
+    the training seeds) uses symmetry_seeds[i % len(symmetry_seeds)]. Raises a ValueError when
+    symmetry_seeds is empty."""
+    symmetry_seeds = [int(s) for s in symmetry_seeds]
+    if not symmetry_seeds:
+        raise ValueError("symmetry_seeds must name at least one notebook-04 seed")
+    return [symmetry_seeds[i % len(symmetry_seeds)] for i in range(n_runs)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Fields and augmentations
+
+
+@dataclass
+class Fields:
+    """The fields of the flow augmentations, all normalised under notebook 04's inner product.
+
+    inner: the pixel-weighted inner product (pixel_weight.nc); affine: the 6 affine fields;
+    learned: {generator seed: the first n_fields learned fields of that seed}.
+    """
+
+    inner: generators.InnerProduct
+    affine: generators.Field
+    learned: dict[int, generators.Field]
+
+
+def _producing_command(profile: str, seed: int) -> str:
+    cmd = f"python -m symflow.runner {SYMMETRIES_NOTEBOOK} --profile {profile}"
+    return cmd if seed == 0 else f"{cmd} --tag seed{seed} -p seed={seed}"
+
+
+def load_fields(symmetries_dir, symmetry_seeds, n_fields: int, height: int, width: int,
+                profile: str | None = None) -> Fields:
+    """Read notebook 04's results folder `symmetries_dir` (results/04_image_symmetries/<profile>):
+
+        pixel_weight.nc            w(p) on the height x width pixel grid -> the inner product
+        learned_field_seed{S}.pt   the learned GeneratorField of generator seed S, for S in symmetry_seeds
+
+    Every field is divided by its norm under that inner product (`generators.normalise`); of each
+    learned field the first `n_fields` generators are kept. Raises FileNotFoundError naming the
+    missing file and the command that makes it (`profile`: in that command; default the folder's
+    name), and ValueError for no seeds, a weight map of the wrong size or n_fields out of range.
+    """
+    folder = Path(symmetries_dir)
+    profile = profile or folder.name
+    weight_file = folder / "pixel_weight.nc"
+    seeds = sorted({int(s) for s in symmetry_seeds})
+    if not seeds:
+        raise ValueError("symmetry_seeds must name at least one notebook-04 seed")
+    needed = [(weight_file, 0)] + [(folder / f"learned_field_seed{s}.pt", s) for s in seeds]
+    for path, seed in needed:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: run notebook {SYMMETRIES_NOTEBOOK} for generator "
+                                    f"seed {seed} first ({_producing_command(profile, seed)}), or point "
+                                    f"symmetries_dir at a folder that has it")
+    with xr.open_dataset(weight_file, engine="h5netcdf") as ds:
+        weight = torch.as_tensor(ds.weight.values, dtype=torch.float32).reshape(-1)
+    if weight.numel() != height * width:
+        raise ValueError(f"{weight_file} holds {weight.numel()} pixel weights; the images have "
+                         f"{height}x{width} = {height * width} pixels")
+    inner = images.image_inner_product(weight, height, width)
+    learned = {}
+    for s in seeds:
+        field = generators.normalise(generators.load(folder / f"learned_field_seed{s}.pt"), inner)
+        if not 1 <= n_fields <= field.n_generators:
+            raise ValueError(f"n_fields must be from 1 to {field.n_generators}; got {n_fields}")
+        keep = torch.eye(field.n_generators)[:, :n_fields]
+        learned[s] = images.linear_combination(keep, field)  # the first n_fields generators
+    return Fields(inner, generators.normalise(generators.affine_fields(), inner), learned)
+
+
+def make_augmentations(params: dict, image_shape: tuple[int, int, int], fields: Fields) -> dict:
+    """{"none": None, "default": crop (+ flip), "affine": flow along the affine fields,
+    "learned": {generator seed: flow along that seed's learned fields}}: callables
+    (images (B, C, H, W), torch.Generator) -> images from `images.make_augmentation`, with the
+    profile's padding, flip, scale (coefficients U(-scale, scale) per field, unit time) and steps.
+    """
+    flow = dict(scale=params["scale"], steps=params["steps"])
+    return {"none": images.make_augmentation("none", image_shape),
+            "default": images.make_augmentation("default", image_shape, padding=params["padding"],
+                                                flip=params["flip"]),
+            "affine": images.make_augmentation("flow", image_shape, fields.affine, **flow),
+            "learned": {s: images.make_augmentation("flow", image_shape, f, **flow)
+                        for s, f in fields.learned.items()}}
+
+
+# ----------------------------------------------------------------------------------------------
+# Training and scoring
+
+
+@torch.no_grad()
+def correct_predictions(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> np.ndarray:
+    """(N,) uint8: 1 where the model (eval mode) classifies image i correctly; mean = accuracy."""
+    model.eval()
+    out = [(model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).cpu()
+           for i in range(0, len(x), batch_size)]
+    return torch.cat(out).numpy().astype(np.uint8)
+
+
+def evaluation_set(data: images.ImageData, params: dict, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """The test images and labels: all of them, or `test_per_class` per class (stratified, seed 0)."""
+    idx = stratified_subset(data.test_y, params["test_per_class"], 0)
+    return data.test_x[idx].to(device), data.test_y[idx].to(device)
+
+
+def run_configuration(name: str, augment, data: images.ImageData, params: dict, device="cpu",
+                      test: tuple[torch.Tensor, torch.Tensor] | None = None, log=print) -> dict:
+    """Train one classifier per training seed in params["seeds"] with augmentation `augment` and
+    score it on the test set (`evaluation_set(data, params)` unless `test` is given).
+
+    augment: None, a callable (images, torch.Generator) -> images, or {generator seed: callable}
+    (learned fields): run i then uses augment[generator_seeds(S, symmetry_seeds)[i]].
+    Run i (training seed s = seeds[i]): torch.manual_seed(s), a fresh `images.make_classifier`,
+    `images.train_classifier` on `train_per_class` images of every class drawn with seed s
+    (`stratified_subset`; None: the whole training set), batch order and augmentation draws seeded
+    by s. The same seed gives the same subset, initialisation and batch order for every
+    augmentation, so runs of different augmentations are paired by seed.
+
+    Returns {"augmentation": name, "seeds": [S], "generator_seed": [S] (NO_GENERATOR when not
+    learned), "n_train": [S], "correct": (S, N) uint8 array, "accuracy": (S,) in [0, 1],
+    "seconds": (S,) wall time of each run}.
+    """
+    seeds = [int(s) for s in params["seeds"]]
+    learned = isinstance(augment, dict)
+    gen_seeds = generator_seeds(len(seeds), params["symmetry_seeds"]) if learned else [NO_GENERATOR] * len(seeds)
+    if learned and (missing := sorted(set(gen_seeds) - set(augment))):
+        raise ValueError(f"augment has no learned field for generator seed(s) {missing}; it has {sorted(augment)}")
+    test_x, test_y = test if test is not None else evaluation_set(data, params, device)
+    correct, seconds, n_train = [], [], []
+    for s, g in zip(seeds, gen_seeds):
+        start = time.perf_counter()
+        idx = stratified_subset(data.train_y, params["train_per_class"], s)
+        x, y = data.train_x[idx].to(device), data.train_y[idx].to(device)
+        torch.manual_seed(s)
+        model = images.make_classifier(params["arch"], data, params["width"]).to(device)
+        images.train_classifier(model, x, y, params["epochs"], params["batch_size"], params["lr"],
+                                weight_decay=params["weight_decay"], milestones=tuple(params["milestones"]),
+                                gamma=params["gamma"], augment=augment[g] if learned else augment, seed=s,
+                                log=None)
+        correct.append(correct_predictions(model, test_x, test_y))
+        seconds.append(time.perf_counter() - start)
+        n_train.append(len(idx))
+        if log:
+            gtext = f" (fields of generator seed {g})" if learned else ""
+            log(f"{name:8s} seed {s}{gtext}: test accuracy {correct[-1].mean():.2%} ({seconds[-1]:.1f} s)")
+    correct = np.stack(correct)
+    return {"augmentation": name, "seeds": seeds, "generator_seed": gen_seeds, "n_train": n_train,
+            "correct": correct, "accuracy": correct.mean(axis=1), "seconds": np.asarray(seconds)}
+
+
+def run_all(augmentations: dict, data: images.ImageData, params: dict, device="cpu", log=print) -> dict:
+    """`run_configuration` for every item of `augmentations` (name -> augment), in order: {name: run}."""
+    test = evaluation_set(data, params, device)
+    return {name: run_configuration(name, aug, data, params, device, test, log)
+            for name, aug in augmentations.items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# Tables
+
+
+def accuracy_table(runs: dict) -> pd.DataFrame:
+    """One row per (augmentation, training seed): augmentation, seed, generator_seed, n_train,
+    accuracy (fraction in [0, 1]), seconds."""
+    rows = [{"augmentation": name, "seed": s, "generator_seed": g, "n_train": n, "accuracy": float(a),
+             "seconds": float(t)}
+            for name, run in runs.items()
+            for s, g, n, a, t in zip(run["seeds"], run["generator_seed"], run["n_train"], run["accuracy"],
+                                     run["seconds"])]
+    return pd.DataFrame(rows)
+
+
+def comparison_table(runs: dict, comparisons=COMPARISONS, n_boot: int = 2000, level: float = 0.95,
+                     seed: int = 0) -> pd.DataFrame:
+    """Paired comparisons (treatment, baseline) of runs' per-test-image correctness.
+
+    For each pair present in `runs`: `metrics.hierarchical_bootstrap(100 * correct[baseline],
+    100 * correct[treatment])` (S training seeds x N test images, resampled seeds first, then test
+    images; the same draws for both). Columns: comparison ("treatment - baseline"), treatment,
+    baseline, treatment_accuracy and baseline_accuracy (%), difference, low, high (percentage
+    points, the central `level` interval), excludes_zero (low > 0 or high < 0), seeds, items.
+    Raises a ValueError when the two runs of a pair were not trained on the same seeds.
+    """
+    rows = []
+    for treatment, baseline in comparisons:
+        if treatment not in runs or baseline not in runs:
+            continue
+        t, b = runs[treatment], runs[baseline]
+        if list(t["seeds"]) != list(b["seeds"]) or t["correct"].shape != b["correct"].shape:
+            raise ValueError(f"{treatment} and {baseline} must be scored on the same seeds and test images; "
+                             f"got seeds {t['seeds']} / {b['seeds']}, shapes {t['correct'].shape} / "
+                             f"{b['correct'].shape}")
+        r = metrics.hierarchical_bootstrap(100.0 * b["correct"], 100.0 * t["correct"], n_boot, level, seed)
+        rows.append({"comparison": f"{treatment} - {baseline}", "treatment": treatment, "baseline": baseline,
+                     "treatment_accuracy": r["treatment"], "baseline_accuracy": r["baseline"],
+                     "difference": r["difference"], "low": r["difference_low"], "high": r["difference_high"],
+                     "excludes_zero": bool(r["difference_low"] > 0 or r["difference_high"] < 0),
+                     "seeds": r["seeds"], "items": r["items"]})
+    return pd.DataFrame(rows)
+
+
+def per_seed_differences(runs: dict, comparisons=COMPARISONS) -> pd.DataFrame:
+    """Accuracy difference (percentage points) of each pair per training seed: comparison, seed, difference."""
+    return pd.DataFrame([{"comparison": f"{t} - {b}", "seed": s, "difference": 100.0 * float(dt - db)}
+                         for t, b in comparisons if t in runs and b in runs
+                         for s, dt, db in zip(runs[t]["seeds"], runs[t]["accuracy"], runs[b]["accuracy"])])
+
+
+def conclusion(table: pd.DataFrame) -> str:
+    """The verdict read off a `comparison_table`: first whether affine - none excludes 0 (the
+    positive control: the experiment can detect an augmentation that helps). Only if it does,
+    whether learned - none excludes 0 and where learned - affine lies; otherwise a statement that
+    no conclusion about learned augmentation is drawn. Raises a ValueError without an affine - none row."""
+    rows = table.set_index("comparison")
+
+    def text(key):
+        r = rows.loc[key]
+        return (f"{key}: {r.difference:+.2f} points, 95% interval [{r.low:+.2f}, {r.high:+.2f}] "
+                f"({r.treatment_accuracy:.2f}% vs {r.baseline_accuracy:.2f}%, {r.seeds} seeds x {r['items']} test images)")
+
+    if "affine - none" not in rows.index:
+        raise ValueError("the table has no 'affine - none' row (the positive control)")
+    control = rows.loc["affine - none"]
+    lines = [text("affine - none")]
+    if not control.low > 0:
+        lines.append("positive control FAILED: affine augmentation does not beat none with an interval "
+                     "excluding 0, so this regime cannot detect a helpful augmentation; no conclusion "
+                     "about learned augmentation is drawn.")
+        return "\n".join(lines)
+    lines.append("positive control passed: affine augmentation beats none (interval excludes 0).")
+    if "learned - none" in rows.index:
+        r = rows.loc["learned - none"]
+        verdict = ("beats" if r.low > 0 else "is worse than" if r.high < 0 else
+                   "is not distinguishable from")
+        lines += [text("learned - none"), f"learned augmentation {verdict} no augmentation."]
+    if "learned - affine" in rows.index:
+        r = rows.loc["learned - affine"]
+        where = ("better than" if r.low > 0 else "worse than" if r.high < 0 else "not distinguishable from")
+        gain = control.difference
+        share = f"; learned recovers {100 * rows.loc['learned - none'].difference / gain:.0f}% of affine's gain" \
+            if "learned - none" in rows.index and gain > 0 else ""
+        lines += [text("learned - affine"), f"learned augmentation is {where} affine{share}."]
+    return "\n".join(lines)
