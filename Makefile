@@ -10,10 +10,10 @@ LIB     := $(wildcard lib/symflow/*.py)
 RUN     := $(PY) -m symflow.runner
 
 .DEFAULT_GOAL := reproduce
-.PHONY: setup reproduce evidence report test lab clean
+.PHONY: setup reproduce evidence report test lab clean help
 .SECONDEXPANSION:
 
-setup: $(STAMP)
+setup: $(STAMP) ## create .venv and install requirements.txt and the library (reruns when they change)
 
 # Rebuilt only when the requirements or the package metadata change.
 $(STAMP): requirements.txt pyproject.toml
@@ -67,23 +67,23 @@ results/03_pde_augmentation/$(PROFILE)/03_pde_augmentation_full.ipynb: $(call ex
 	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) 03_pde_augmentation --profile $(PROFILE) --device $(DEVICE) \
 		--tag full -p subfolder=full -p 'overrides=$(FULL_03)'
 
-reproduce: $(EXECUTED)
+reproduce: $(EXECUTED) ## run every notebook at PROFILE (default quick) and rebuild results/README.md
 	$(PY) -m symflow.report --profile $(PROFILE)
 
-evidence: reproduce
+evidence: reproduce ## extra seeds of notebooks 02 and 04 and notebook 03's full sweep (JOBS=2 for two at a time)
 	$(if $(EVIDENCE),$(MAKE) -j$(JOBS) $(EVIDENCE))
 	$(PY) -m symflow.report --profile $(PROFILE)
 
-report: $(STAMP)
+report: $(STAMP) ## rewrite results/README.md from the results present
 	$(PY) -m symflow.report --profile $(PROFILE)
 
-test: $(STAMP)
+test: $(STAMP) ## run the test suite (unit tests and every notebook at smoke)
 	$(PY) -m pytest
 
-lab: $(STAMP)
+lab: $(STAMP) ## JupyterLab in the venv
 	$(VENV)/bin/jupyter lab --notebook-dir=.
 
-clean:
+clean: ## remove PROFILE's generated data and results
 	rm -rf data/$(PROFILE) $(foreach nb,$(NOTEBOOKS),results/$(nb)/$(PROFILE) results/$(nb)/$(PROFILE).*partial)
 
 # PDE data (symflow.solvers, notebook 01): data/$(PROFILE)/<Equation>_<split>.nc for the five
@@ -91,19 +91,19 @@ clean:
 # generated with other parameters stops the run (delete it). The stamp records a complete set.
 PDE_DATA := data/$(PROFILE)/.complete
 .PHONY: data bench-solvers bench-iterations
-data: $(PDE_DATA)
+data: $(PDE_DATA) ## the PDE data sets of PROFILE, data/<profile>/<Equation>_<split>.nc
 $(PDE_DATA): $(STAMP) lib/symflow/pdes.py lib/symflow/solvers.py lib/symflow/profiles.py
 	$(PY) -m symflow.solvers --profile $(PROFILE) --device $(DEVICE)
 	touch $@
 DEPS_01_pde_data := $(PDE_DATA)
 
 # Solver accuracy and speed against dopri5 (the authors' approach): results/bench/solvers.json.
-bench-solvers: $(STAMP)
+bench-solvers: $(STAMP) ## solver accuracy and speed against dopri5: results/bench/solvers.json
 	$(PY) bench/bench_solvers.py --device $(DEVICE)
 
 # Seconds per iteration of each training loop (notebooks 02-05) at PROFILE on DEVICE, and the projected
 # time of the profile's schedule: results/bench/iterations_<profile>_<device>.json (no data sets needed).
-bench-iterations: $(STAMP)
+bench-iterations: $(STAMP) ## seconds per iteration of every training loop at PROFILE on DEVICE
 	$(PY) bench/bench_iterations.py --profile $(PROFILE) --device $(DEVICE)
 
 # notebook 05 augments with the fields and inner product that notebook 04 learned
@@ -114,3 +114,6 @@ DEPS_02_pde_symmetries := $(PDE_DATA)
 
 # notebook 03 trains neural solvers on the PDE data, augmented with notebook 02's learned generators
 DEPS_03_pde_augmentation := $(PDE_DATA) results/02_pde_symmetries/$(PROFILE)/02_pde_symmetries.ipynb
+
+help: ## list the targets with one line each
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24

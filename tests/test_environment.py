@@ -47,3 +47,17 @@ def test_every_experiment_defines_every_profile():
     for experiment in profiles.experiments():
         for profile in profiles.PROFILES:
             assert isinstance(profiles.get(profile, experiment), dict)
+
+
+def test_licence_and_citation_file_name_the_paper():
+    """The compendium is reusable (a licence) and citable (CITATION.cff citing the paper)."""
+    import yaml
+
+    from symflow import io
+
+    assert "Permission is hereby granted" in (io.REPO / "LICENSE").read_text()
+    cff = yaml.safe_load((io.REPO / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["license"] == "MIT"
+    paper = cff["references"][0]
+    assert paper["title"] == "Learning Infinitesimal Generators of Continuous Symmetries from Data"
+    assert [a["family-names"] for a in paper["authors"]] == ["Ko", "Kim", "Lee"] and paper["year"] == 2024
