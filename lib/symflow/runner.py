@@ -68,7 +68,7 @@ def combine_seed_tables(notebook: str, profile: str, root: Path | None = None) -
 
 
 def run_notebook(notebook: str, profile: str, device: str = "cpu", parameters: dict | None = None,
-                 tag: str | None = None, html: bool = True) -> Path:
+                 tag: str | None = None, html: bool = True, progress: bool = False) -> Path:
     """Execute `notebooks/<notebook>.ipynb` and return its final results folder."""
     import nbformat
     import papermill as pm
@@ -87,7 +87,7 @@ def run_notebook(notebook: str, profile: str, device: str = "cpu", parameters: d
     executed = partial / f"{notebook}{suffix}.ipynb"
     start = time.time()
     pm.execute_notebook(str(source), str(executed), parameters=params, kernel_name="python3",
-                        cwd=str(io.REPO), progress_bar=False, log_output=False)
+                        cwd=str(io.REPO), progress_bar=progress, log_output=progress)
     wall = time.time() - start
     io.write_json(partial / f"provenance{suffix}.json",
                   io.provenance(profile, {k: v for k, v in params.items() if k != "output_dir"},
@@ -118,9 +118,14 @@ def main(argv=None) -> None:
     parser.add_argument("--tag", default=None, help="name of an extra run (e.g. seed1) beside the default one")
     parser.add_argument("-p", dest="params", action="append", default=[], metavar="KEY=VALUE",
                         help="extra notebook parameter (Python literal or string)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no streamed notebook output")
     args = parser.parse_args(argv)
+    if not args.quiet:  # stream the notebook's own output (its training loops' lines) and a cell bar
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = run_notebook(args.notebook, args.profile, args.device,
-                       dict(_parse_parameter(p) for p in args.params), args.tag)
+                       dict(_parse_parameter(p) for p in args.params), args.tag, progress=not args.quiet)
     print(f"{args.notebook} [{args.profile}] -> {out.relative_to(io.REPO) if out.is_relative_to(io.REPO) else out}")
 
 
