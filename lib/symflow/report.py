@@ -33,7 +33,7 @@ PAPER_ITEMS = [
      "LPSDA (Brandstetter, Welling & Worrall 2022), read off their figures: KdV cumulative NMSE without "
      "augmentation 0.49, 0.23, 0.11 at 2^5, 2^7, 2^9 and 0.18, 0.087, 0.028 with x-/t-translation and the "
      "boost; KS 0.85 vs 0.53 at 2^5 (table lpsda_comparison.csv).",
-     "03_pde_augmentation", ["magnitude_sweep.png", "nmse_vs_size.png", "comparisons_summary.csv",
+     "03_pde_augmentation", ["copies_example.png", "magnitude_sweep.png", "nmse_vs_size.png", "comparisons_summary.csv",
                              "lpsda_comparison.csv", "equivariance.csv"]),
     ("Fig. (image generators): 10 fields learned on CIFAR-10 and their affine projections",
      "The first 6 fields are nearly affine (translations, rotation, scalings, shears); 7-10 are not symmetries. "
