@@ -206,7 +206,7 @@ def main(argv=None):
                                  baseline_horizon=args.ks_horizon, run_baseline=not args.no_baseline,
                                  repeats=args.repeats),
         "profile_steps": profile_steps_benchmark(args.n, args.device),
-        "issue_reference": "authors' code on this machine (issue 3): 107 s for 32 KdV, > 20 min for 32 KS",
+        "issue_reference": "authors' code on this machine: 107 s for 32 KdV, > 20 min for 32 KS",
         "threads": torch.get_num_threads(),
         "load_average_after": os.getloadavg(),
     }

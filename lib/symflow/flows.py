@@ -212,7 +212,7 @@ def resample_graph(graph: torch.Tensor, method: str = "sinc", tol: float | None 
 
 
 # ---------------------------------------------------------------------------------------------
-# PDE solutions: moving the graph of a solution (issue 4, notebook 02).
+# PDE solutions: moving the graph of a solution (notebook 02).
 
 def transform_graph(field: Field, graph: torch.Tensor, s, steps: int = 10, times=None,
                     adjoint: bool = False) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The terms of the training objective (PAPER.md, "Losses" and "Validity scores").
+"""The terms of the training objective (the paper's losses and validity scores).
 
     total = w_sym * sum_a S_a + w_ortho * L_ortho + w_lip * L_lip (+ w_sob * L_sob for PDEs)
 
@@ -52,7 +52,7 @@ def orthonormality(V: torch.Tensor, inner: InnerProduct, mode: str = "pairwise")
     V (n, d, N): generators at the inner product's points (unit norm in the learners, but any
     scale gives the same value). For each pair a < b, with V_a detached,
         c = <V_a, V_b> / |V_a|,   r = V_b - (<V_a, V_b> / |V_a|^2) V_a,   term = atan2(|c|, |r|).
-    For unit fields this is pi/2 - arccos|<V_a, V_b>| (PAPER.md), but written through the explicit
+    For unit fields this is pi/2 - arccos|<V_a, V_b>|, but written through the explicit
     residual r its gradient stays finite and non-zero when V_b collapses onto V_a: arccos of a
     clamped cosine has zero gradient there, so a collapsed generator would stay collapsed.
     V_a for a < b enters only detached, so generator b is pushed away from the earlier ones and

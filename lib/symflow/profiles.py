@@ -36,7 +36,7 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
         "quick": {"n_digits": 4, "s_values": [-0.4, -0.2, 0.0, 0.2, 0.4], "steps": 20},
         "paper": {"n_digits": 4, "s_values": [-0.4, -0.2, 0.0, 0.2, 0.4], "steps": 20},
     },
-    # notebook 02: learning the symmetries of the PDEs (issue 4). learn: pde_learning.train's
+    # notebook 02: learning the symmetries of the PDEs. learn: pde_learning.train's
     # params (patches of `rows` time rows x all nx columns; flows read at `times` of s with
     # `steps` RK4 steps; paper loss weights); evaluate: the tables' inner product (`n_points`
     # test graph points) and validity patches (`n_patches` test trajectories x `rows` rows).
@@ -103,7 +103,7 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
                   "evaluate": {"n_points": 16384, "n_patches": 64, "rows": 20, "first_row": 60, "steps": 10,
                                "s_values": [0.02, 0.1, 0.4], "s_curve": [0.02, 0.05, 0.1, 0.2, 0.4]}},
     },
-    # notebook 04: learning the symmetries of images (PAPER.md, image experiments 1-2).
+    # notebook 04: learning the symmetries of images (the paper's image experiments 1-2).
     # extractor: feature-extractor training (SGD Nesterov, lr steps by `gamma` at `milestones`
     # fractions of `epochs`); weights: the inner product's w(p); learn: the generator training;
     # evaluate: validity tables and curves on `n_eval` test images.
@@ -152,7 +152,7 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
                                "liegg_images": 2000}},
     },
     # notebook 05: classifier accuracy with no / default / affine / learned augmentation
-    # (PAPER.md, image experiment 3; symflow.image_augmentation). train_per_class / test_per_class:
+    # (the paper's image experiment 3; symflow.image_augmentation). train_per_class / test_per_class:
     # stratified subsets (None: the whole split), the training subset drawn anew by each training
     # seed; learned augmentation of the i-th training seed uses notebook 04's fields of generator
     # seed symmetry_seeds[i % len(symmetry_seeds)]. Flow augmentations: coefficients U(-scale,

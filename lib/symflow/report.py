@@ -17,7 +17,7 @@ import pandas as pd
 from . import io
 
 # (paper item, what the paper reports, notebook, files in that notebook's results folder).
-# Paper facts as summarised in PAPER.md (Ko, Kim & Lee 2024, arXiv 2410.21853).
+# Paper facts from Ko, Kim & Lee 2024 (arXiv 2410.21853).
 PAPER_ITEMS = [
     ("Method (Sec. 3): flows of generators", "Symmetries are flows of vector fields, integrated by RK4.",
      "00_generators_and_flows", ["affine_fields.png", "digit_flows.png", "group_law.csv"]),
