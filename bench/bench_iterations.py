@@ -214,6 +214,51 @@ def pde_symmetries_weno(profile, device, synthetic):
     return pde_symmetries(profile, device, synthetic, method="weno")
 
 
+def time_to_acceptance(profile: str, device: str, every: int, threads: int | None = None,
+                       equation: str = "KdV", seed: int = 0) -> dict:
+    """Notebook 02's run of `equation` seed `seed` at the profile's settings, judged as the notebook
+    judges it (`pde_learning.judge`: test patches, evaluation inner product, acceptance checks)
+    after every `every` iterations, and stopped at the first judgement that passes every check.
+
+    Needs the profile's data sets (data/<profile>/<equation>_{train,test}.nc). Returns the
+    judgements (iteration, checks passed, training seconds so far: the history's own seconds,
+    judging excluded) and the first passing iteration and its training seconds (None if the
+    schedule ends first).
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    P = profiles.get(profile, "pde_symmetries")
+    learn, ev = {**P["learn"], "checkpoint_every": 10 ** 9}, P["evaluate"]
+    eq = pdes.get(equation)
+    graphs = pde_learning.graphs_of(eq, solvers.dataset(equation, "train", profile, device=device))
+    test = pde_learning.graphs_of(eq, solvers.dataset(equation, "test", profile, device=device), torch.float64)
+    patches = test[:ev["n_patches"], ev["first_row"]:ev["first_row"] + ev["rows"]]
+    inner = pde_learning.evaluation_inner(test, ev["n_points"], seed=0)
+    untrained = pde_learning.new_field(learn, seed)
+    judgements, seconds = [], [0.0]
+    start = time.perf_counter()
+
+    def judge(iteration, field):
+        _, _, checks = pde_learning.judge(eq, field, untrained, patches, inner, seed, [ev["s_values"][1]],
+                                          steps=ev["steps"], method=learn["method"], row_order=learn["row_order"])
+        judgements.append({"iteration": iteration, "passed": int(checks.passed.sum()), "checks": len(checks),
+                           "failed": checks.check[~checks.passed].tolist()})
+        print(f"  {equation} seed {seed} after {iteration} iterations: {judgements[-1]['passed']}/"
+              f"{len(checks)} checks", flush=True)
+        return bool(checks.passed.all())
+
+    _, history = pde_learning.train(eq, graphs, learn, seed=seed, log=lambda line: None, device=device,
+                                    callback=judge, callback_every=every)
+    cumulative = history.seconds.cumsum().tolist()
+    for j in judgements:
+        j["training_s"] = cumulative[j["iteration"] - 1]
+    first = next((j for j in judgements if j["passed"] == j["checks"]), None)
+    return {"equation": equation, "seed": seed, "every": every, "schedule_iterations": learn["iterations"],
+            "judgements": judgements, "passed_at_iteration": first and first["iteration"],
+            "training_s_to_pass": first and first["training_s"],
+            "s_per_iteration": float(history.seconds.median()), "wall_s": time.perf_counter() - start}
+
+
 LOOPS = {f.__name__: f for f in (pde_symmetries, pde_symmetries_weno, pde_augmentation, pde_augmentation_ensemble, image_extractor,
                                  image_symmetries, image_augmentation)}
 
@@ -251,14 +296,34 @@ def measure(loop: str, profile: str, device: str, iterations: int, synthetic: bo
 
 def isolated(*args) -> dict:
     """`measure(*args)` in a fresh (spawned) process, so that peak memory is the loop's own."""
+    return isolated_call(measure, *args)
+
+
+def isolated_call(function, *args) -> dict:
+    """`function(*args)` in a fresh (spawned) process."""
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-        return pool.submit(measure, *args).result()
+        return pool.submit(function, *args).result()
 
 
 def duration(seconds: float) -> str:
     """Seconds as '42 s', '12.5 min' or '3.1 h'."""
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def print_acceptance(result: dict) -> None:
+    t = result.get("time_to_acceptance")
+    if not t:
+        return
+    if "error" in t:
+        print(f"time to acceptance: FAILED: {t['error'][:200]}")
+    elif t["passed_at_iteration"] is None:
+        print(f"time to acceptance: {t['equation']} seed {t['seed']} did not pass all its checks within "
+              f"{t['schedule_iterations']} iterations (judged every {t['every']})")
+    else:
+        print(f"time to acceptance: {t['equation']} seed {t['seed']} passed every check after "
+              f"{t['passed_at_iteration']} iterations, {t['training_s_to_pass']:.0f} s of training "
+              f"({t['s_per_iteration']:.3f} s/it; judged every {t['every']} iterations)")
 
 
 def print_table(result: dict) -> None:
@@ -281,6 +346,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--synthetic", action="store_true", help="synthetic KdV data even if data/<profile> has it")
     parser.add_argument("--out", default=None, help="default results/bench/iterations_<profile>_<device>.json")
+    parser.add_argument("--acceptance-every", type=int, default=None,
+                        help="judge notebook 02's KdV seed-0 run after every this many iterations until it passes "
+                             "its acceptance checks (default: learn.iterations / 12; 0: skip; needs make data)")
     args = parser.parse_args(argv)
     loops = args.loops.split(",")
     if unknown := [name for name in loops if name not in LOOPS]:
@@ -306,9 +374,20 @@ def main(argv=None) -> dict:
             result["kdv_data"] = {"source": source, "shape": list(ds.u.shape)}
         except Exception as exc:
             result["kdv_data"] = {"error": f"{type(exc).__name__}: {exc}"}
+    every = args.acceptance_every
+    if every is None:
+        every = max(1, profiles.get(args.profile, "pde_symmetries")["learn"]["iterations"] // 12)
+    if every:
+        print("time to the acceptance checks (KdV seed 0) ...", flush=True)
+        try:
+            result["time_to_acceptance"] = isolated_call(time_to_acceptance, args.profile, args.device, every,
+                                                         args.threads)
+        except Exception as exc:
+            result["time_to_acceptance"] = {"error": f"{type(exc).__name__}: {exc}"}
     result["provenance"] = io.provenance(args.profile, vars(args), time.perf_counter() - start, args.device)
     io.write_json(out, result)
     print_table(result)
+    print_acceptance(result)
     print(f"wrote {out}")
     return result
 

@@ -244,3 +244,43 @@ def test_adjoint_back_propagation_gives_the_direct_gradient():
     for direct, adjoint in zip(grads[False], grads[True]):
         torch.testing.assert_close(adjoint, direct, rtol=1e-4, atol=1e-8)
     assert max(float(g.abs().max()) for g in grads[False]) > 1e-3
+
+
+def test_callback_sees_the_run_and_can_stop_it(tmp_path):
+    params = {**PARAMS, "iterations": 6}
+    seen = []
+
+    def callback(iteration, field):
+        seen.append((iteration, [p.detach().clone() for p in field.parameters()]))
+        return iteration == 4
+
+    ckpt = tmp_path / "c.pt"
+    field, history = pde_learning.train("Burgers", burgers_graphs(), params, ckpt, seed=1, log=lambda s: None,
+                                        callback=callback, callback_every=2)
+    assert [it for it, _ in seen] == [2, 4] and len(history) == 4
+    assert torch.load(ckpt, weights_only=False)["iteration"] == 4
+    for a, b in zip(seen[-1][1], field.parameters()):    # the callback saw the field after iteration 4
+        torch.testing.assert_close(a, b)
+    at4 = []                                             # the same run, not stopped: identical up to 4
+    pde_learning.train("Burgers", burgers_graphs(), params, None, seed=1, log=lambda s: None, callback_every=4,
+                       callback=lambda it, f: at4.extend(p.detach().clone() for p in f.parameters()))
+    for a, b in zip(at4, field.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+def test_judge_passes_the_exact_symmetries_and_fails_an_untrained_field():
+    graphs = burgers_graphs(2)
+    inner = generators.InnerProduct(graphs.reshape(-1, 3).double())
+    exact = BURGERS.known_fields()                     # the registry's exact symmetries as "learned"
+    untrained = pde_learning.new_field(PARAMS, 1)
+    recovery, validity, checks = pde_learning.judge(BURGERS, exact, untrained, graphs.double(), inner, 0,
+                                                    [0.02], steps=2)
+    assert set(validity.s) == {0.02, 0.1}
+    assert list(checks.columns[:2]) == ["equation", "seed"] and (checks.equation == "Burgers").all()
+    n_exact = int((recovery.kind == "exact").sum())
+    assert len(checks) == 1 + n_exact + 3
+    span = checks[checks.check.str.startswith("span")]
+    assert span.passed.all() and (span.value > 1 - 1e-9).all()
+    assert checks[checks.check.str.startswith("validity")].passed.all()
+    _, _, bad = pde_learning.judge(BURGERS, untrained, untrained, graphs.double(), inner, 0, [0.02], steps=2)
+    assert not bad.passed.all()

@@ -112,18 +112,27 @@ def _fd_weights(offsets: tuple[int, ...]) -> list[float]:
     return [float(b[k] / A[k][k]) for k in range(n)]
 
 
+@functools.lru_cache(maxsize=None)
+def _row_matrix(nt: int, order: int) -> torch.Tensor:
+    """(nt, nt) float64 matrix D with (D f)_i = df/di: the stencils of `_d_row`, one row each."""
+    half = order // 2
+    D = torch.zeros(nt, nt, dtype=torch.float64)
+    centred = _fd_weights(tuple(range(-half, half + 1)))
+    for i in range(half, nt - half):
+        D[i, i - half:i + half + 1] = torch.tensor(centred, dtype=torch.float64)
+    for i in range(half):
+        w = torch.tensor(_fd_weights(tuple(k - i for k in range(order + 1))), dtype=torch.float64)
+        D[i, :order + 1] = w
+        D[nt - 1 - i, nt - 1 - order:] = -w.flip(0)
+    return D
+
+
 def _d_row(f: torch.Tensor, order: int) -> torch.Tensor:
     """df/di along axis -2 (unit spacing), finite differences of the given (even) order:
-    centred on order+1 rows in the interior, one-sided on order+1 rows near the two ends."""
-    nt, half = f.shape[-2], order // 2
-    centred = _fd_weights(tuple(range(-half, half + 1)))
-    c = sum(w * f[..., k:nt - order + k, :] for k, w in enumerate(centred) if w != 0)
-    head, tail = [], []
-    for i in range(half):
-        w = _fd_weights(tuple(k - i for k in range(order + 1)))
-        head.append(sum(wk * f[..., k, :] for k, wk in enumerate(w)))
-        tail.insert(0, -sum(wk * f[..., -1 - k, :] for k, wk in enumerate(w)))
-    return torch.cat([torch.stack(head, -2), c, torch.stack(tail, -2)], dim=-2)
+    centred on order+1 rows in the interior, one-sided on order+1 rows near the two ends.
+    Applied as one matrix product with the (nt, nt) stencil matrix."""
+    D = _row_matrix(f.shape[-2], order).to(dtype=f.dtype, device=f.device)
+    return D @ f
 
 
 def _curvilinear(x, t, u, period, orders, row_order):

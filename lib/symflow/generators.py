@@ -9,7 +9,8 @@ The second form is what a flow needs: each generator moves its own copy of the p
 
     GeneratorField   the learnable multi-head MLP of the paper
     FunctionField    a fixed field from a callable (affine fields, known Lie point symmetries)
-    Normalised       a field divided by its norms under an InnerProduct
+    Scaled           a field with each generator multiplied by a number
+    normalise        a field divided by its norms under an InnerProduct (a Scaled)
 """
 from __future__ import annotations
 
@@ -99,15 +100,15 @@ class GeneratorField(Field):
         """(..., d) -> (..., d + len(periodic)): plain coordinates, then cos and sin of periodic ones."""
         if not self.periodic:
             return z
-        angles = 2 * math.pi * z[..., list(self.periodic)]
-        return torch.cat([z[..., self.plain], torch.cos(angles), torch.sin(angles)], dim=-1)
+        angles = 2 * math.pi * _columns(z, self.periodic)
+        return torch.cat([_columns(z, self.plain), torch.cos(angles), torch.sin(angles)], dim=-1)
 
     def _plus_linear(self, out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """out, z (N, n, d) -> out_a + A_a^T y(z_a), y_k = scale_k (z_k - centre_k) over the
         non-periodic k; `out` itself when the field has no linear part."""
         if self.affine is None:
             return out
-        y = self.scale * (z[..., self.plain] - self.centre)
+        y = self.scale * (_columns(z, self.plain) - self.centre)
         return out + torch.einsum("ank,akd->and", y, self.A)
 
     def _heads(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -126,6 +127,14 @@ class GeneratorField(Field):
         """z (N, n, d) -> (N, n, d): the trunk on every point, head a on z[a] only."""
         self._check_generator_points(z)
         return self._plus_linear(self._heads(self.trunk(self._embed(z))), z)
+
+
+def _columns(z: torch.Tensor, index) -> torch.Tensor:
+    """z[..., index] for a list of coordinates; a slice (a view, no gather) when they are consecutive."""
+    index = list(index)
+    if index == list(range(index[0], index[0] + len(index))) if index else False:
+        return z[..., index[0]:index[0] + len(index)]
+    return z[..., index]
 
 
 def _stacked_linear(n: int, fan_in: int, fan_out: int) -> tuple[nn.Parameter, nn.Parameter]:
@@ -214,31 +223,33 @@ class InnerProduct:
         return field(self.points)
 
 
-class Normalised(Field):
-    """`field` divided generator-wise by its norms under `inner`: every generator has unit norm.
+class Scaled(Field):
+    """`field` with generator a multiplied by scale[a]: V_a -> scale_a V_a (scale (N,) kept as given,
+    so gradients reach the parameters it was computed from)."""
 
-    The norms are recomputed (differentiably) at each call of `forward`/`per_generator`, so the
-    normalisation follows the parameters during training.
-    """
-
-    def __init__(self, field: Field, inner: InnerProduct, eps: float = 1e-12):
+    def __init__(self, field: Field, scale: torch.Tensor):
         super().__init__()
-        self.field, self.inner, self.eps = field, inner, eps
+        if scale.shape != (field.n_generators,):
+            raise ValueError(f"scale must have shape ({field.n_generators},); got {tuple(scale.shape)}")
+        self.field, self.scale = field, scale
         self.dim, self.n_generators = field.dim, field.n_generators
 
-    def norms(self) -> torch.Tensor:
-        return self.inner.norms(self.inner.evaluate(self.field)).clamp_min(self.eps)
-
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.field(z) / self.norms()
+        return self.field(z) * self.scale.to(z.dtype)
 
     def per_generator(self, z: torch.Tensor) -> torch.Tensor:
-        return self.field.per_generator(z) / self.norms()[:, None, None]
+        return self.field.per_generator(z) * self.scale.to(z.dtype)[:, None, None]
 
 
-def normalise(field: Field, inner: InnerProduct) -> Normalised:
-    """Return `field` with each generator scaled to unit norm under `inner`."""
-    return Normalised(field, inner)
+def normalise(field: Field, inner: InnerProduct, eps: float = 1e-12, at_points: torch.Tensor | None = None) -> Scaled:
+    """`field` with each generator divided by its norm under `inner` (norms below eps count as eps).
+
+    The norms are computed once, here, and differentiably: a field whose parameters change (a
+    training iteration) needs a new `normalise` after each change. at_points: field(inner.points)
+    (n, d, N) when the caller has it already (it is reused, not recomputed).
+    """
+    values = field(inner.points) if at_points is None else at_points
+    return Scaled(field, 1.0 / inner.norms(values).clamp_min(eps))
 
 
 def save(field: GeneratorField, path, **metadata) -> Path:

@@ -19,6 +19,7 @@ Augmentation:
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import pickle
@@ -358,11 +359,38 @@ def load_classifier(path) -> _Classifier:
 
 
 def frozen_features(model: _Classifier):
-    """The feature map x -> model.features(x) with the model frozen (eval mode, no parameter grads)."""
+    """The feature map x -> model.features(x) of the model in eval mode, frozen (no parameter grads).
+
+    The model itself is put in eval mode and frozen; the returned map belongs to a copy in which
+    every batch norm (in eval mode an affine map per channel) is folded into the convolution
+    before it (`torch.nn.utils.fusion.fuse_conv_bn_eval`): the same function up to rounding,
+    without the normalisation's own forward and backward passes.
+    """
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return model.features
+    fused = copy.deepcopy(model)
+    _fold_batch_norms(fused)
+    for p in fused.parameters():
+        p.requires_grad_(False)
+    return fused.features
+
+
+def _fold_batch_norms(module: nn.Module) -> None:
+    """Fold each BatchNorm2d into the Conv2d that feeds it (in place; eval-mode statistics):
+    consecutive (conv, bn) in a Sequential, and a basic block's conv1/bn1 and conv2/bn2."""
+    for child in module.children():
+        _fold_batch_norms(child)
+    if isinstance(module, nn.Sequential):
+        layers = list(module)
+        for k in range(len(layers) - 1):
+            if isinstance(layers[k], nn.Conv2d) and isinstance(layers[k + 1], nn.BatchNorm2d):
+                module[k] = nn.utils.fusion.fuse_conv_bn_eval(layers[k], layers[k + 1])
+                module[k + 1] = nn.Identity()
+    if isinstance(module, _BasicBlock):
+        for conv, bn in (("conv1", "bn1"), ("conv2", "bn2")):
+            setattr(module, conv, nn.utils.fusion.fuse_conv_bn_eval(getattr(module, conv), getattr(module, bn)))
+            setattr(module, bn, nn.Identity())
 
 
 def _checked(h: torch.Tensor) -> torch.Tensor:
@@ -470,7 +498,6 @@ def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField
     if inner.points.shape[0] != h * w:
         raise ValueError(f"inner must be defined on the {h}x{w} pixel grid; got {inner.points.shape[0]} points")
     gen = torch.Generator().manual_seed(seed)
-    normed = generators.normalise(field, inner)
     opt = torch.optim.Adam(field.parameters(), lr=lr)
     history = []
     for it in range(iterations):
@@ -480,10 +507,12 @@ def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField
         xb = x[idx]
         with torch.no_grad():
             h0 = _checked(features(xb))
+        at_grid = field(inner.points)                                  # (H*W, 2, N): once per iteration
+        normed = generators.normalise(field, inner, at_points=at_grid)
         warped = flows.warp_images(xb, normed, s, steps)
         h1 = _checked(features(warped.flatten(0, 1))).reshape(field.n_generators, batch_size, -1)
         per_gen = torch.stack([losses.feature_validity(h0, h1[a]) for a in range(field.n_generators)])
-        V = normed(inner.points)  # (H*W, 2, N)
+        V = at_grid * normed.scale
         ortho = losses.orthonormality(V, inner, ortho_mode)
         lip = losses.lipschitz(V.reshape(h, w, 2, -1), tau)
         loss = w_sym * per_gen.sum() + w_ortho * ortho + w_lip * lip

@@ -18,6 +18,7 @@ on the gradient clipped to norm `clip`; the learning rate drops by 10x at `decay
 
     train(equation, graphs, params, checkpoint, seed)    -> field, history
     recovery_table / validity_table / independence / acceptance   the judgement of a learned field
+    judge(equation, field, untrained, patches, inner, seed, s_values)  all three, as notebook 02 reports them
 
 A run writes `checkpoint` (atomically) every `checkpoint_every` iterations and at the end; a
 rerun with the same parameters resumes from it. A loss that turns NaN/inf stops the run with
@@ -34,7 +35,7 @@ import pandas as pd
 import torch
 
 from . import io, losses, metrics, pdes
-from .generators import Field, GeneratorField, InnerProduct
+from .generators import Field, GeneratorField, InnerProduct, normalise
 
 TERMS = ("validity", "ortho", "lipschitz", "sobolev")
 
@@ -59,26 +60,6 @@ def sample_patches(graphs: torch.Tensor, rows: int, batch: int, generator: torch
     which = torch.randint(n, (batch,), generator=generator)
     first = torch.randint(nt - rows + 1, (batch,), generator=generator)
     return torch.stack([graphs[k, f:f + rows] for k, f in zip(which.tolist(), first.tolist())])
-
-
-class Scaled(Field):
-    """`field` with generator a multiplied by scale[a] (scale (N,) kept as given, differentiable)."""
-
-    def __init__(self, field: Field, scale: torch.Tensor):
-        super().__init__()
-        self.field, self.scale = field, scale
-        self.dim, self.n_generators = field.dim, field.n_generators
-
-    def forward(self, z):
-        return self.field(z) * self.scale.to(z.dtype)
-
-    def per_generator(self, z):
-        return self.field.per_generator(z) * self.scale.to(z.dtype)[:, None, None]
-
-
-def unit_norm(field: Field, inner: InnerProduct) -> Scaled:
-    """`field` scaled to unit norms under `inner`, the norms computed once (differentiably)."""
-    return Scaled(field, 1.0 / inner.norms(field(inner.points)).clamp_min(1e-12))
 
 
 def new_field(params: dict, seed: int) -> GeneratorField:
@@ -107,14 +88,15 @@ def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.
     """
     if inner is None:
         inner = InnerProduct(random_points(patches, params["n_inner"], generator))
-    V = unit_norm(field, inner)
+    at_inner = field(inner.points)                                       # (n_inner, 3, N), reused
+    V = normalise(field, inner, at_points=at_inner)
     validity = metrics.validity(V, equation, patches, s, params["steps"], params["times"],
                                 method=params["method"], row_order=params["row_order"],
                                 adjoint=params["adjoint"])
     grid = patches[0]                                                    # (rows, nx, 3)
     values = V(grid.reshape(-1, 3)).reshape(*grid.shape, -1)             # (rows, nx, 3, N)
     return {"validity": validity,
-            "ortho": losses.orthonormality(V(inner.points), inner, params["ortho_mode"]),
+            "ortho": losses.orthonormality(at_inner * V.scale, inner, params["ortho_mode"]),
             "lipschitz": losses.lipschitz(values, params["tau"], grid),
             "sobolev": losses.sobolev(values, axis=1) if sobolev else values.new_zeros(())}
 
@@ -131,7 +113,7 @@ def total_loss(terms: dict, weights: dict) -> torch.Tensor:
 
 
 def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: int = 0,
-          log=print, device="cpu") -> tuple[GeneratorField, pd.DataFrame]:
+          log=print, device="cpu", callback=None, callback_every: int = 0) -> tuple[GeneratorField, pd.DataFrame]:
     """Learn `params["n_generators"]` generators on the training graphs (S, nt, nx, 3).
 
     params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, clip (the
@@ -143,6 +125,9 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     the residual), weights {sym, ortho, lip, sob}, ortho_mode
     (`losses.orthonormality`), sym_warmup (`warmed_up`), sobolev_from (fraction of the run after
     which L_sob is on), method, row_order, checkpoint_every, log_every.
+    callback: optional callable(iterations_done, field), called after every `callback_every`
+    iterations (e.g. to judge the field on the way); its time is not in the history's seconds.
+    When it returns True the run stops there (the checkpoint records that iteration).
     Returns the field and the history (one row per iteration: loss terms, lr, grad_norm before
     clipping, seconds).
     """
@@ -210,6 +195,11 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
                 f"  |grad| {values['grad_norm']:.3g}  {values['seconds']:.2f} s/it")
         if (it + 1) % params["checkpoint_every"] == 0 and it + 1 < n_it:
             save(it + 1)
+        if callback is not None and callback_every and (it + 1) % callback_every == 0:
+            if callback(it + 1, field) is True:
+                log(f"{eq.name} seed {seed}: stopped by the callback after iteration {it + 1}")
+                save(it + 1)
+                return field, pd.DataFrame(history)
     save(n_it)
     return field, pd.DataFrame(history)
 
@@ -252,8 +242,8 @@ def validity_table(equation, field: Field, graphs: torch.Tensor, inner: InnerPro
     seed, field, kind, s, validity."""
     eq = metrics.as_equation(equation)
     graphs = graphs.to(torch.float64)
-    learned = unit_norm(double(field), inner)
-    known = unit_norm(eq.known_fields(kinds=pdes.KINDS), inner)
+    learned = normalise(double(field), inner)
+    known = normalise(eq.known_fields(kinds=pdes.KINDS), inner)
     names = [(f"V{a + 1}", "learned") for a in range(field.n_generators)] + known_names(eq)
     rows = []
     with torch.no_grad():
@@ -302,6 +292,26 @@ def acceptance(recovery: pd.DataFrame, validity: pd.DataFrame, independent: floa
                     "bound": f"<= {bound:.2f} (worst symmetry {worst:.2f} + 0.5, best control {best_control:.2f} - 2)",
                     "passed": bool(r.validity <= bound)})
     return pd.DataFrame(out)
+
+
+def judge(equation, field: Field, untrained: Field, patches: torch.Tensor, inner: InnerProduct,
+          seed: int, s_values, steps: int = 10, method: str = "curvilinear", row_order: int = 6,
+          s_check: float = 0.1) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Everything notebook 02 says about one learned field: (recovery, validity, checks).
+
+    recovery: `recovery_table` against the untrained field; validity: `validity_table` on the
+    test `patches` (P, nt, nx, 3) at `s_values` (s_check is added when missing); checks:
+    `acceptance` at s_check, with the equation and seed as its first columns.
+    """
+    eq = metrics.as_equation(equation)
+    recovery = recovery_table(eq, field, untrained, inner, seed)
+    s_all = sorted(set(float(v) for v in s_values) | {float(s_check)})
+    validity = validity_table(eq, field, patches, inner, s_all, seed, steps=steps, method=method,
+                              row_order=row_order)
+    checks = acceptance(recovery, validity, independence(field, inner), s=s_check)
+    checks.insert(0, "equation", eq.name)
+    checks.insert(1, "seed", seed)
+    return recovery, validity, checks
 
 
 def double(field: Field) -> Field:
