@@ -358,7 +358,7 @@ def main(argv=None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     out = args.out or io.results_root() / "bench" / f"iterations_{args.profile}_{args.device.replace(':', '')}.json"
-    start = time.perf_counter()
+    start, commit = time.perf_counter(), io.git_commit()
     result = {"profile": args.profile, "device": args.device, "device_name": io.device_description(args.device),
               "threads": torch.get_num_threads(), "iterations": args.iterations, "loops": {}}
     for name in loops:
@@ -384,7 +384,7 @@ def main(argv=None) -> dict:
                                                          args.threads)
         except Exception as exc:
             result["time_to_acceptance"] = {"error": f"{type(exc).__name__}: {exc}"}
-    result["provenance"] = io.provenance(args.profile, vars(args), time.perf_counter() - start, args.device)
+    result["provenance"] = io.provenance(args.profile, vars(args), time.perf_counter() - start, args.device, commit_at_start=commit)
     io.write_json(out, result)
     print_table(result)
     print_acceptance(result)

@@ -197,7 +197,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(io.results_root() / "bench" / "solvers.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    start = time.perf_counter()
+    start, commit = time.perf_counter(), io.git_commit()
     result = {
         "soliton": soliton_benchmark([0.02, 0.01, 0.005], args.device),
         "KdV": equation_benchmark("KdV", args.n, [0.04, 0.02, 0.01, 0.00625, 0.005], 1e-6, args.device,
@@ -210,7 +210,7 @@ def main(argv=None):
         "threads": torch.get_num_threads(),
         "load_average_after": os.getloadavg(),
     }
-    result["provenance"] = io.provenance("bench", vars(args), time.perf_counter() - start, args.device)
+    result["provenance"] = io.provenance("bench", vars(args), time.perf_counter() - start, args.device, commit_at_start=commit)
     io.write_json(args.out, result)
     print(f"wrote {args.out}")
 

@@ -40,7 +40,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--n", type=int, default=8, help="test trajectories")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    start = time.perf_counter()
+    start, commit = time.perf_counter(), io.git_commit()
     nkdv, kdv = pdes.get("nKdV"), pdes.get("KdV")
     ds = solvers.dataset("nKdV", "test", args.profile)
     r0, r1 = args.rows
@@ -64,7 +64,7 @@ def main(argv=None) -> dict:
         print(f"{key:28s} {result['resolved'][key]}", flush=True)
     result["dealiasing_gap"] = mean_log(dealiasing_gap(nkdv, u, times))
     print(f"{'dealiasing gap':28s} {result['dealiasing_gap']}")
-    result["provenance"] = io.provenance(args.profile, vars(args), time.perf_counter() - start)
+    result["provenance"] = io.provenance(args.profile, vars(args), time.perf_counter() - start, commit_at_start=commit)
     out = io.results_root() / "bench" / f"nkdv_floor_{args.profile}.json"
     io.write_json(out, result)
     print(f"wrote {out}")

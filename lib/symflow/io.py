@@ -95,11 +95,13 @@ def save_figure(fig, path_stem, pdf: bool = False) -> Path:
 
 
 def git_commit() -> str:
-    """The repository's HEAD commit, with '-dirty' when the work tree has changes ('unknown' outside git)."""
+    """The repository's HEAD commit, with '-dirty' when tracked code (lib, notebooks, bench, the
+    Makefile, requirements.txt) differs from it ('unknown' outside git)."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
                               text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lib", "notebooks"], cwd=REPO,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "lib",
+                                "notebooks", "bench", "Makefile", "requirements.txt"], cwd=REPO,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -126,10 +128,18 @@ def device_description(device: str = "cpu") -> str:
     return f"cpu: {platform.machine()}, {torch.get_num_threads()} threads"
 
 
-def provenance(profile: str, parameters: dict, wall_time_s: float, device: str = "cpu") -> dict:
-    """The provenance record written beside every result: what ran, where, with what, how long."""
+def provenance(profile: str, parameters: dict, wall_time_s: float, device: str = "cpu",
+               commit_at_start: str | None = None) -> dict:
+    """The provenance record written beside every result: what ran, where, with what, how long.
+
+    git_commit is the commit the run started from (`commit_at_start`, read by the caller before
+    the run; else HEAD now); git_commit_at_end is HEAD when the record is written, so that a
+    commit made while the run went on is visible as a difference between the two.
+    """
+    now = git_commit()
     return {
-        "git_commit": git_commit(),
+        "git_commit": commit_at_start or now,
+        "git_commit_at_end": now,
         "profile": profile,
         "parameters": parameters,
         "packages": package_versions(),

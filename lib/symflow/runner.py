@@ -85,13 +85,13 @@ def run_notebook(notebook: str, profile: str, device: str = "cpu", parameters: d
     partial.mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "device": device, "output_dir": str(partial), **(parameters or {})}
     executed = partial / f"{notebook}{suffix}.ipynb"
-    start = time.time()
+    start, commit = time.time(), io.git_commit()
     pm.execute_notebook(str(source), str(executed), parameters=params, kernel_name="python3",
                         cwd=str(io.REPO), progress_bar=progress, log_output=progress)
     wall = time.time() - start
     io.write_json(partial / f"provenance{suffix}.json",
                   io.provenance(profile, {k: v for k, v in params.items() if k != "output_dir"},
-                                wall, device))
+                                wall, device, commit_at_start=commit))
     if html:
         body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
         io.write_text(executed.with_suffix(".html"), body)
