@@ -115,5 +115,9 @@ DEPS_02_pde_symmetries := $(PDE_DATA)
 # notebook 03 trains neural solvers on the PDE data, augmented with notebook 02's learned generators
 DEPS_03_pde_augmentation := $(PDE_DATA) results/02_pde_symmetries/$(PROFILE)/02_pde_symmetries.ipynb
 
+# notebook 06 reads the generators of notebooks 02 and 04
+DEPS_06_generator_algebra := results/02_pde_symmetries/$(PROFILE)/02_pde_symmetries.ipynb \
+                             results/04_image_symmetries/$(PROFILE)/04_image_symmetries.ipynb
+
 help: ## list the targets with one line each
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24

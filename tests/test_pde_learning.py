@@ -279,6 +279,10 @@ def test_judge_passes_the_exact_symmetries_and_fails_an_untrained_field():
     assert list(checks.columns[:2]) == ["equation", "seed"] and (checks.equation == "Burgers").all()
     n_exact = int((recovery.kind == "exact").sum())
     assert len(checks) == 1 + n_exact + 3
+    learned_rows = recovery[recovery.kind == "learned"]          # V1..V3 against the symmetries' span
+    assert list(learned_rows.field) == ["V1", "V2", "V3"] and (learned_rows.angle_deg < 1e-4).all()
+    assert (recovery[recovery.kind == "exact"].angle_deg < 1e-4).all()
+    assert (learned_rows.angle_untrained_deg > 1).all()
     span = checks[checks.check.str.startswith("span")]
     assert span.passed.all() and (span.value > 1 - 1e-9).all()
     assert checks[checks.check.str.startswith("validity")].passed.all()

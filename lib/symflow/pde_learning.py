@@ -220,8 +220,9 @@ def evaluation_inner(graphs: torch.Tensor, n_points: int, seed: int = 0) -> Inne
 def recovery_table(equation, field: Field, untrained: Field, inner: InnerProduct, seed: int,
                    n_span: int = 3) -> pd.DataFrame:
     """Fraction of each registered field's norm inside the span of the first `n_span` learned
-    (and untrained) generators: columns equation, seed, field, kind, is_symmetry,
-    fraction_in_span, fraction_untrained."""
+    (and untrained) generators, and the same as an angle (degrees, arccos of the fraction):
+    columns equation, seed, field, kind, is_symmetry, fraction_in_span, fraction_untrained,
+    angle_deg, angle_untrained_deg. The other direction is `learned_in_known`."""
     eq = metrics.as_equation(equation)
     known = eq.known_fields(kinds=pdes.KINDS)(inner.points)
     with torch.no_grad():
@@ -231,8 +232,30 @@ def recovery_table(equation, field: Field, untrained: Field, inner: InnerProduct
     f0 = metrics.fraction_in_span(known, base, inner)
     return pd.DataFrame([{"equation": eq.name, "seed": seed, "field": name, "kind": kind,
                           "is_symmetry": kind in ("exact", "approximate"),
-                          "fraction_in_span": float(a), "fraction_untrained": float(b)}
+                          "fraction_in_span": float(a), "fraction_untrained": float(b),
+                          "angle_deg": _degrees(a), "angle_untrained_deg": _degrees(b)}
                          for (name, kind), a, b in zip(known_names(eq), f, f0)])
+
+
+def _degrees(fraction) -> float:
+    return math.degrees(math.acos(min(1.0, float(fraction))))
+
+
+def learned_in_known(equation, field: Field, untrained: Field, inner: InnerProduct, seed: int,
+                     n_span: int = 3, kinds=("exact", "approximate")) -> pd.DataFrame:
+    """Each of V1..V{n_span} (learned and untrained) against the span of the registered fields of
+    `kinds`: columns equation, seed, field, fraction_in_span, fraction_untrained, angle_deg,
+    angle_untrained_deg (a learned field that is a symmetry lies inside that span: angle 0)."""
+    eq = metrics.as_equation(equation)
+    known = eq.known_fields(kinds=kinds)(inner.points)
+    with torch.no_grad():
+        learned = double(field)(inner.points)[..., :n_span]
+        base = double(untrained)(inner.points)[..., :n_span]
+    f = metrics.fraction_in_span(learned, known, inner)
+    f0 = metrics.fraction_in_span(base, known, inner)
+    return pd.DataFrame([{"equation": eq.name, "seed": seed, "field": f"V{a + 1}", "fraction_in_span": float(x),
+                          "fraction_untrained": float(y), "angle_deg": _degrees(x),
+                          "angle_untrained_deg": _degrees(y)} for a, (x, y) in enumerate(zip(f, f0))])
 
 
 def validity_table(equation, field: Field, graphs: torch.Tensor, inner: InnerProduct, s_values,
@@ -299,12 +322,16 @@ def judge(equation, field: Field, untrained: Field, patches: torch.Tensor, inner
           s_check: float = 0.1) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Everything notebook 02 says about one learned field: (recovery, validity, checks).
 
-    recovery: `recovery_table` against the untrained field; validity: `validity_table` on the
+    recovery: `recovery_table` against the untrained field, followed by the rows of
+    `learned_in_known` (kind "learned": V1..V3 against the span of the exact and approximate
+    symmetries; is_symmetry False); validity: `validity_table` on the
     test `patches` (P, nt, nx, 3) at `s_values` (s_check is added when missing); checks:
     `acceptance` at s_check, with the equation and seed as its first columns.
     """
     eq = metrics.as_equation(equation)
     recovery = recovery_table(eq, field, untrained, inner, seed)
+    other = learned_in_known(eq, field, untrained, inner, seed).assign(kind="learned", is_symmetry=False)
+    recovery = pd.concat([recovery, other[recovery.columns]], ignore_index=True)
     s_all = sorted(set(float(v) for v in s_values) | {float(s_check)})
     validity = validity_table(eq, field, patches, inner, s_all, seed, steps=steps, method=method,
                               row_order=row_order)

@@ -181,6 +181,21 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
     # (coefficient scale per orthonormalised generator) on one equation and size; each
     # augmentation's scale is chosen there by validation NMSE and used everywhere else.
     # single_time / ckdv / ablation: the secondary experiments (skipped when their list is empty).
+    # notebook 06: the algebra of the learned generators (symflow.algebra). n_span: how many
+    # leading generators form the learned span; s: the flow time of the validity re-scores (notebook
+    # 02's acceptance s); readout: sparse-basis threshold (relative coefficient) and significant
+    # digits; extra_t: time functions added to the readout's library per equation, those of the
+    # known symmetries of nKdV and cKdV (so for them the readout is a consistency check).
+    "generator_algebra": {
+        "smoke": {"equations": ["KdV"], "n_span": 3, "s": 0.1, "readout": {"threshold": 0.05, "digits": 3},
+                  "extra_t": {}},
+        "quick": {"equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"], "n_span": 3, "s": 0.1,
+                  "readout": {"threshold": 0.05, "digits": 3},
+                  "extra_t": {"nKdV": ["exp(-t/50)", "exp(t/50)"], "cKdV": ["sqrt(t + 1)", "1/sqrt(t + 1)"]}},
+        "paper": {"equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"], "n_span": 3, "s": 0.1,
+                  "readout": {"threshold": 0.05, "digits": 3},
+                  "extra_t": {"nKdV": ["exp(-t/50)", "exp(t/50)"], "cKdV": ["sqrt(t + 1)", "1/sqrt(t + 1)"]}},
+    },
     "pde_augmentation": {
         "smoke": {"equations": ["KdV"], "sizes": [4, 8], "curve_sizes": [], "seeds": [0, 1],
                   "generator_seeds": [0], "n_test": 8, "x_stride": 2,
@@ -204,7 +219,7 @@ _EXPERIMENTS: dict[str, dict[str, dict]] = {
                           "max_steps": 4500},
                   "augment": {"n_copies": 16, "max_copies": 1024, "scale": 0.1, "steps": 2, "table": [64, 48, 48],
                               "n_points": 8192, "seed": 0},
-                  "sweep": {"equation": "KdV", "n_train": 32, "scales": [0.05, 0.1, 0.2]},
+                  "sweep": {"equation": "KdV", "n_train": 32, "scales": [0.1, 0.2]},
                   "n_boot": 2000,
                   "single_time": {"equations": [], "sizes": [32], "first": 20, "target": 90},
                   "ckdv": {"sizes": []},

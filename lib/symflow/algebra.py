@@ -1,0 +1,311 @@
+"""What a set of learned generators is: its Lie brackets, structure constants and a symbolic form.
+
+Fields are `generators.Field`s (z (n, d) -> (n, d, N)); everything is evaluated at the points of
+an `InnerProduct` and compared under it (the coordinates of the field: for PDEs the learner's
+normalised (x, t, u), periodic in x through the field itself).
+
+    jacobian_products(field, z)    J[..., a, b] = (V_a . grad) V_b at z, by forward-mode autograd
+    brackets(field, z)             [V_a, V_b] = (V_a . grad) V_b - (V_b . grad) V_a
+    structure(field, inner, k)     structure constants C[a, b, c] of V_1..V_k by least squares,
+                                   [V_a, V_b] ~ sum_c C[a, b, c] V_c, and each bracket's closure
+                                   residual (the part outside span{V_1..V_k})
+    change_basis(C, M)             the constants in the basis W = V M
+    exact_structure(symmetries)    the constants of registered (sympy) fields, exactly, or None
+                                   for brackets that leave their span
+    span_angles(V, W, inner)       principal angles and both one-sided angles, in degrees
+    symbolic_readout(...)          a sparse basis of a learned span in a library of terms
+    count_symmetries(validity)     how many learned generators the validity calls symmetries
+
+The closure residual of [V_a, V_b] is |[V_a, V_b] - P [V_a, V_b]| / (|J_ab| + |J_ba|), P the
+projection onto span{V_1..V_k} under the inner product: 0 for a bracket inside the span, at most
+1 (|[V,W]| <= |J_ab| + |J_ba|), and free of the fields' scales; a pair whose products both vanish
+(two translations) has residual 0.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import sympy
+import torch
+
+from . import metrics, pdes
+from .generators import Field, FunctionField, InnerProduct
+
+
+# ---------------------------------------------------------------------------------------------
+# Brackets.
+
+def jacobian_products(field: Field, z: torch.Tensor) -> torch.Tensor:
+    """(n, d, N, N) with [..., a, b] = (V_a . grad) V_b (z) = D V_b(z) V_a(z), one forward-mode
+    Jacobian-vector product per a (torch.func.jvp), exact up to rounding."""
+    if z.ndim != 2 or z.shape[1] != field.dim:
+        raise ValueError(f"z must have shape (n, {field.dim}); got {tuple(z.shape)}")
+    z = z.detach()
+    with torch.no_grad():
+        V = field(z)
+    out = []
+    for a in range(field.n_generators):
+        _, dV = torch.func.jvp(field, (z,), (V[..., a].contiguous(),))
+        out.append(dV)
+    return torch.stack(out, dim=2).detach()
+
+
+def brackets(field: Field, z: torch.Tensor) -> torch.Tensor:
+    """(n, d, N, N): [V_a, V_b](z) = (V_a . grad) V_b - (V_b . grad) V_a (antisymmetric in a, b)."""
+    J = jacobian_products(field, z)
+    return J - J.transpose(2, 3)
+
+
+def _weighted(A: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
+    """(n, d, ...) -> sqrt(w)-weighted, flattened over points and components: (n*d, ...), float64."""
+    w = inner.weights.to(torch.float64).sqrt()
+    A = A.to(torch.float64)
+    return (w.reshape(-1, *[1] * (A.ndim - 1)) * A).reshape(-1, *A.shape[2:])
+
+
+def structure(field: Field, inner: InnerProduct, k: int | None = None) -> dict:
+    """Structure constants and closure of span{V_1..V_k} (k: all N generators when None).
+
+    Returns {"C": (k, k, k) tensor, [V_a, V_b] ~ sum_c C[a, b, c] V_c (least squares under
+    `inner`); "closure": (k, k) residuals as in the module docstring (0 on the diagonal);
+    "bracket_norm": (k, k) |[V_a, V_b]|; "scale": (k, k) |J_ab| + |J_ba|}.
+    """
+    k = field.n_generators if k is None else int(k)
+    if not 1 <= k <= field.n_generators:
+        raise ValueError(f"k must be in 1..{field.n_generators}; got {k!r}")
+    z = inner.points
+    with torch.no_grad():
+        V = field(z)[..., :k]
+    J = jacobian_products(field, z)[:, :, :k, :k]
+    B = J - J.transpose(2, 3)
+    MV = _weighted(V, inner)                                    # (n*d, k)
+    MB = _weighted(B, inner).reshape(MV.shape[0], k * k)        # (n*d, k*k)
+    coef = torch.linalg.lstsq(MV, MB).solution                  # (k, k*k)
+    C = coef.T.reshape(k, k, k)
+    residual = (MB - MV @ coef).norm(dim=0).reshape(k, k)
+    MJ = _weighted(J, inner).reshape(MV.shape[0], k * k)
+    norms = MJ.norm(dim=0).reshape(k, k)
+    scale = norms + norms.T
+    closure = torch.where(scale > 1e-12, residual / scale.clamp_min(1e-300), torch.zeros_like(scale))
+    return {"C": C, "closure": closure, "bracket_norm": MB.norm(dim=0).reshape(k, k), "scale": scale}
+
+
+def change_basis(C: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
+    """The structure constants in the basis W_i = sum_a V_a M[a, i] (M (k, k) invertible):
+
+        C'[i, j, e] = sum_{a, b, c} M[a, i] M[b, j] C[a, b, c] M^-1[c, e].
+    """
+    M = M.to(C.dtype)
+    return torch.einsum("ai,bj,abc,ce->ije", M, M, C, torch.linalg.inv(M))
+
+
+def basis_change(V: torch.Tensor, W: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
+    """M (k, k) with V M ~ W in least squares under `inner`: V, W (n, d, k) values at its points."""
+    return torch.linalg.lstsq(_weighted(V, inner), _weighted(W, inner)).solution
+
+
+X = pdes.x, pdes.t, pdes.u
+
+
+def sympy_bracket(v: tuple, w: tuple, coords=X) -> tuple:
+    """[v, w] for vector fields given as component tuples of sympy expressions in `coords`."""
+    return tuple(sympy.simplify(sum(v[j] * sympy.diff(w[i], coords[j]) - w[j] * sympy.diff(v[i], coords[j])
+                                    for j in range(len(coords)))) for i in range(len(coords)))
+
+
+def exact_structure(fields: list[tuple], coords=X, seed: int = 0) -> np.ndarray | None:
+    """Exact structure constants (k, k, k) of sympy fields (component tuples in `coords`), or None
+    when some bracket is not a constant-coefficient combination of the fields.
+
+    Each bracket's coefficients are solved for exactly (rationals) at k + 3 random rational points
+    and then verified symbolically ([v_a, v_b] - sum_c C_abc v_c simplifies to 0).
+    """
+    k = len(fields)
+    rng = np.random.default_rng(seed)
+    points = [dict(zip(coords, [sympy.Rational(int(r), 7) + 1 for r in rng.integers(1, 40, len(coords))]))
+              for _ in range(k + 3)]
+    C = np.zeros((k, k, k))
+    c = sympy.symbols(f"c0:{k}")
+    for a, b in itertools.combinations(range(k), 2):
+        br = sympy_bracket(fields[a], fields[b], coords)
+        equations = [sympy.nsimplify(br[i].subs(p)) - sum(c[e] * fields[e][i].subs(p) for e in range(k))
+                     for p in points for i in range(len(coords))]
+        solution = sympy.solve(equations, c, dict=True)
+        if not solution:
+            return None
+        values = [solution[0].get(ce, 0) for ce in c]
+        if any(v.free_symbols for v in values):
+            values = [v.subs({s: 0 for s in v.free_symbols}) for v in values]
+        if any(sympy.simplify(br[i] - sum(values[e] * fields[e][i] for e in range(k))) != 0
+               for i in range(len(coords))):
+            return None
+        C[a, b] = [float(v) for v in values]
+        C[b, a] = -C[a, b]
+    return C
+
+
+def symmetry_components(symmetry: pdes.Symmetry) -> tuple:
+    return symmetry.xi, symmetry.tau, symmetry.phi
+
+
+# ---------------------------------------------------------------------------------------------
+# Spans.
+
+def span_angles(V: torch.Tensor, W: torch.Tensor, inner: InnerProduct) -> dict:
+    """Angles in degrees between span V and span W (values (n, d, A), (n, d, B)).
+
+    Returns {"principal": ascending principal angles, "W_in_V": per column of W the angle to
+    span V (arccos of its fraction in the span), "V_in_W": per column of V the angle to span W}.
+    """
+    deg = 180.0 / math.pi
+    return {"principal": (metrics.principal_angles(V, W, inner) * deg).tolist(),
+            "W_in_V": (torch.arccos(metrics.fraction_in_span(W, V, inner).clamp(max=1.0)) * deg).tolist(),
+            "V_in_W": (torch.arccos(metrics.fraction_in_span(V, W, inner).clamp(max=1.0)) * deg).tolist()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Symbolic readout.
+
+def pde_library(equation: pdes.Equation, fourier: int = 1, degree: int = 2, extra_t=()) -> list[tuple[str, sympy.Expr]]:
+    """Candidate coefficient functions in physical (x, t, u), simplest first: t^i u^j (i + j <=
+    degree), then the same times cos/sin(2 pi m x / L) for m = 1..fourier (periodic in x), then
+    `extra_t` (sympy functions of t, e.g. the equation's own time-dependent coefficients)."""
+    x, t, u = X
+    monomials = [t ** i * u ** j for total in range(degree + 1) for j in range(total + 1) for i in [total - j]]
+    terms = list(monomials)
+    for m in range(1, fourier + 1):
+        for trig in (sympy.cos, sympy.sin):
+            terms += [trig(2 * sympy.pi * m * x / equation.L) * e for e in monomials[:3]]
+    terms += list(extra_t)
+    return [(str(e), sympy.sympify(e)) for e in terms]
+
+
+def image_library(degree: int = 2) -> list[tuple[str, sympy.Expr]]:
+    """Polynomials in the image plane's (x, y) up to `degree`, simplest first."""
+    x, y = sympy.symbols("x y", real=True)
+    terms = [x ** i * y ** j for total in range(degree + 1) for j in range(total + 1) for i in [total - j]]
+    return [(str(e), e) for e in terms]
+
+
+def _library_matrix(terms, coords, points_physical: torch.Tensor, scales) -> torch.Tensor:
+    """(n, d, d*T) values of every term * d_{coord}, pushed to the field's coordinates by dividing
+    component i by scales[i] (the physical length of one field unit)."""
+    n, d = points_physical.shape
+    cols = []
+    for i in range(d):
+        for _, expr in terms:
+            f = sympy.lambdify(coords, expr, modules=[{"cos": torch.cos, "sin": torch.sin, "exp": torch.exp,
+                                                       "sqrt": torch.sqrt, "log": torch.log}, "math"])
+            values = f(*points_physical.unbind(-1)) + torch.zeros(n, dtype=torch.float64)
+            col = torch.zeros(n, d, dtype=torch.float64)
+            col[:, i] = values / scales[i]
+            cols.append(col)
+    return torch.stack(cols, dim=-1)
+
+
+def symbolic_readout(V: torch.Tensor, inner: InnerProduct, points_physical: torch.Tensor, terms, coords,
+                     scales, threshold: float = 0.05, digits: int = 3) -> dict:
+    """A sparse basis of span{V_1..V_k} in the library `terms` (x) d_{coords}.
+
+    V (n, d, k): the fields at the inner product's points (field coordinates); points_physical
+    (n, d) the same points in the coordinates of the terms; scales (d,) the physical size of one
+    field unit per coordinate. Steps: (1) least squares V ~ Phi Xi with every library column
+    scaled to unit norm under `inner`; (2) reduced row echelon form of the span of Xi's columns,
+    pivoting through the terms in library order (simplest first) on the largest remaining
+    coefficient, so each basis field has a 1 at its own pivot term and 0 at the others'; (3)
+    coefficients below `threshold` times the field's largest are dropped (sequential
+    thresholding: refit on the kept terms, repeat), the rest rounded to `digits` significant digits.
+
+    Returns {"fields": list of d-tuples of sympy expressions (physical components), "library_fit":
+    fraction of |V| the whole library explains, "kept": number of terms per field, "pivots"}.
+    """
+    n, d, k = V.shape
+    Phi = _library_matrix(terms, coords, points_physical, scales)            # (n, d, m)
+    MP, MV = _weighted(Phi, inner), _weighted(V, inner)
+    col_norm = MP.norm(dim=0).clamp_min(1e-300)
+    A = MP / col_norm                                                        # unit columns
+    Xi = torch.linalg.lstsq(A, MV).solution                                  # (m, k)
+    fit = float((A @ Xi).norm() / MV.norm())
+    # (2) RREF of the row space of Xi^T with pivots taken in library order when large enough
+    R = Xi.T.clone()                                                         # (k, m)
+    pivots = []
+    for row in range(k):
+        sub = R[row:]
+        size = sub.abs().max()
+        j = next(j for j in range(R.shape[1]) if j not in pivots and sub[:, j].abs().max() > 0.1 * size)
+        r = row + int(sub[:, j].abs().argmax())
+        R[[row, r]] = R[[r, row]]
+        R[row] = R[row] / R[row, j]
+        for other in range(k):
+            if other != row:
+                R[other] = R[other] - R[other, j] * R[row]
+        pivots.append(j)
+    # (3) sequential thresholding of each basis field, refitting on its kept terms
+    fields, kept = [], []
+    for row in range(k):
+        target = A @ R[row]                                                  # the basis field itself
+        support = R[row].abs() >= threshold * R[row].abs().max()
+        support[pivots[row]] = True                                          # a field keeps its pivot
+        for _ in range(10):
+            coef = torch.zeros_like(R[row])
+            coef[support] = torch.linalg.lstsq(A[:, support], target[:, None]).solution[:, 0]
+            new = coef.abs() >= threshold * coef.abs().max()
+            if torch.equal(new, support):
+                break
+            support = (new & support)
+            support[pivots[row]] = True
+        coef = coef / col_norm                                               # back to the terms' units
+        coef = coef / coef[pivots[row]]
+        comps = [0] * d
+        m = len(terms)
+        for i in range(d):
+            for j, (_, expr) in enumerate(terms):
+                value = float(coef[i * m + j])
+                if value != 0.0:
+                    comps[i] += sympy.Float(float(f"{value:.{digits}g}"), digits) * expr
+        fields.append(tuple(sympy.nsimplify(c, tolerance=10 ** -digits, rational=False) if c != 0 else sympy.Integer(0)
+                            for c in comps))
+        kept.append(int(support.sum()))
+    return {"fields": fields, "library_fit": fit, "kept": kept, "pivots": pivots}
+
+
+def pde_readout(equation: pdes.Equation, V: torch.Tensor, inner: InnerProduct, extra_t=(), **kwargs) -> dict:
+    """`symbolic_readout` of PDE fields V (n, 3, k) in normalised coordinates, in physical units."""
+    z = inner.points.to(torch.float64)
+    physical = torch.stack(equation.denormalise(z[:, 0], z[:, 1], z[:, 2]), dim=-1)
+    return symbolic_readout(V, inner, physical, pde_library(equation, extra_t=extra_t), X,
+                            equation.scales, **kwargs)
+
+
+def readout_field(equation: pdes.Equation, fields: list[tuple], names=None) -> FunctionField:
+    """Physical sympy fields as one FunctionField in the equation's normalised coordinates."""
+    syms = [pdes.Symmetry(names[i] if names else f"R{i + 1}", *f, "exact") for i, f in enumerate(fields)]
+    parts = [equation.normalised_field(s) for s in syms]
+    return FunctionField(lambda z: torch.stack([p(z) for p in parts], dim=-1), len(parts), 3,
+                         [s.name for s in syms])
+
+
+def format_field(components: tuple, names=("x", "t", "u")) -> str:
+    """'xi d_x + tau d_t + phi d_u' with zero parts left out."""
+    parts = [f"({sympy.sstr(c)}) d_{n}" if len(c.args) > 1 and isinstance(c, sympy.Add) else f"{sympy.sstr(c)} d_{n}"
+             for c, n in zip(components, names) if c != 0]
+    return " + ".join(parts).replace("1.0 d_", "d_") if parts else "0"
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting.
+
+def count_symmetries(learned: list[float], exact: list[float], controls: list[float],
+                     margin_exact: float = 0.5, margin_control: float = 2.0) -> int:
+    """How many of V_1, V_2, ... (in order) are symmetries by validity: the largest c such that
+    V_1..V_c all have validity <= min(worst exact symmetry + margin_exact, best control -
+    margin_control) (the acceptance bound of notebook 02)."""
+    bound = min(max(exact) + margin_exact, min(controls) - margin_control)
+    count = 0
+    for v in learned:
+        if v > bound:
+            break
+        count += 1
+    return count
