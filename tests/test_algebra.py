@@ -1,0 +1,133 @@
+"""symflow.algebra on fields whose Lie algebra is known exactly."""
+import math
+
+import numpy as np
+import pytest
+import sympy
+import torch
+
+from symflow import algebra, generators, pde_learning, pdes
+from symflow.generators import FunctionField, InnerProduct
+
+
+def points(n=400, seed=0):
+    z = torch.rand(n, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    z[:, 2] = 2 * z[:, 2] - 1
+    return InnerProduct(z)
+
+
+def mixed(field, M):
+    """The fields W_i = sum_a V_a M[a, i]."""
+    return FunctionField(lambda z: field(z) @ M, M.shape[1], field.dim)
+
+
+def test_kdv_constants_match_sympy_and_the_textbook():
+    eq, inner = pdes.get("KdV"), points()
+    exact = [algebra.symmetry_components(s) for s in eq.symmetries_of(("exact",))]
+    C = algebra.exact_structure(exact)
+    expected = np.zeros((3, 3, 3))
+    expected[1, 2, 0], expected[2, 1, 0] = 1.0, -1.0          # [d_t, t d_x + d_u] = d_x, the rest commute
+    assert np.array_equal(C, expected)
+    st = algebra.structure(eq.known_fields(), inner)
+    assert torch.allclose(st["C"], torch.tensor(expected), atol=1e-8)
+    assert float(st["closure"].max()) < 1e-8
+
+
+def test_burgers_five_dimensional_algebra_with_the_projective_field():
+    eq, inner = pdes.get("Burgers"), points()
+    kinds = ("exact", "broken_by_domain")
+    fields = [algebra.symmetry_components(s) for s in eq.symmetries_of(kinds)]
+    C = algebra.exact_structure(fields)                       # d_x, d_t, boost, scaling, projective
+    assert C is not None
+    assert C[1, 4, 3] == 1.0 and np.abs(np.delete(C[1, 4], 3)).max() == 0   # [d_t, projective] = scaling
+    assert C[3, 4, 4] == 2.0 and C[0, 3, 0] == 1.0            # [scaling, projective] = 2 projective
+    st = algebra.structure(eq.known_fields(kinds=kinds), inner)
+    assert torch.allclose(st["C"], torch.tensor(C), atol=1e-8)
+    assert float(st["closure"].max()) < 1e-8
+
+
+def test_constants_transform_with_a_change_of_basis_and_closure_does_not_change():
+    eq, inner = pdes.get("KdV"), points()
+    K = eq.known_fields()
+    M = torch.tensor([[1.0, 0.3, -2.0], [0.5, 1.0, 0.2], [0.1, -0.7, 1.5]], dtype=torch.float64)
+    W = mixed(K, M)
+    st_K, st_W = algebra.structure(K, inner), algebra.structure(W, inner)
+    assert torch.allclose(st_W["C"], algebra.change_basis(st_K["C"], M), atol=1e-8)
+    assert torch.allclose(algebra.change_basis(st_W["C"], torch.linalg.inv(M)), st_K["C"], atol=1e-8)
+    assert float(st_W["closure"].max()) < 1e-8
+    with torch.no_grad():
+        found = algebra.basis_change(K(inner.points), W(inner.points), inner)
+    assert torch.allclose(found, M, atol=1e-10)
+
+
+def test_a_pair_that_does_not_close_has_a_large_residual():
+    # d_x and x^2 d_x: [d_x, x^2 d_x] = 2x d_x lies outside their span
+    f = FunctionField(lambda z: torch.stack([torch.stack([torch.ones_like(z[:, 0]), 0 * z[:, 0]], -1),
+                                             torch.stack([z[:, 0] ** 2, 0 * z[:, 0]], -1)], -1), 2, 2)
+    inner = InnerProduct(torch.rand(300, 2, dtype=torch.float64) * 2 - 1)
+    assert float(algebra.structure(f, inner)["closure"][0, 1]) > 0.3
+    x, y = sympy.symbols("x y")
+    assert algebra.exact_structure([(1, 0), (x ** 2, 0)], coords=(x, y)) is None
+
+
+def test_brackets_of_a_network_match_finite_differences_and_respect_periodic_x():
+    torch.manual_seed(0)
+    field = generators.GeneratorField(3, 2, width=16, head_width=8, periodic=(0,)).double()
+    z = points(50).points
+    B = algebra.brackets(field, z)
+    h = 1e-6
+    V = field(z)
+    jac = []
+    for a in range(2):                                       # central differences of V_b along V_a
+        jac.append((field(z + h * V[..., a]) - field(z - h * V[..., a])) / (2 * h))
+    J = torch.stack(jac, dim=2)
+    assert torch.allclose(B, J - J.transpose(2, 3), atol=1e-6)
+    shifted = z.clone()
+    shifted[:, 0] += 1.0                                     # one period in x: the same brackets
+    assert torch.allclose(algebra.brackets(field, shifted), B, atol=1e-10)
+
+
+def test_readout_of_a_mixed_noisy_kdv_span_gives_the_three_symmetries():
+    eq, inner = pdes.get("KdV"), points(800)
+    K = eq.known_fields()
+    M = torch.tensor([[0.8, 0.3, -0.4], [0.2, 1.0, 0.5], [0.6, -0.7, 0.9]], dtype=torch.float64)
+    with torch.no_grad():
+        V = mixed(K, M)(inner.points)
+    V = V + 1e-4 * torch.randn(V.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * V.abs().mean()
+    ro = algebra.pde_readout(eq, V, inner)
+    x, t, u = pdes.x, pdes.t, pdes.u
+    want = {(sympy.Integer(1), 0, 0), (0, sympy.Integer(1), 0), (t, 0, sympy.Integer(1))}
+    got = {tuple(sympy.nsimplify(c, tolerance=1e-2, rational=True) for c in f) for f in ro["fields"]}
+    assert got == {tuple(sympy.sympify(c) for c in f) for f in want}
+    assert ro["library_fit"] > 0.999 and sum(ro["kept"]) == 4          # d_x, d_t and t d_x + d_u
+
+
+def test_span_angles_are_zero_for_the_same_span_and_ninety_for_orthogonal_fields():
+    eq, inner = pdes.get("KdV"), points()
+    with torch.no_grad():
+        K = eq.known_fields()(inner.points)
+        control = eq.known_fields(kinds=("control",))(inner.points)[..., :1]      # the u-shift d_u
+    M = torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 3.0]], dtype=torch.float64)
+    same = algebra.span_angles(K @ M, K, inner)
+    assert max(same["principal"]) < 1e-5 and max(same["W_in_V"]) < 1e-5 and max(same["V_in_W"]) < 1e-5
+    dx = K[..., :1]
+    assert algebra.span_angles(dx, control, inner)["principal"][0] == pytest.approx(90.0, abs=1e-6)
+
+
+def test_count_stops_at_the_first_generator_outside_the_bound():
+    assert algebra.count_symmetries([-9.0, -8.9, -8.7, -5.0], exact=[-9.1, -8.8], controls=[-4.0, -3.0]) == 3
+    assert algebra.count_symmetries([-5.0, -9.0], exact=[-9.1], controls=[-4.0]) == 0
+    # the bound is the tighter of worst exact + 0.5 and best control - 2
+    assert algebra.count_symmetries([-7.0], exact=[-8.0], controls=[-8.0]) == 0
+    # midpoint: closer to the worst symmetry than to the best control
+    assert algebra.count_symmetries([-9.2, -8.8, -9.1, -7.5], [-9.21], [-7.62], rule="midpoint") == 3
+    with pytest.raises(ValueError, match="rule must be"):
+        algebra.count_symmetries([-9.0], [-9.0], [-5.0], rule="gap")
+
+
+def test_bad_input_names_the_parameter():
+    K = pdes.get("KdV").known_fields()
+    with pytest.raises(ValueError, match="k must be in 1..3"):
+        algebra.structure(K, points(), 4)
+    with pytest.raises(ValueError, match="z must have shape"):
+        algebra.jacobian_products(K, torch.zeros(5, 2, dtype=torch.float64))
