@@ -231,9 +231,7 @@ def time_to_acceptance(profile: str, device: str, every: int, threads: int | Non
     learn, ev = {**P["learn"], "checkpoint_every": 10 ** 9}, P["evaluate"]
     eq = pdes.get(equation)
     graphs = pde_learning.graphs_of(eq, solvers.dataset(equation, "train", profile, device=device))
-    test = pde_learning.graphs_of(eq, solvers.dataset(equation, "test", profile, device=device), torch.float64)
-    patches = test[:ev["n_patches"], ev["first_row"]:ev["first_row"] + ev["rows"]]
-    inner = pde_learning.evaluation_inner(test, ev["n_points"], seed=0)
+    patches, inner = pde_learning.evaluation_set(eq, profile, ev, device)
     untrained = pde_learning.new_field(learn, seed)
     judgements, seconds = [], [0.0]
     start = time.perf_counter()

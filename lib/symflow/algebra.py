@@ -9,6 +9,7 @@ normalised (x, t, u), periodic in x through the field itself).
     structure(field, inner, k)     structure constants C[a, b, c] of V_1..V_k by least squares,
                                    [V_a, V_b] ~ sum_c C[a, b, c] V_c, and each bracket's closure
                                    residual (the part outside span{V_1..V_k})
+    nested_closure(field, inner)   the closure of span{V_1..V_k} for every k
     change_basis(C, M)             the constants in the basis W = V M
     unit_constants(C, norms)       the constants of the same fields scaled to unit norm
     exact_structure(symmetries)    the constants of registered (sympy) fields, exactly, or None
@@ -78,18 +79,30 @@ def structure(field: Field, inner: InnerProduct, k: int | None = None) -> dict:
     k = field.n_generators if k is None else int(k)
     if not 1 <= k <= field.n_generators:
         raise ValueError(f"k must be in 1..{field.n_generators}; got {k!r}")
-    z = inner.points
     with torch.no_grad():
-        V = field(z)[..., :k]
-    J = jacobian_products(field, z)[:, :, :k, :k]
+        V = field(inner.points)
+    return _structure(V[..., :k], jacobian_products(field, inner.points)[:, :, :k, :k], inner)
+
+
+def nested_closure(field: Field, inner: InnerProduct) -> list[float]:
+    """Largest `closure_span` of span{V_1..V_k} for k = 1..N, from one set of Jacobian products."""
+    with torch.no_grad():
+        V = field(inner.points)
+    J = jacobian_products(field, inner.points)
+    return [float(_structure(V[..., :k], J[:, :, :k, :k], inner)["closure_span"].max())
+            for k in range(1, field.n_generators + 1)]
+
+
+def _structure(V: torch.Tensor, J: torch.Tensor, inner: InnerProduct) -> dict:
+    """`structure` from the fields' values V (n, d, k) and their products J (n, d, k, k)."""
+    k = V.shape[-1]
     B = J - J.transpose(2, 3)
     MV = _weighted(V, inner)                                    # (n*d, k)
     MB = _weighted(B, inner).reshape(MV.shape[0], k * k)        # (n*d, k*k)
     coef = torch.linalg.lstsq(MV, MB).solution                  # (k, k*k)
     C = coef.T.reshape(k, k, k)
     residual = (MB - MV @ coef).norm(dim=0).reshape(k, k)
-    MJ = _weighted(J, inner).reshape(MV.shape[0], k * k)
-    norms = MJ.norm(dim=0).reshape(k, k)
+    norms = _weighted(J, inner).reshape(MV.shape[0], k * k).norm(dim=0).reshape(k, k)
     scale = norms + norms.T
     closure = torch.where(scale > 1e-12, residual / scale.clamp_min(1e-300), torch.zeros_like(scale))
     bracket_norm = MB.norm(dim=0).reshape(k, k)
@@ -203,20 +216,20 @@ def image_library(degree: int = 2) -> list[tuple[str, sympy.Expr]]:
     return [(str(e), e) for e in terms]
 
 
+_LAMBDIFY = [{"cos": torch.cos, "sin": torch.sin, "exp": torch.exp, "sqrt": torch.sqrt, "log": torch.log}, "math"]
+
+
 def _library_matrix(terms, coords, points_physical: torch.Tensor, scales) -> torch.Tensor:
     """(n, d, d*T) values of every term * d_{coord}, pushed to the field's coordinates by dividing
-    component i by scales[i] (the physical length of one field unit)."""
+    component i by scales[i] (the physical length of one field unit); column i*T + j is term j
+    along coordinate i."""
     n, d = points_physical.shape
-    cols = []
+    values = torch.stack([sympy.lambdify(coords, expr, modules=_LAMBDIFY)(*points_physical.unbind(-1))
+                          + torch.zeros(n, dtype=torch.float64) for _, expr in terms], dim=-1)   # (n, T)
+    out = torch.zeros(n, d, d, len(terms), dtype=torch.float64)
     for i in range(d):
-        for _, expr in terms:
-            f = sympy.lambdify(coords, expr, modules=[{"cos": torch.cos, "sin": torch.sin, "exp": torch.exp,
-                                                       "sqrt": torch.sqrt, "log": torch.log}, "math"])
-            values = f(*points_physical.unbind(-1)) + torch.zeros(n, dtype=torch.float64)
-            col = torch.zeros(n, d, dtype=torch.float64)
-            col[:, i] = values / scales[i]
-            cols.append(col)
-    return torch.stack(cols, dim=-1)
+        out[:, i, i] = values / scales[i]
+    return out.reshape(n, d, d * len(terms))
 
 
 def symbolic_readout(V: torch.Tensor, inner: InnerProduct, points_physical: torch.Tensor, terms, coords,
@@ -302,10 +315,14 @@ def readout_field(equation: pdes.Equation, fields: list[tuple], names=None) -> F
 
 
 def format_field(components: tuple, names=("x", "t", "u")) -> str:
-    """'xi d_x + tau d_t + phi d_u' with zero parts left out."""
-    parts = [f"({sympy.sstr(c)}) d_{n}" if len(c.args) > 1 and isinstance(c, sympy.Add) else f"{sympy.sstr(c)} d_{n}"
-             for c, n in zip(components, names) if c != 0]
-    return " + ".join(parts).replace("1.0 d_", "d_") if parts else "0"
+    """'xi d_x + tau d_t + phi d_u' with zero parts left out and unit coefficients not written."""
+    parts = []
+    for c, n in zip(components, names):
+        if c == 0:
+            continue
+        text = sympy.sstr(c)
+        parts.append(f"d_{n}" if c == 1 else f"({text}) d_{n}" if isinstance(c, sympy.Add) else f"{text} d_{n}")
+    return " + ".join(parts) if parts else "0"
 
 
 # ---------------------------------------------------------------------------------------------

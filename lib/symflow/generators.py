@@ -132,7 +132,7 @@ class GeneratorField(Field):
 def _columns(z: torch.Tensor, index) -> torch.Tensor:
     """z[..., index] for a list of coordinates; a slice (a view, no gather) when they are consecutive."""
     index = list(index)
-    if index == list(range(index[0], index[0] + len(index))) if index else False:
+    if index and index == list(range(index[0], index[0] + len(index))):
         return z[..., index[0]:index[0] + len(index)]
     return z[..., index]
 

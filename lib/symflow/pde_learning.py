@@ -18,6 +18,7 @@ on the gradient clipped to norm `clip`; the learning rate drops by 10x at `decay
 
     train(equation, graphs, params, checkpoint, seed)    -> field, history
     recovery_table / validity_table / independence / acceptance   the judgement of a learned field
+    evaluation_set(equation, profile, evaluate)  the test patches and inner product they are judged on
     judge(equation, field, untrained, patches, inner, seed, s_values)  all three, as notebook 02 reports them
 
 A run writes `checkpoint` (atomically) every `checkpoint_every` iterations and at the end; a
@@ -164,7 +165,7 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
                             "field": field.state_dict(), "optimiser": optimiser.state_dict(),
                             "rng": rng.get_state(), "history": history}, tmp)
 
-    n_it = params["iterations"]
+    n_it = done = params["iterations"]
     for it in range(start_it, n_it):
         lr = params["lr"] * (0.1 if it >= params["decay_at"] * n_it else 1.0)
         for group in optimiser.param_groups:
@@ -195,12 +196,12 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
                 f"  |grad| {values['grad_norm']:.3g}  {values['seconds']:.2f} s/it")
         if (it + 1) % params["checkpoint_every"] == 0 and it + 1 < n_it:
             save(it + 1)
-        if callback is not None and callback_every and (it + 1) % callback_every == 0:
-            if callback(it + 1, field) is True:
-                log(f"{eq.name} seed {seed}: stopped by the callback after iteration {it + 1}")
-                save(it + 1)
-                return field, pd.DataFrame(history)
-    save(n_it)
+        if callback is not None and callback_every and (it + 1) % callback_every == 0 \
+                and callback(it + 1, field) is True:
+            done = it + 1
+            log(f"{eq.name} seed {seed}: stopped by the callback after iteration {done}")
+            break
+    save(done)
     return field, pd.DataFrame(history)
 
 
@@ -210,6 +211,21 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
 def known_names(equation) -> list[tuple[str, str]]:
     """(name, kind) of every registered field of the equation, in registry order."""
     return [(s.name, s.kind) for s in metrics.as_equation(equation).symmetries]
+
+
+def evaluation_set(equation, profile: str, evaluate: dict, device="cpu") -> tuple[torch.Tensor, InnerProduct]:
+    """What notebook 02 judges a field on: (test patches, evaluation inner product), float64.
+
+    The patches are `evaluate["rows"]` rows from `evaluate["first_row"]` of the first
+    `evaluate["n_patches"]` test trajectories; the inner product draws `evaluate["n_points"]`
+    test graph points (seed 0). Reads data/<profile>/<Equation>_test.nc (generated when missing).
+    """
+    from . import solvers
+
+    eq = metrics.as_equation(equation)
+    test = graphs_of(eq, solvers.dataset(eq.name, "test", profile, device=device), torch.float64)
+    r0, nr = evaluate["first_row"], evaluate["rows"]
+    return test[:evaluate["n_patches"], r0:r0 + nr], evaluation_inner(test, evaluate["n_points"], seed=0)
 
 
 def evaluation_inner(graphs: torch.Tensor, n_points: int, seed: int = 0) -> InnerProduct:
@@ -292,7 +308,7 @@ def independence(field: Field, inner: InnerProduct, n_span: int = 3) -> float:
 
 def acceptance(recovery: pd.DataFrame, validity: pd.DataFrame, independent: float, s: float = 0.1,
                n_learned: int = 3, min_independence: float = 0.5) -> pd.DataFrame:
-    """The issue's recovery criteria for one run, one row per check with its numbers and `passed`.
+    """The recovery criteria of one run, one row per check with its numbers and `passed`.
 
     V1..V{n_learned} are independent: `independent` (from `independence`) >= min_independence.
     Every exact symmetry W: fraction_in_span >= 0.98 and 1 - f^2 <= (1 - f_untrained^2) / 5.

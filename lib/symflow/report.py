@@ -75,7 +75,7 @@ def _seed_checks(root: Path, profile: str) -> list[str]:
     lines = []
     pde = sorted((root / "02_pde_symmetries" / profile).glob("*_seed*/acceptance.csv"))
     if pde:
-        lines += ["## Acceptance checks, every seed", "", "Notebook 02 (issue criteria in `pde_learning.acceptance`):", "",
+        lines += ["## Acceptance checks, every seed", "", "Notebook 02 (the criteria of `pde_learning.acceptance`):", "",
                   "| equation | seed | passed | failed checks |", "|---|---|---|---|"]
         for csv in pde:
             df = pd.read_csv(csv)
