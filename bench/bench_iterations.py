@@ -176,7 +176,7 @@ def image_symmetries(profile, device, synthetic):
     def step():
         return images.learn_symmetries(features, x, field, inner, 1, L["batch_size"], L["lr"], L["sigma"], L["steps"],
                                        w_ortho=L["w_ortho"], w_lip=L["w_lip"], tau=L["tau"], clip=L["clip"],
-                                       ortho_mode=L["ortho_mode"], log=None)[0]["loss"]
+                                       ortho_mode=L["ortho_mode"], log=None)["loss"][0]
 
     return {"notebook": "04_image_symmetries", "settings": {"dataset": P["dataset"], "arch": ex["arch"],
                                                             "width": ex["width"], **L},

@@ -173,7 +173,7 @@ def test_image_learner_normalises_once_per_iteration_as_before():
     validity = sum(losses.feature_validity(h0, h1[a]) for a in range(3))
     W = V(inner.points)
     loss = validity + 10 * losses.orthonormality(W, inner, "pairwise") + 10 * losses.lipschitz(W.reshape(9, 9, 2, -1), 0.5)
-    assert h[0]["loss"] == pytest.approx(float(loss), rel=1e-9)
+    assert h["loss"][0] == pytest.approx(float(loss), rel=1e-9)
     opt = torch.optim.Adam(again.parameters(), lr=1e-2)      # and the same gradient: the same Adam step
     loss.backward()
     opt.step()

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from symflow import flows, generators, images as im
+
+from symflow import flows, generators, images as im, learning
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -186,7 +187,8 @@ def test_learning_runs_and_changes_the_field():
     before = [p.detach().clone() for p in field.parameters()]
     history = im.learn_symmetries(_row_profile, x, field, inner, iterations=2, batch_size=4, lr=1e-2,
                                   steps=2, log=None)
-    assert len(history) == 2 and all(math.isfinite(h["loss"]) for h in history)
+    assert list(history.iteration) == [0, 1] and history["loss"].map(math.isfinite).all()
+    assert history["validity"].tolist() == pytest.approx((history.S1 + history.S2 + history.S3).tolist())
     assert any(not torch.equal(a, b) for a, b in zip(before, field.parameters()))
     with pytest.raises(ValueError, match="pixel grid"):
         im.learn_symmetries(_row_profile, x, field, im.image_inner_product(torch.ones(64), 8, 8), 1, log=None)
@@ -205,9 +207,50 @@ def test_learning_clips_the_gradient_before_the_adam_step():
         history = im.learn_symmetries(_row_profile, x, field, inner, iterations=1, batch_size=4, lr=1e-2,
                                       steps=2, clip=clip, log=None)
         moved[clip] = max(float((p.detach() - b).abs().max()) for p, b in zip(field.parameters(), before))
-        norms[clip] = history[0]["grad_norm"]
+        norms[clip] = float(history.grad_norm[0])
     assert moved[None] > 0.5e-2 and moved[1e-12] < 1e-5, moved
     assert norms[None] == pytest.approx(norms[1e-12]) and norms[None] > 0
+
+
+def _learn(field, checkpoint, iterations=4, log=None):
+    x = _blobs(8, size=12)
+    inner = im.image_inner_product(torch.ones(144), 12, 12)
+    return im.learn_symmetries(_row_profile, x, field, inner, iterations=iterations, batch_size=4, lr=1e-2,
+                               steps=2, seed=5, log=log, checkpoint=checkpoint, checkpoint_every=1)
+
+
+def _new_field():
+    torch.manual_seed(0)
+    return generators.GeneratorField(2, 3, width=16, head_width=8)
+
+
+def test_image_learning_resumes_from_a_checkpoint_as_if_never_stopped(tmp_path, monkeypatch):
+    """The image learner runs through the same loop as the PDE learner: a NaN loss at iteration 2
+    stops it with the iteration and its terms, keeping the checkpoint of iteration 2; a rerun
+    resumes there and ends with the weights of an uninterrupted run."""
+    full = _new_field()
+    _learn(full, None)
+    ckpt = tmp_path / "images.pt"
+    original, calls = im.losses.orthonormality, []
+
+    def nan_at_2(*args, **kwargs):
+        calls.append(1)
+        value = original(*args, **kwargs)
+        return value * float("nan") if len(calls) == 3 else value
+
+    monkeypatch.setattr(im.losses, "orthonormality", nan_at_2)
+    with pytest.raises(learning.NonFiniteLoss, match=r"at iteration 2; terms .*ortho.*last good checkpoint"):
+        _learn(_new_field(), ckpt)
+    assert torch.load(ckpt, weights_only=False)["iteration"] == 2
+    monkeypatch.setattr(im.losses, "orthonormality", original)
+    logs = []
+    resumed_field = _new_field()
+    history = _learn(resumed_field, ckpt, log=logs.append)
+    assert "resumed" in logs[0] and list(history.iteration) == [0, 1, 2, 3]
+    for a, b in zip(full.parameters(), resumed_field.parameters()):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="belongs to another run"):
+        _learn(_new_field(), ckpt, iterations=5)
 
 
 # ---------------------------------------------------------------------------------- augmentation

@@ -24,17 +24,17 @@ import hashlib
 import math
 import pickle
 import tarfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import xarray as xr
 from torch import nn
 from torch.nn import functional as F
 
-from . import flows, generators, io, losses, metrics
+from . import flows, generators, io, learning, losses, metrics
 
 IMAGE_DATA = io.DATA / "images"
 
@@ -483,7 +483,7 @@ def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField
                      iterations: int, batch_size: int = 128, lr: float = 1e-4, sigma: float = 0.4,
                      steps: int = 20, w_sym: float = 1.0, w_ortho: float = 10.0, w_lip: float = 10.0,
                      tau: float = 0.5, clip: float | None = None, ortho_mode: str = "pairwise", seed: int = 0,
-                     log_every: int = 10, log=print) -> list[dict]:
+                     log_every: int = 10, log=print, checkpoint=None, checkpoint_every: int = 0) -> pd.DataFrame:
     """Train `field` (in place) so that its normalised generators are symmetries of `features`.
 
     Each iteration: a batch of images; for every generator a, s_a ~ U(-sigma, sigma); images
@@ -491,44 +491,41 @@ def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField
         loss = w_sym sum_a S_a + w_ortho L_ortho(V, inner) + w_lip L_lip(V on the pixel grid, tau)
     (L_ortho: `losses.orthonormality` in `ortho_mode`)
     with S_a = losses.feature_validity, L_lip on pixel neighbours (not divided by distance).
-    Adam(lr) on the gradient clipped to norm `clip` (None: not clipped). Returns one dict per
-    iteration (loss terms, per-generator validity, the gradient's norm before clipping, seconds).
+    The loop (Adam(lr), the gradient clipped to norm `clip` (None: not clipped), checkpoint and
+    resume, the NaN guard, the log) is `learning.learn`, as for the PDE learner. Returns its
+    history: iteration (from 0), loss, lr, S1..SN, validity (sum of the S_a), ortho, lipschitz,
+    grad_norm (before clipping), seconds.
     """
     c, h, w = x.shape[1:]
     if inner.points.shape[0] != h * w:
         raise ValueError(f"inner must be defined on the {h}x{w} pixel grid; got {inner.points.shape[0]} points")
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(field.parameters(), lr=lr)
-    history = []
-    for it in range(iterations):
-        start = time.perf_counter()
+    n_gen = field.n_generators
+
+    def step(it: int, gen: torch.Generator):
         idx = torch.randint(len(x), (batch_size,), generator=gen).to(x.device)
-        s = ((2 * torch.rand(field.n_generators, generator=gen) - 1) * sigma).to(x)
+        s = ((2 * torch.rand(n_gen, generator=gen) - 1) * sigma).to(x)
         xb = x[idx]
         with torch.no_grad():
             h0 = _checked(features(xb))
         at_grid = field(inner.points)                                  # (H*W, 2, N): once per iteration
         normed = generators.normalise(field, inner, at_points=at_grid)
         warped = flows.warp_images(xb, normed, s, steps)
-        h1 = _checked(features(warped.flatten(0, 1))).reshape(field.n_generators, batch_size, -1)
-        per_gen = torch.stack([losses.feature_validity(h0, h1[a]) for a in range(field.n_generators)])
+        h1 = _checked(features(warped.flatten(0, 1))).reshape(n_gen, batch_size, -1)
+        per_gen = torch.stack([losses.feature_validity(h0, h1[a]) for a in range(n_gen)])
         V = at_grid * normed.scale
         ortho = losses.orthonormality(V, inner, ortho_mode)
         lip = losses.lipschitz(V.reshape(h, w, 2, -1), tau)
         loss = w_sym * per_gen.sum() + w_ortho * ortho + w_lip * lip
-        opt.zero_grad()
-        loss.backward()
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(field.parameters(), clip or math.inf))
-        opt.step()
-        history.append({"iteration": it + 1, "loss": float(loss.detach()), "validity": float(per_gen.sum().detach()),
-                        "orthonormality": float(ortho.detach()), "lipschitz": float(lip.detach()), "grad_norm": grad_norm,
-                        "seconds": time.perf_counter() - start,
-                        **{f"S{a + 1}": float(v) for a, v in enumerate(per_gen.detach())}})
-        if log and ((it + 1) % log_every == 0 or it + 1 == iterations):
-            r = history[-1]
-            log(f"iter {it + 1}/{iterations}: loss {r['loss']:.4f} validity {r['validity']:.4f} "
-                f"ortho {r['orthonormality']:.4f} lip {r['lipschitz']:.4f} ({r['seconds']:.2f} s/it)")
-    return history
+        return loss, {**{f"S{a + 1}": float(v) for a, v in enumerate(per_gen.detach())},
+                      "validity": float(per_gen.sum().detach()), "ortho": float(ortho.detach()),
+                      "lipschitz": float(lip.detach())}
+
+    settings = {"iterations": iterations, "batch_size": batch_size, "lr": lr, "sigma": sigma, "steps": steps,
+                "w_sym": w_sym, "w_ortho": w_ortho, "w_lip": w_lip, "tau": tau, "clip": clip,
+                "ortho_mode": ortho_mode, "n_images": len(x), "image_shape": [c, h, w], "n_generators": n_gen}
+    schedule = learning.Schedule(iterations, lr, 1.0, clip, log_every, checkpoint_every)
+    return learning.learn(field, step, schedule, {"settings": settings, "seed": seed}, seed, checkpoint,
+                          f"images seed {seed}", log)
 
 
 # ----------------------------------------------------------------------------------------------

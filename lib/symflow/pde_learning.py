@@ -21,28 +21,22 @@ on the gradient clipped to norm `clip`; the learning rate drops by 10x at `decay
     evaluation_set(equation, profile, evaluate)  the test patches and inner product they are judged on
     judge(equation, field, untrained, patches, inner, seed, s_values)  all three, as notebook 02 reports them
 
-A run writes `checkpoint` (atomically) every `checkpoint_every` iterations and at the end; a
-rerun with the same parameters resumes from it. A loss that turns NaN/inf stops the run with
-the iteration and every loss term, leaving the last good checkpoint in place.
+The loop itself (Adam, the learning-rate drop, clipping, checkpoints and resume, the NaN
+guard, the history and the log) is `learning.learn`, shared with the image learner.
 """
 from __future__ import annotations
 
 import copy
 import math
-import time
-from pathlib import Path
 
 import pandas as pd
 import torch
 
-from . import io, losses, metrics, pdes
+from . import learning, losses, metrics, pdes
+from .learning import NonFiniteLoss  # noqa: F401  (re-exported: the error train raises)
 from .generators import Field, GeneratorField, InnerProduct, normalise
 
 TERMS = ("validity", "ortho", "lipschitz", "sobolev")
-
-
-class NonFiniteLoss(FloatingPointError):
-    """The training loss became NaN or infinite."""
 
 
 def graphs_of(equation: pdes.Equation, ds, dtype=torch.float32) -> torch.Tensor:
@@ -126,11 +120,9 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     the residual), weights {sym, ortho, lip, sob}, ortho_mode
     (`losses.orthonormality`), sym_warmup (`warmed_up`), sobolev_from (fraction of the run after
     which L_sob is on), method, row_order, checkpoint_every, log_every.
-    callback: optional callable(iterations_done, field), called after every `callback_every`
-    iterations (e.g. to judge the field on the way); its time is not in the history's seconds.
-    When it returns True the run stops there (the checkpoint records that iteration).
-    Returns the field and the history (one row per iteration: loss terms, lr, grad_norm before
-    clipping, seconds).
+    checkpoint, callback, callback_every, log: as in `learning.learn`, which runs the loop.
+    Returns the field and the history (one row per iteration: loss, lr, S1..SN, ortho,
+    lipschitz, sobolev, grad_norm before clipping, seconds).
     """
     eq = metrics.as_equation(equation)
     if params["dtype"] not in ("float32", "float64"):
@@ -144,65 +136,22 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     if params["inner"] == "data":
         fixed_inner = InnerProduct(random_points(graphs, params["n_inner"], torch.Generator().manual_seed(seed)))
     field = new_field(params, seed).to(device=device, dtype=dtype)
-    optimiser = torch.optim.Adam(field.parameters(), lr=params["lr"])
-    rng = torch.Generator().manual_seed(seed)
-    history, start_it = [], 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state["params"] != params or state["seed"] != seed or state["equation"] != eq.name:
-            raise ValueError(f"checkpoint {checkpoint} belongs to another run (equation, seed or "
-                             "params differ); delete it or use another output_dir")
-        field.load_state_dict(state["field"])
-        optimiser.load_state_dict(state["optimiser"])
-        rng.set_state(state["rng"])
-        history, start_it = state["history"], state["iteration"]
-        log(f"{eq.name} seed {seed}: resumed from {checkpoint} at iteration {start_it}")
+    n_it, n_gen = params["iterations"], params["n_generators"]
 
-    def save(iteration):
-        if checkpoint is not None:
-            with io.atomic_path(checkpoint) as tmp:
-                torch.save({"params": params, "seed": seed, "equation": eq.name, "iteration": iteration,
-                            "field": field.state_dict(), "optimiser": optimiser.state_dict(),
-                            "rng": rng.get_state(), "history": history}, tmp)
-
-    n_it = done = params["iterations"]
-    for it in range(start_it, n_it):
-        lr = params["lr"] * (0.1 if it >= params["decay_at"] * n_it else 1.0)
-        for group in optimiser.param_groups:
-            group["lr"] = lr
-        tic = time.perf_counter()
+    def step(it: int, rng: torch.Generator):
         patches = sample_patches(graphs, params["rows"], params["batch"], rng)
-        sign = torch.randint(2, (params["n_generators"],), generator=rng) * 2 - 1
-        s = (sign * torch.rand(params["n_generators"], generator=rng) * params["sigma"]).to(device)
+        sign = torch.randint(2, (n_gen,), generator=rng) * 2 - 1
+        s = (sign * torch.rand(n_gen, generator=rng) * params["sigma"]).to(device)
         terms = loss_terms(field, eq, patches, s, params, it >= params["sobolev_from"] * n_it, rng, fixed_inner)
         loss = total_loss(terms, warmed_up(params["weights"], it, params["sym_warmup"]))
-        values = {"iteration": it, "loss": loss.item(), "lr": lr,
-                  **{f"S{a + 1}": v.item() for a, v in enumerate(terms["validity"].detach())},
-                  **{k: terms[k].item() for k in TERMS[1:]}}
-        if not math.isfinite(values["loss"]):
-            raise NonFiniteLoss(f"{eq.name} seed {seed}: the loss became {values['loss']} at iteration "
-                                f"{it}; terms {values}. The last good checkpoint ({checkpoint}, "
-                                f"iteration {history[-1]['iteration'] + 1 if history else 0}) is kept.")
-        optimiser.zero_grad()
-        loss.backward()
-        values["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(field.parameters(), params["clip"] or math.inf))
-        optimiser.step()
-        values["seconds"] = time.perf_counter() - tic
-        history.append(values)
-        if (it + 1) % params["log_every"] == 0 or it + 1 == n_it:
-            log(f"{eq.name} seed {seed} it {it + 1}/{n_it}  loss {values['loss']:.3f}  S "
-                + " ".join(f"{values[f'S{a + 1}']:.2f}" for a in range(params["n_generators"]))
-                + f"  ortho {values['ortho']:.3f} lip {values['lipschitz']:.3f}"
-                f"  |grad| {values['grad_norm']:.3g}  {values['seconds']:.2f} s/it")
-        if (it + 1) % params["checkpoint_every"] == 0 and it + 1 < n_it:
-            save(it + 1)
-        if callback is not None and callback_every and (it + 1) % callback_every == 0 \
-                and callback(it + 1, field) is True:
-            done = it + 1
-            log(f"{eq.name} seed {seed}: stopped by the callback after iteration {done}")
-            break
-    save(done)
-    return field, pd.DataFrame(history)
+        return loss, {**{f"S{a + 1}": v.item() for a, v in enumerate(terms["validity"].detach())},
+                      **{k: terms[k].item() for k in TERMS[1:]}}
+
+    schedule = learning.Schedule(n_it, params["lr"], params["decay_at"], params["clip"], params["log_every"],
+                                 params["checkpoint_every"])
+    history = learning.learn(field, step, schedule, {"params": params, "seed": seed, "equation": eq.name}, seed,
+                             checkpoint, f"{eq.name} seed {seed}", log, callback, callback_every)
+    return field, history
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""The one loop that learns generator fields, for PDEs and images alike.
+
+A domain supplies a *step*: a function (iteration, rng) -> (loss, record) that draws its batch
+from `rng`, computes the scalar loss (validity + orthonormality + Lipschitz, or whatever the
+domain's objective is) and a record of floats (its loss terms and the per-generator validities
+S1..SN). `learn` owns everything else, identically for every domain:
+
+    Adam on the field's parameters; the learning rate drops by 10x from `decay_at` of the run;
+    the gradient's norm is clipped to `clip` (None: not clipped) before each step;
+    a NaN/inf loss raises `NonFiniteLoss` naming the iteration and every term, before any
+    parameter moves, and leaves the last good checkpoint in place;
+    the checkpoint (written atomically every `checkpoint_every` iterations and at the end)
+    holds the field, the optimiser, the random generator and the history, so a rerun resumes
+    exactly where the last one stopped; a checkpoint of another run (its `identity` differs)
+    is an error;
+    a history with one row per iteration: iteration (from 0), loss, lr, the record, grad_norm
+    (before clipping), seconds (the step's time, without logging, checkpoints or callbacks);
+    a one-line log every `log_every` iterations and at the end.
+
+    learn(field, step, schedule, identity, seed, checkpoint) -> history (DataFrame)
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import torch
+
+from . import io
+
+Step = Callable[[int, torch.Generator], "tuple[torch.Tensor, dict[str, float]]"]
+
+
+class NonFiniteLoss(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long and how fast a field learns.
+
+    iterations: optimiser steps (>= 1); lr: Adam's learning rate; decay_at: the fraction of the
+    run from which the rate is lr / 10 (1.0: never); clip: the gradient norm is clipped to it
+    (None: not clipped); log_every, checkpoint_every: iterations between log lines and between
+    checkpoints (0: only at the end).
+    """
+    iterations: int
+    lr: float
+    decay_at: float = 1.0
+    clip: float | None = None
+    log_every: int = 10
+    checkpoint_every: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.iterations, int) or self.iterations < 1:
+            raise ValueError(f"iterations must be a positive integer; got {self.iterations!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive; got {self.lr!r}")
+        if self.clip is not None and not self.clip > 0:
+            raise ValueError(f"clip must be positive or None; got {self.clip!r}")
+
+    def lr_at(self, iteration: int) -> float:
+        return self.lr * (0.1 if iteration >= self.decay_at * self.iterations else 1.0)
+
+
+def _every(n: int, iteration: int) -> bool:
+    return bool(n) and (iteration + 1) % n == 0
+
+
+def log_line(name: str, values: dict, n_iterations: int) -> str:
+    """One history row as a log line: loss, the S_a, the other terms, |grad|, s/it."""
+    skip = {"iteration", "loss", "lr", "grad_norm", "seconds"}
+    s = [f"{v:.2f}" for k, v in values.items() if k[:1] == "S" and k[1:].isdigit()]
+    rest = [f"{k} {v:.3g}" for k, v in values.items() if k not in skip and not (k[:1] == "S" and k[1:].isdigit())]
+    return (f"{name} it {values['iteration'] + 1}/{n_iterations}  loss {values['loss']:.4f}  S " + " ".join(s)
+            + "  " + " ".join(rest) + f"  |grad| {values['grad_norm']:.3g}  {values['seconds']:.2f} s/it")
+
+
+def learn(field: torch.nn.Module, step: Step, schedule: Schedule, identity: dict, seed: int = 0,
+          checkpoint=None, name: str = "run", log=print, callback=None, callback_every: int = 0) -> pd.DataFrame:
+    """Train `field` in place by Adam on `step`'s loss; returns the history (module docstring).
+
+    identity: what makes this run this run (settings, seed, data name): stored in the checkpoint
+    and compared on resume. rng: torch.Generator seeded with `seed`, passed to every step.
+    callback: optional callable(iterations_done, field), called after every `callback_every`
+    iterations; when it returns True the run stops there (the checkpoint records that iteration).
+    log: callable(str) or None (silent).
+    """
+    log = log or (lambda line: None)
+    optimiser = torch.optim.Adam(field.parameters(), lr=schedule.lr)
+    rng = torch.Generator().manual_seed(seed)
+    history, start = _resume(checkpoint, identity, field, optimiser, rng, name, log)
+
+    def save(iteration):
+        if checkpoint is not None:
+            with io.atomic_path(checkpoint) as tmp:
+                torch.save({"identity": identity, "iteration": iteration, "field": field.state_dict(),
+                            "optimiser": optimiser.state_dict(), "rng": rng.get_state(), "history": history}, tmp)
+
+    n_it = done = schedule.iterations
+    for it in range(start, n_it):
+        history.append(_iteration(field, step, schedule, optimiser, rng, it, name, checkpoint, history))
+        if _every(schedule.log_every, it) or it + 1 == n_it:
+            log(log_line(name, history[-1], n_it))
+        if _every(schedule.checkpoint_every, it) and it + 1 < n_it:
+            save(it + 1)
+        if callback is not None and _every(callback_every, it) and callback(it + 1, field) is True:
+            done = it + 1
+            log(f"{name}: stopped by the callback after iteration {done}")
+            break
+    save(done)
+    return pd.DataFrame(history)
+
+
+def _resume(checkpoint, identity, field, optimiser, rng, name, log) -> tuple[list, int]:
+    """Load `checkpoint` into field, optimiser and rng when it exists: (history, next iteration)."""
+    if checkpoint is None or not Path(checkpoint).exists():
+        return [], 0
+    device = next(field.parameters()).device
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    if state.get("identity") != identity:
+        raise ValueError(f"checkpoint {checkpoint} belongs to another run (its settings, seed or data differ); "
+                         "delete it or use another output_dir")
+    field.load_state_dict(state["field"])
+    optimiser.load_state_dict(state["optimiser"])
+    rng.set_state(state["rng"])
+    log(f"{name}: resumed from {checkpoint} at iteration {state['iteration']}")
+    return state["history"], state["iteration"]
+
+
+def _iteration(field, step, schedule, optimiser, rng, it, name, checkpoint, history) -> dict:
+    """One optimiser step; returns its history row. Raises NonFiniteLoss before moving anything."""
+    lr = schedule.lr_at(it)
+    for group in optimiser.param_groups:
+        group["lr"] = lr
+    tic = time.perf_counter()
+    loss, record = step(it, rng)
+    values = {"iteration": it, "loss": loss.item(), "lr": lr, **record}
+    if not math.isfinite(values["loss"]):
+        last = history[-1]["iteration"] + 1 if history else 0
+        raise NonFiniteLoss(f"{name}: the loss became {values['loss']} at iteration {it}; terms {values}. "
+                            f"The last good checkpoint ({checkpoint}, iteration {last}) is kept.")
+    optimiser.zero_grad()
+    loss.backward()
+    values["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(field.parameters(), schedule.clip or math.inf))
+    optimiser.step()
+    values["seconds"] = time.perf_counter() - tic
+    return values
