@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from symflow import augmentation, flows, pdes, solvers
+from symflow import augmentation, flows, generators, pdes, solvers
 from symflow.fno import TrajectoryPool, bundled, single_time
 from symflow.generators import FunctionField
 
@@ -87,13 +87,13 @@ def test_orthonormalise_gives_identity_gram_and_keeps_order():
                                                   torch.stack([2 * torch.ones_like(p[:, 0]), p[:, 0], p[:, 2]], -1)], -1),
                            2, 3)
     inner = augmentation.InnerProduct(z)
-    ortho = augmentation.orthonormalise(fields, inner)
+    ortho = generators.orthonormalise(fields, inner)
     W = ortho(z)
     assert torch.allclose(inner.gram(W, W), torch.eye(2), atol=1e-5)
     V = fields(z)
     assert torch.allclose(W[..., 0], V[..., 0] / inner.norms(V)[0], atol=1e-5)
     with pytest.raises(ValueError, match="linearly dependent"):
-        augmentation.orthonormalise(FunctionField(lambda p: torch.stack([p, 2 * p], -1), 2, 3), inner)
+        generators.orthonormalise(FunctionField(lambda p: torch.stack([p, 2 * p], -1), 2, 3), inner)
 
 
 def test_tabulated_field_is_exact_for_affine_fields_and_periodic_in_x():

@@ -127,11 +127,11 @@ def test_closest_motion_names_each_motion():
     assert name == "rotation" and 0.9 < cos < 1
 
 
-def test_gram_schmidt_orthonormalises_in_order():
+def test_orthonormalise_works_in_order_on_image_fields():
     inner = im.image_inner_product(torch.rand(64) + 0.5, 8, 8)
     A = generators.affine_fields()
     mixed = im.linear_combination(torch.triu(torch.rand(6, 6)) + torch.eye(6), A)
-    U = im.gram_schmidt(mixed, inner)(inner.points)
+    U = generators.orthonormalise(mixed, inner)(inner.points)
     torch.testing.assert_close(inner.gram(U, U), torch.eye(6), atol=1e-4, rtol=1e-4)
     # mixed's first field is a multiple of A_1, so U_1 is A_1 normalised
     a1 = A(inner.points)[..., :1]

@@ -21,37 +21,10 @@ import math
 import warnings
 
 import torch
-from torch import nn
 
 from . import flows, generators
 from .fno import Task, TrajectoryPool
 from .generators import Field, FunctionField, InnerProduct
-
-
-def sample_points(u: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
-    """n graph points drawn uniformly (with replacement) from trajectories u (B, nt, nx): (n, 3)."""
-    g = torch.Generator().manual_seed(seed)
-    graph = flows.grid_graph(u).reshape(-1, 3)
-    return graph[torch.randint(graph.shape[0], (n,), generator=g)]
-
-
-def orthonormalise(field: Field, inner: InnerProduct) -> FunctionField:
-    """W = V L^{-T} with G = <V, V> = L L^T (Cholesky): <W_a, W_b> = delta_ab, and W_a a
-    combination of V_1..V_a only (Gram-Schmidt in the given order). Raises ValueError when the
-    generators are linearly dependent on the inner product's points."""
-    with torch.no_grad():
-        V = inner.evaluate(field).to(torch.float64)
-        gram = inner.gram(V, V)
-    L, info = torch.linalg.cholesky_ex(gram)
-    if info != 0 or float(torch.linalg.eigvalsh(gram).min()) <= 1e-10 * float(gram.diagonal().max()):
-        raise ValueError(f"the {field.n_generators} generators are (nearly) linearly dependent on the "
-                         f"data points; Gram eigenvalues {torch.linalg.eigvalsh(gram).tolist()}")
-    M = torch.linalg.inv(L).T                                                  # (N, N), upper
-
-    def fn(z: torch.Tensor) -> torch.Tensor:
-        return field(z) @ M.to(z.dtype)
-
-    return FunctionField(fn, field.n_generators, field.dim, getattr(field, "names", None))
 
 
 class Tabulated(Field):
@@ -88,10 +61,7 @@ class Tabulated(Field):
         """table (B, C, U, T, X+1) at points z (B, n, 3) -> (B, C, n)."""
         lo, hi = self.lo.to(z), self.hi.to(z)
         zz = torch.cat([torch.remainder(z[..., :1], 1.0), z[..., 1:]], -1)
-        grid = (2 * (zz - lo) / (hi - lo) - 1)[:, :, None, None, :]
-        out = nn.functional.grid_sample(table if table.dtype == z.dtype else table.to(z.dtype), grid, mode="bilinear",
-                                        padding_mode="border", align_corners=True)
-        return out[..., 0, 0]
+        return flows.grid_lookup(table if table.dtype == z.dtype else table.to(z.dtype), 2 * (zz - lo) / (hi - lo) - 1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """z (n, 3) -> (n, 3, N)."""
@@ -142,8 +112,8 @@ def prepare(field: Field, u: torch.Tensor, n_points: int = 8192, table: tuple[in
     float32 table values)."""
     if field.dim != 3:
         raise ValueError(f"field must act on (x, t, u) (dim 3); got dim {field.dim}")
-    inner = InnerProduct(sample_points(u, n_points, seed).to(torch.float32))
-    ortho = orthonormalise(field, inner)
+    points = generators.sample_points(flows.grid_graph(u), n_points, torch.Generator().manual_seed(seed), replace=True)
+    ortho = generators.orthonormalise(field, InnerProduct(points.to(torch.float32)))
     if table is None:
         return ortho
     lo, hi = float(u.min()), float(u.max())

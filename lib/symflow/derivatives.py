@@ -85,13 +85,23 @@ def _check(x, t, u, period, orders, method, row_order) -> None:
 # ---------------------------------------------------------------------------------------------
 # Chain rule on the curvilinear grid.
 
-def _d_column(f: torch.Tensor) -> torch.Tensor:
-    """df/dj along the last (periodic) axis, spectral; the Nyquist mode is dropped."""
+def periodic_derivative(f: torch.Tensor, length: float | None = None, order: int = 1) -> torch.Tensor:
+    """d^order f / dx^order along the last axis of samples f (..., n) of a periodic function on
+    [0, length) (default length n: derivatives per grid index), spectrally (FFT). For odd orders
+    the Nyquist mode is dropped (its derivative is not real)."""
+    if not isinstance(order, int) or order < 1:
+        raise ValueError(f"order must be a positive integer; got {order!r}")
     n = f.shape[-1]
     k = torch.fft.rfftfreq(n, d=1.0 / n, dtype=f.dtype, device=f.device)
-    if n % 2 == 0:
+    if n % 2 == 0 and order % 2:
         k[-1] = 0.0
-    return torch.fft.irfft(torch.fft.rfft(f) * (2j * math.pi / n) * k, n=n)
+    factor = 2j * math.pi / (n if length is None else length)
+    return torch.fft.irfft(torch.fft.rfft(f) * factor ** order * k ** order, n=n)
+
+
+def _d_column(f: torch.Tensor) -> torch.Tensor:
+    """df/dj along the last (periodic) axis (`periodic_derivative` per grid index)."""
+    return periodic_derivative(f)
 
 
 @functools.lru_cache(maxsize=None)

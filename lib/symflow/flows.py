@@ -102,6 +102,21 @@ def _rk4_readouts(field, z: torch.Tensor, s: torch.Tensor, steps: int, fractions
     return [states[f] for f in fractions]
 
 
+def grid_lookup(table: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Multilinear interpolation of a tabulated field, the border value outside the table.
+
+    table (B, C, *lattice) with 2 or 3 lattice axes (last axis first in z's coordinates, as
+    `grid_sample` orders them); z (B, n, k) in [-1, 1]^k, k = number of lattice axes, -1 and 1
+    the first and last lattice points. Returns (B, C, n).
+    """
+    k = table.ndim - 2
+    if z.shape[-1] != k or z.ndim != 3:
+        raise ValueError(f"z must have shape (B, n, {k}) for a table with {k} lattice axes; got {tuple(z.shape)}")
+    grid = z.reshape(z.shape[0], z.shape[1], *([1] * (k - 1)), k)
+    out = nn.functional.grid_sample(table, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return out.reshape(*out.shape[:2], -1)
+
+
 def sample_images(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """Bilinear resampling with zero padding: out[b, :, i, j] = images[b] at grid[b, i, j].
 

@@ -11,6 +11,8 @@ The second form is what a flow needs: each generator moves its own copy of the p
     FunctionField    a fixed field from a callable (affine fields, known Lie point symmetries)
     Scaled           a field with each generator multiplied by a number
     normalise        a field divided by its norms under an InnerProduct (a Scaled)
+    orthonormalise   Gram-Schmidt of a field's generators under an InnerProduct (a FunctionField)
+    sample_points    points drawn from a cloud of points, the support of an InnerProduct
 """
 from __future__ import annotations
 
@@ -250,6 +252,43 @@ def normalise(field: Field, inner: InnerProduct, eps: float = 1e-12, at_points: 
     """
     values = field(inner.points) if at_points is None else at_points
     return Scaled(field, 1.0 / inner.norms(values).clamp_min(eps))
+
+
+def orthonormal_coefficients(gram: torch.Tensor, what: str = "the generators") -> torch.Tensor:
+    """M = L^-T for a Gram matrix G = L L^T (Cholesky), float64 (N, N), upper triangular.
+
+    For fields V with <V, V> = G, W = V M is orthonormal and W_a combines V_1..V_a only
+    (Gram-Schmidt in the given order). Raises ValueError naming `what` when G is not positive
+    definite (eigenvalue <= 1e-10 of the largest diagonal entry: linearly dependent fields).
+    """
+    gram = gram.to(torch.float64)
+    L, info = torch.linalg.cholesky_ex(gram)
+    if info != 0 or float(torch.linalg.eigvalsh(gram).min()) <= 1e-10 * float(gram.diagonal().max()):
+        raise ValueError(f"{what} are (nearly) linearly dependent on the inner product's points; "
+                         f"Gram eigenvalues {torch.linalg.eigvalsh(gram).tolist()}")
+    return torch.linalg.inv(L).T
+
+
+def orthonormalise(field: Field, inner: InnerProduct) -> FunctionField:
+    """The fixed field W = V M, M = `orthonormal_coefficients` of <V, V> (in float64):
+    <W_a, W_b> = delta_ab under `inner`, span and order of `field`'s generators kept; names kept."""
+    with torch.no_grad():
+        V = inner.evaluate(field).to(torch.float64)
+        M = orthonormal_coefficients(inner.gram(V, V), f"the {field.n_generators} generators")
+
+    def fn(z: torch.Tensor) -> torch.Tensor:
+        return field(z) @ M.to(z.dtype)
+
+    return FunctionField(fn, field.n_generators, field.dim, getattr(field, "names", None))
+
+
+def sample_points(points: torch.Tensor, n: int, generator: torch.Generator, replace: bool = False) -> torch.Tensor:
+    """n of the points (..., d), as (n, d): distinct ones (all of them, permuted, when there are
+    fewer than n), or with replacement when `replace`."""
+    flat = points.reshape(-1, points.shape[-1])
+    if replace:
+        return flat[torch.randint(flat.shape[0], (n,), generator=generator)]
+    return flat[torch.randperm(flat.shape[0], generator=generator)[:n].to(flat.device)]
 
 
 def save(field: GeneratorField, path, **metadata) -> Path:

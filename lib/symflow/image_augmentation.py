@@ -160,15 +160,6 @@ def make_augmentations(params: dict, image_shape: tuple[int, int, int], fields: 
 # Training and scoring
 
 
-@torch.no_grad()
-def correct_predictions(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> np.ndarray:
-    """(N,) uint8: 1 where the model (eval mode) classifies image i correctly; mean = accuracy."""
-    model.eval()
-    out = [(model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).cpu()
-           for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy().astype(np.uint8)
-
-
 def evaluation_set(data: images.ImageData, params: dict, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """The test images and labels: all of them, or `test_per_class` per class (stratified, seed 0)."""
     idx = stratified_subset(data.test_y, params["test_per_class"], 0)
@@ -209,7 +200,7 @@ def run_configuration(name: str, augment, data: images.ImageData, params: dict, 
                                 weight_decay=params["weight_decay"], milestones=tuple(params["milestones"]),
                                 gamma=params["gamma"], augment=augment[g] if learned else augment, seed=s,
                                 log=None)
-        correct.append(correct_predictions(model, test_x, test_y))
+        correct.append(images.correct_predictions(model, test_x, test_y))
         seconds.append(time.perf_counter() - start)
         n_train.append(len(idx))
         if log:

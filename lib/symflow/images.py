@@ -13,7 +13,7 @@ Symmetries:
     pixel_weights(h, x)             the data-driven weight w(p) of the image inner product
     learn_symmetries(...)           the paper's loop: validity + orthonormality + Lipschitz
     validity(h, x, field, s)        mean arccos feature distance per generator at end time s
-    gram_schmidt, affine_motions, closest_motion, control_fields, liegg, linear_combination
+    affine_motions, closest_motion, control_fields, liegg, linear_combination
 Augmentation:
     crop_augment, FlowAugment, make_augmentation(kind, ...)
 """
@@ -331,10 +331,16 @@ def train_classifier(model: _Classifier, x: torch.Tensor, y: torch.Tensor, epoch
 @torch.no_grad()
 def accuracy(model: _Classifier, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
     """Fraction of correctly classified images (model in eval mode)."""
+    return float(correct_predictions(model, x, y, batch_size).mean())
+
+
+@torch.no_grad()
+def correct_predictions(model: _Classifier, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> np.ndarray:
+    """(N,) uint8: 1 where the model (eval mode) classifies image i correctly; mean = accuracy."""
     model.eval()
-    correct = sum(int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
-                  for i in range(0, len(x), batch_size))
-    return correct / len(x)
+    out = [(model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).cpu()
+           for i in range(0, len(x), batch_size)]
+    return torch.cat(out).numpy().astype(np.uint8)
 
 
 def save_classifier(model: _Classifier, path, **metadata) -> Path:
@@ -474,8 +480,7 @@ def validity(features, x: torch.Tensor, field: generators.Field, s: float, steps
             h0 = _checked(features(xb))
             warped = flows.warp_images(xb, field, s, steps)  # (N, B, C, H, W)
             h1 = _checked(features(warped.flatten(0, 1))).reshape(field.n_generators, len(xb), -1)
-            cos = F.cosine_similarity(h0.expand_as(h1), h1, dim=-1).clamp(-1, 1)
-            out += torch.arccos(cos).sum(dim=1).cpu().double()
+            out += losses.feature_angles(h0.expand_as(h1), h1, limit=1.0).sum(dim=1).cpu().double()
     return (out / len(x)).float()
 
 
@@ -603,8 +608,7 @@ def liegg(features, x: torch.Tensor, inner: generators.InnerProduct, batch_size:
             cols.append(jt / hb.norm(dim=1, keepdim=True))
         P = torch.stack(cols, dim=-1).reshape(-1, 6).double()  # (B*F, 6)
         gram += P.T @ P
-    L = torch.linalg.cholesky(inner.gram(A, A).double()).to(x.device)
-    Linv = torch.linalg.inv(L)
+    Linv = generators.orthonormal_coefficients(inner.gram(A, A), "the affine fields").T.to(x.device)
     evals, evecs = torch.linalg.eigh(Linv @ gram @ Linv.T)  # ascending: most invariant first
     coefs = Linv.T @ evecs
     return coefs.float().cpu(), evals.clamp_min(0).sqrt().float().cpu()
@@ -618,21 +622,6 @@ def linear_combination(coefs: torch.Tensor, basis: generators.Field | None = Non
         raise ValueError(f"coefs must have shape ({basis.n_generators}, N); got {tuple(coefs.shape)}")
     coefs = coefs.detach()
     return generators.FunctionField(lambda z: basis(z) @ coefs.to(z), coefs.shape[1], basis.dim, names)
-
-
-def gram_schmidt(field: generators.Field, inner: generators.InnerProduct) -> generators.FunctionField:
-    """Sequential orthonormalisation of `field`'s generators under `inner` (fixed afterwards).
-
-    With V (n, d, N) the values at the inner product's points and Gram matrix G = L L^T
-    (Cholesky), U = V L^-T is orthonormal and U_a lies in span(V_1..V_a): Gram-Schmidt in the
-    generators' order, the order in which the orthonormality loss treats them.
-    """
-    with torch.no_grad():
-        V = field(inner.points)
-        L = torch.linalg.cholesky(inner.gram(V, V).double())
-        coefs = torch.linalg.inv(L).T.float()  # upper triangular
-    names = getattr(field, "names", None)
-    return linear_combination(coefs, field, names)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -677,8 +666,7 @@ class FlowAugment:
         combined = torch.einsum("bk,kchw->bchw", coef, self.table.to(x))  # (B, 2, H, W)
 
         def velocity(z):  # (B, n, 2) -> (B, n, 2); outside the image the border value
-            return F.grid_sample(combined, z[:, :, None, :], mode="bilinear", padding_mode="border",
-                                 align_corners=True).squeeze(-1).transpose(1, 2)
+            return flows.grid_lookup(combined, z).transpose(1, 2)
 
         with torch.no_grad():
             grid = generators.grid_points(h, w, dtype=x.dtype).to(x.device).expand(b, -1, -1)

@@ -22,15 +22,22 @@ from .generators import InnerProduct
 _ONE = 1.0 - 1e-7  # keeps arccos away from its infinite slope at +-1
 
 
-def feature_validity(h0: torch.Tensor, h1: torch.Tensor) -> torch.Tensor:
-    """Mean angle arccos(cos_sim(h0, h1)) in radians over the leading dims; features on the last dim.
+def feature_angles(h0: torch.Tensor, h1: torch.Tensor, limit: float = _ONE) -> torch.Tensor:
+    """Angles arccos(cos_sim(h0, h1)) in radians, features on the last dim: (..., F) -> (...).
 
-    h0, h1 (..., F) -> scalar; 0 when the features are parallel, pi/2 when orthogonal.
+    The cosine is clamped to [-limit, limit]: the default keeps arccos off its infinite slope at
+    +-1 (for a loss: its gradient stays finite); limit=1 gives the exact angle (for scoring).
     """
     if h0.shape != h1.shape:
         raise ValueError(f"h0 and h1 must have the same shape; got {tuple(h0.shape)} and {tuple(h1.shape)}")
     cos = torch.nn.functional.cosine_similarity(h0, h1, dim=-1)
-    return torch.arccos(cos.clamp(-_ONE, _ONE)).mean()
+    return torch.arccos(cos.clamp(-limit, limit))
+
+
+def feature_validity(h0: torch.Tensor, h1: torch.Tensor) -> torch.Tensor:
+    """The mean of `feature_angles` (default clamp) over all leading dims: (..., F) -> scalar;
+    0 when the features are parallel, pi/2 when orthogonal."""
+    return feature_angles(h0, h1).mean()
 
 
 def residual_validity(residual: torch.Tensor, floor: float = 1e-4, dims=None) -> torch.Tensor:

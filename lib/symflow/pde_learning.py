@@ -34,7 +34,7 @@ import torch
 
 from . import learning, losses, metrics, pdes
 from .learning import NonFiniteLoss  # noqa: F401  (re-exported: the error train raises)
-from .generators import Field, GeneratorField, InnerProduct, normalise
+from .generators import Field, GeneratorField, InnerProduct, normalise, sample_points
 
 TERMS = ("validity", "ortho", "lipschitz", "sobolev")
 
@@ -67,12 +67,6 @@ def new_field(params: dict, seed: int) -> GeneratorField:
 INNERS = ("batch", "data")
 
 
-def random_points(graphs: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
-    """n distinct points (n, 3) drawn from graphs (..., 3) (all of them when there are fewer)."""
-    points = graphs.reshape(-1, 3)
-    return points[torch.randperm(points.shape[0], generator=generator)[:n].to(points.device)]
-
-
 def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.Tensor, params: dict,
                sobolev: bool, generator: torch.Generator, inner: InnerProduct | None = None
                ) -> dict[str, torch.Tensor]:
@@ -82,7 +76,7 @@ def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.
     `params["n_inner"]` of the batch's points.
     """
     if inner is None:
-        inner = InnerProduct(random_points(patches, params["n_inner"], generator))
+        inner = InnerProduct(sample_points(patches, params["n_inner"], generator))
     at_inner = field(inner.points)                                       # (n_inner, 3, N), reused
     V = normalise(field, inner, at_points=at_inner)
     validity = metrics.validity(V, equation, patches, s, params["steps"], params["times"],
@@ -134,7 +128,7 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     sample_patches(graphs, params["rows"], 1, torch.Generator().manual_seed(0))   # checks rows
     fixed_inner = None
     if params["inner"] == "data":
-        fixed_inner = InnerProduct(random_points(graphs, params["n_inner"], torch.Generator().manual_seed(seed)))
+        fixed_inner = InnerProduct(sample_points(graphs, params["n_inner"], torch.Generator().manual_seed(seed)))
     field = new_field(params, seed).to(device=device, dtype=dtype)
     n_it, n_gen = params["iterations"], params["n_generators"]
 
@@ -179,7 +173,7 @@ def evaluation_set(equation, profile: str, evaluate: dict, device="cpu") -> tupl
 
 def evaluation_inner(graphs: torch.Tensor, n_points: int, seed: int = 0) -> InnerProduct:
     """The inner product of the tables: mean over `n_points` random graph points (float64)."""
-    return InnerProduct(random_points(graphs, n_points, torch.Generator().manual_seed(seed)).to(torch.float64))
+    return InnerProduct(sample_points(graphs, n_points, torch.Generator().manual_seed(seed)).to(torch.float64))
 
 
 def recovery_table(equation, field: Field, untrained: Field, inner: InnerProduct, seed: int,

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from . import io, pdes, profiles
+from . import derivatives, io, pdes, profiles
 
 SPLITS = ("train", "valid", "test")
 CONTOUR_POINTS = 64
@@ -249,10 +249,7 @@ def solve(equation: pdes.Equation, u0: torch.Tensor, times, step: float | None =
 
 def spectral_derivatives(u: torch.Tensor, L: float, order: int = 4) -> list[torch.Tensor]:
     """[u, u_x, ..., d^order u / dx^order] of a periodic u (..., nx) on [0, L), by FFT."""
-    nx = u.shape[-1]
-    k = wavenumbers(nx, L, u.device)
-    u_hat = torch.fft.rfft(u)
-    return [u] + [torch.fft.irfft((1j * k) ** n * u_hat, n=nx) for n in range(1, order + 1)]
+    return [u] + [derivatives.periodic_derivative(u, L, n) for n in range(1, order + 1)]
 
 
 def residual_on_grid(equation: pdes.Equation, u: torch.Tensor, times) -> torch.Tensor:
