@@ -13,7 +13,7 @@ Loops (their settings come from symflow.profiles):
                         augmentation and seed of a size, as notebook 03 trains them); its s/it
                         is per member-step, so the ratio to pde_augmentation is the speed-up
     image_extractor     notebook 04: one SGD step of images.train_classifier (SmallCNN / ResNet18)
-    image_symmetries    notebook 04: one iteration of images.learn_symmetries
+    image_symmetries    notebook 04: one iteration of image_symmetries.learn_symmetries
     image_augmentation  notebook 05: one SGD step of images.train_classifier with the flow
                         augmentation along the first n_fields of a generator field
 
@@ -163,18 +163,18 @@ def image_extractor(profile, device, synthetic):
 
 
 def image_symmetries(profile, device, synthetic):
-    """Notebook 04: images.learn_symmetries for one iteration (untrained extractor, uniform w(p))."""
+    """Notebook 04: image_symmetries.learn_symmetries for one iteration (untrained extractor, uniform w(p))."""
     P = profiles.get(profile, "image_symmetries")
     ex, L = P["extractor"], P["learn"]
     data = random_images(P["dataset"], L["batch_size"])
     _, h, w = data.shape
     features = images.frozen_features(images.make_classifier(ex["arch"], data, ex["width"]).to(device))
-    inner = images.image_inner_product(torch.ones(h * w, device=device), h, w)
+    inner = image_symmetries.image_inner_product(torch.ones(h * w, device=device), h, w)
     field = generators.GeneratorField(2, L["n_generators"]).to(device)
     x = data.train_x.to(device)
 
     def step():
-        return images.learn_symmetries(features, x, field, inner, 1, L["batch_size"], L["lr"], L["sigma"], L["steps"],
+        return image_symmetries.learn_symmetries(features, x, field, inner, 1, L["batch_size"], L["lr"], L["sigma"], L["steps"],
                                        w_ortho=L["w_ortho"], w_lip=L["w_lip"], tau=L["tau"], clip=L["clip"],
                                        ortho_mode=L["ortho_mode"], log=None)["loss"][0]
 
@@ -189,10 +189,10 @@ def image_augmentation(profile, device, synthetic):
     n_generators = profiles.get(profile, "image_symmetries")["learn"]["n_generators"]
     data = random_images(p["dataset"], p["batch_size"])
     _, h, w = data.shape
-    inner = images.image_inner_product(torch.ones(h * w), h, w)
+    inner = image_symmetries.image_inner_product(torch.ones(h * w), h, w)
     learned = generators.normalise(generators.GeneratorField(2, n_generators), inner)
-    first_k = images.linear_combination(torch.eye(n_generators)[:, :p["n_fields"]], learned)
-    augment = images.make_augmentation("flow", data.shape, first_k, scale=p["scale"], steps=p["steps"])
+    first_k = image_symmetries.linear_combination(torch.eye(n_generators)[:, :p["n_fields"]], learned)
+    augment = image_augmentation.make_augmentation("flow", data.shape, first_k, scale=p["scale"], steps=p["steps"])
     model = images.make_classifier(p["arch"], data, p["width"]).to(device)
     x, y = data.train_x.to(device), data.train_y.to(device)
 

@@ -5,7 +5,7 @@
 Writes results/bench/nkdv_floor_<profile>.json. In solver time tau = 50 (e^(t/50) - 1) nKdV is KdV,
 so rows r0..r1 of each test trajectory are re-solved as KdV from the saved row r0 with
 `refine` times finer frames (and a 4x smaller step), and scored as notebook 02 scores unmoved
-data: mean log max(|c residual|, 1e-4) over the rows (`metrics.graph_residual`). Also the part of
+data: mean log max(|c residual|, 1e-4) over the rows (`pde_graphs.graph_residual`). Also the part of
 the residual that the solver's 2/3 dealiasing leaves out by construction: c e^(t/50) (I - P)(u u_x),
 P the projection onto the kept wavenumbers, which no frame spacing or step can remove.
 """
@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from symflow import io, losses, metrics, pdes, profiles, solvers
+from symflow import io, losses, pde_graphs, pdes, profiles, solvers
 
 
 def mean_log(residual: torch.Tensor) -> list[float]:
@@ -50,7 +50,7 @@ def main(argv=None) -> dict:
 
     def score(u, times):
         X, T = x[None, None, :].expand_as(u), times[None, :, None].expand_as(u)
-        return metrics.graph_residual(nkdv, torch.stack(nkdv.normalise(X, T, u), -1))
+        return pde_graphs.graph_residual(nkdv, torch.stack(nkdv.normalise(X, T, u), -1))
 
     result = {"profile": args.profile, "rows": [r0, r1], "frame_spacing": float(t[1] - t[0]),
               "max_abs_u": [round(float(v), 2) for v in u_saved.abs().amax(dim=(1, 2))],

@@ -1,12 +1,11 @@
 """symflow.algebra on fields whose Lie algebra is known exactly."""
-import math
 
 import numpy as np
 import pytest
 import sympy
 import torch
 
-from symflow import algebra, generators, pde_learning, pdes
+from symflow import algebra, generators, pdes
 from symflow.generators import FunctionField, InnerProduct
 
 

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from symflow import augmentation, flows, generators, pdes, solvers
+from symflow import augmentation, generators, pde_graphs, pdes, solvers
 from symflow.fno import TrajectoryPool, bundled, single_time
 from symflow.generators import FunctionField
 
@@ -20,10 +20,10 @@ def _random_band_limited(b, nt, nx, seed=0):
     return torch.fft.irfft(torch.randn(b, nt, nx // 4, dtype=torch.complex128, generator=g), n=nx)
 
 
-@pytest.mark.parametrize("method", flows.RESAMPLING)
+@pytest.mark.parametrize("method", pde_graphs.RESAMPLING)
 def test_resampling_an_untransformed_trajectory_returns_it(method):
     u = torch.randn(3, 40, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    out, covered = flows.resample_graph(flows.grid_graph(u), method)
+    out, covered = pde_graphs.resample_graph(pde_graphs.grid_graph(u), method)
     assert covered.all()
     assert (out - u).abs().max() <= 1e-10
 
@@ -47,7 +47,7 @@ def test_subcell_shift_sinc_is_band_limited_and_bilinear_is_not():
     exact = torch.stack([torch.sin(2 * math.pi * 11 * (x - shift + j) / nx) for j in range(nt)])[None]
     c = torch.full((1, 1), shift / nx, dtype=torch.float64)
     errors = {m: float((augmentation.transform(u, _constant_field([1.0, 0, 0]), c, method=m)[0] - exact).abs().max())
-              for m in flows.RESAMPLING}
+              for m in pde_graphs.RESAMPLING}
     assert errors["sinc"] < 1e-5
     assert errors["bilinear"] > 1e-2
 

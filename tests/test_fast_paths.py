@@ -8,7 +8,7 @@ import pytest
 import torch
 from torchdiffeq import odeint
 
-from symflow import derivatives, flows, generators, losses, metrics, pde_learning, pdes, profiles
+from symflow import derivatives, flows, generators, losses, pde_graphs, pde_learning, pdes, profiles
 from symflow.generators import InnerProduct
 
 LEARN = profiles.get("quick", "pde_symmetries")["learn"]
@@ -78,7 +78,7 @@ def test_shared_first_stage_gives_the_same_moved_graph_and_gradients():
     field = field64()
     graph = torch.rand(2, 8, 32, 3, dtype=torch.float64)
     s = torch.tensor([0.3, -0.2, 0.1, 0.4], dtype=torch.float64)
-    fast = flows.transform_graph(field, graph, s, 2, [0.5, 1.0])
+    fast = pde_graphs.transform_graph(field, graph, s, 2, [0.5, 1.0])
     points = graph.reshape(1, -1, 3).expand(4, -1, -1)
     plain = flows.flow(field.per_generator, points, s, 2, [0.5, 1.0]).reshape(fast.shape)
     assert torch.allclose(fast, plain, atol=1e-13)
@@ -99,7 +99,7 @@ def test_loss_terms_equal_the_plain_composition():
     V = generators.normalise(field, inner)                 # the plain composition
     grid = patches[0]
     values = V(grid.reshape(-1, 3)).reshape(*grid.shape, -1)
-    plain = {"validity": metrics.validity(V, eq, patches, s, params["steps"], params["times"]),
+    plain = {"validity": pde_graphs.validity(V, eq, patches, s, params["steps"], params["times"]),
              "ortho": losses.orthonormality(V(inner.points), inner, params["ortho_mode"]),
              "lipschitz": losses.lipschitz(values, params["tau"], grid),
              "sobolev": losses.sobolev(values, axis=1)}
@@ -132,19 +132,19 @@ def test_warped_images_with_the_shared_first_stage_equal_the_plain_flow():
 
 
 def test_image_learner_normalises_once_per_iteration_as_before():
-    """One iteration of images.learn_symmetries equals the loss composed with norms recomputed at
+    """One iteration of image_symmetries.learn_symmetries equals the loss composed with norms recomputed at
     every use (the former normalised field)."""
-    from symflow import images
+    from symflow import image_symmetries
 
     torch.manual_seed(0)
     features = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 7 * 7, 8)).double()
     for p in features.parameters():
         p.requires_grad_(False)
     x = torch.rand(6, 1, 9, 9, dtype=torch.float64)
-    inner = images.image_inner_product(torch.rand(81, dtype=torch.float64) + 0.5, 9, 9)
+    inner = image_symmetries.image_inner_product(torch.rand(81, dtype=torch.float64) + 0.5, 9, 9)
     field = generators.GeneratorField(2, 3, width=16).double()
     start = [p.detach().clone() for p in field.parameters()]
-    h = images.learn_symmetries(features, x, field, inner, 1, batch_size=4, lr=1e-2, steps=2, seed=3, log=None)
+    h = image_symmetries.learn_symmetries(features, x, field, inner, 1, batch_size=4, lr=1e-2, steps=2, seed=3, log=None)
 
     class Recomputed(generators.Field):     # norms recomputed at every call, the plain way
         def __init__(self, f):

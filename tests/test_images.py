@@ -7,7 +7,8 @@ import pytest
 import torch
 
 
-from symflow import flows, generators, images as im, learning
+from conftest import write_cifar_archive
+from symflow import flows, generators, image_augmentation, image_symmetries, images as im, learning
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -33,7 +34,7 @@ def _tiny_cifar(rng):
 def test_cifar_archive_roundtrip(tmp_path):
     train, test = _tiny_cifar(np.random.default_rng(0))
     classes = [f"class{i}" for i in range(10)]
-    im.write_cifar_archive(tmp_path / im.CIFAR10_ARCHIVE, train, test, classes)
+    write_cifar_archive(tmp_path / im.CIFAR10_ARCHIVE, train, test, classes)
     d = im.load_cifar10(tmp_path, md5=None)
     assert d.classes == classes and d.shape == (3, 32, 32)
     np.testing.assert_array_equal((d.train_x.numpy() * 255).round().astype(np.uint8), train[0])
@@ -47,7 +48,7 @@ def test_cifar_extracted_folder(tmp_path):
     import tarfile
 
     train, test = _tiny_cifar(np.random.default_rng(1))
-    archive = im.write_cifar_archive(tmp_path / "a.tar.gz", train, test, [str(i) for i in range(10)])
+    archive = write_cifar_archive(tmp_path / "a.tar.gz", train, test, [str(i) for i in range(10)])
     with tarfile.open(archive) as tar:
         tar.extractall(tmp_path, filter="data")
     d = im.load_cifar10(tmp_path)  # the folder takes precedence; no checksum to check
@@ -99,7 +100,7 @@ def test_training_separates_an_easy_task_and_roundtrips(tmp_path):
 def test_nan_features_are_reported():
     model = im.SmallCNN(1, 10, 8, width=2)
     with pytest.raises(ValueError, match="NaN"):
-        im.pixel_weights(im.frozen_features(model), torch.full((2, 1, 8, 8), float("nan")))
+        image_symmetries.pixel_weights(im.frozen_features(model), torch.full((2, 1, 8, 8), float("nan")))
 
 
 # ------------------------------------------------------------------------------ inner product
@@ -110,7 +111,7 @@ def test_pixel_weights_of_a_one_pixel_feature():
     size, q, sigma = 15, (7, 5), 1.3
     features = lambda x: x[:, :, q[0], q[1]].reshape(len(x), 1)  # noqa: E731
     x = torch.rand(6, 1, size, size, generator=torch.Generator().manual_seed(0))
-    w = im.pixel_weights(features, x, n_projections=2, bump_sigma=sigma).reshape(size, size)
+    w = image_symmetries.pixel_weights(features, x, n_projections=2, bump_sigma=sigma).reshape(size, size)
     rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
     expected = torch.exp(-((rows - q[0]) ** 2 + (cols - q[1]) ** 2) / sigma ** 2)
     expected = torch.where(((rows - q[0]).abs() <= 4) & ((cols - q[1]).abs() <= 4), expected, 0.0)  # kernel radius
@@ -118,19 +119,19 @@ def test_pixel_weights_of_a_one_pixel_feature():
 
 
 def test_closest_motion_names_each_motion():
-    inner = im.image_inner_product(torch.rand(64) + 0.5, 8, 8)
-    names = im.closest_motion(im.affine_motions()(inner.points), inner)
-    assert [n for n, _ in names] == im.MOTIONS
+    inner = image_symmetries.image_inner_product(torch.rand(64) + 0.5, 8, 8)
+    names = image_symmetries.closest_motion(image_symmetries.affine_motions()(inner.points), inner)
+    assert [n for n, _ in names] == image_symmetries.MOTIONS
     assert all(abs(c - 1) < 1e-5 for _, c in names)
-    rotation_plus_noise = im.affine_motions()(inner.points)[..., 2:3] + 0.1 * im.control_fields()(inner.points)[..., 1:2]
-    (name, cos), = im.closest_motion(rotation_plus_noise, inner)
+    rotation_plus_noise = image_symmetries.affine_motions()(inner.points)[..., 2:3] + 0.1 * image_symmetries.control_fields()(inner.points)[..., 1:2]
+    (name, cos), = image_symmetries.closest_motion(rotation_plus_noise, inner)
     assert name == "rotation" and 0.9 < cos < 1
 
 
 def test_orthonormalise_works_in_order_on_image_fields():
-    inner = im.image_inner_product(torch.rand(64) + 0.5, 8, 8)
+    inner = image_symmetries.image_inner_product(torch.rand(64) + 0.5, 8, 8)
     A = generators.affine_fields()
-    mixed = im.linear_combination(torch.triu(torch.rand(6, 6)) + torch.eye(6), A)
+    mixed = image_symmetries.linear_combination(torch.triu(torch.rand(6, 6)) + torch.eye(6), A)
     U = generators.orthonormalise(mixed, inner)(inner.points)
     torch.testing.assert_close(inner.gram(U, U), torch.eye(6), atol=1e-4, rtol=1e-4)
     # mixed's first field is a multiple of A_1, so U_1 is A_1 normalised
@@ -157,54 +158,54 @@ def _row_profile(x):
 
 def test_validity_separates_invariant_and_non_invariant_motions():
     x = _blobs(8)
-    inner = im.image_inner_product(torch.ones(256), 16, 16)
+    inner = image_symmetries.image_inner_product(torch.ones(256), 16, 16)
     motions = generators.normalise(generators.affine_fields(), inner)
-    v = im.validity(_row_profile, x, motions, 0.1, steps=4)
+    v = image_symmetries.validity(_row_profile, x, motions, 0.1, steps=4)
     assert float(v[0]) < 1e-3  # translation along x leaves the row masses unchanged
     assert float(v[1]) > 0.1  # translation along y moves them
-    assert float(im.validity(_row_profile, x, motions, 0.0, steps=4).abs().max()) < 1e-3
+    assert float(image_symmetries.validity(_row_profile, x, motions, 0.0, steps=4).abs().max()) < 1e-3
 
 
 def test_liegg_finds_the_invariant_affine_fields():
     """Normalised row masses are invariant to (1, 0), (y, 0) (they keep every row's mass) and
     (x, 0) (it scales all row masses alike, which the cosine ignores), and to nothing else."""
     x = _blobs(16)
-    inner = im.image_inner_product(torch.ones(256), 16, 16)
-    coefs, singular = im.liegg(_row_profile, x, inner)
+    inner = image_symmetries.image_inner_product(torch.ones(256), 16, 16)
+    coefs, singular = image_symmetries.liegg(_row_profile, x, inner)
     assert float(singular[2]) < 1e-3 * float(singular[3])
     invariant = coefs[:, :3]
     others = [1, 3, 5]  # (0,1), (0,y), (0,x)
     assert float(invariant[others].abs().max()) < 1e-3 * float(invariant.abs().max())
-    V = im.linear_combination(coefs)(inner.points)  # orthonormal under inner
+    V = image_symmetries.linear_combination(coefs)(inner.points)  # orthonormal under inner
     torch.testing.assert_close(inner.gram(V, V), torch.eye(6), atol=1e-4, rtol=1e-4)
 
 
 def test_learning_runs_and_changes_the_field():
     x = _blobs(8, size=12)
-    inner = im.image_inner_product(torch.ones(144), 12, 12)
+    inner = image_symmetries.image_inner_product(torch.ones(144), 12, 12)
     torch.manual_seed(0)
     field = generators.GeneratorField(2, 3, width=16, head_width=8)
     before = [p.detach().clone() for p in field.parameters()]
-    history = im.learn_symmetries(_row_profile, x, field, inner, iterations=2, batch_size=4, lr=1e-2,
+    history = image_symmetries.learn_symmetries(_row_profile, x, field, inner, iterations=2, batch_size=4, lr=1e-2,
                                   steps=2, log=None)
     assert list(history.iteration) == [0, 1] and history["loss"].map(math.isfinite).all()
     assert history["validity"].tolist() == pytest.approx((history.S1 + history.S2 + history.S3).tolist())
     assert any(not torch.equal(a, b) for a, b in zip(before, field.parameters()))
     with pytest.raises(ValueError, match="pixel grid"):
-        im.learn_symmetries(_row_profile, x, field, im.image_inner_product(torch.ones(64), 8, 8), 1, log=None)
+        image_symmetries.learn_symmetries(_row_profile, x, field, image_symmetries.image_inner_product(torch.ones(64), 8, 8), 1, log=None)
 
 
 def test_learning_clips_the_gradient_before_the_adam_step():
     """Adam's first step is about lr per parameter; clipped to norm 1e-12 first, the gradient is
     below Adam's epsilon and the step is ~1e-4 lr. The recorded norm is the one before clipping."""
     x = _blobs(8, size=12)
-    inner = im.image_inner_product(torch.ones(144), 12, 12)
+    inner = image_symmetries.image_inner_product(torch.ones(144), 12, 12)
     moved, norms = {}, {}
     for clip in (None, 1e-12):
         torch.manual_seed(0)
         field = generators.GeneratorField(2, 3, width=16, head_width=8)
         before = [p.detach().clone() for p in field.parameters()]
-        history = im.learn_symmetries(_row_profile, x, field, inner, iterations=1, batch_size=4, lr=1e-2,
+        history = image_symmetries.learn_symmetries(_row_profile, x, field, inner, iterations=1, batch_size=4, lr=1e-2,
                                       steps=2, clip=clip, log=None)
         moved[clip] = max(float((p.detach() - b).abs().max()) for p, b in zip(field.parameters(), before))
         norms[clip] = float(history.grad_norm[0])
@@ -214,8 +215,8 @@ def test_learning_clips_the_gradient_before_the_adam_step():
 
 def _learn(field, checkpoint, iterations=4, log=None):
     x = _blobs(8, size=12)
-    inner = im.image_inner_product(torch.ones(144), 12, 12)
-    return im.learn_symmetries(_row_profile, x, field, inner, iterations=iterations, batch_size=4, lr=1e-2,
+    inner = image_symmetries.image_inner_product(torch.ones(144), 12, 12)
+    return image_symmetries.learn_symmetries(_row_profile, x, field, inner, iterations=iterations, batch_size=4, lr=1e-2,
                                steps=2, seed=5, log=log, checkpoint=checkpoint, checkpoint_every=1)
 
 
@@ -231,18 +232,18 @@ def test_image_learning_resumes_from_a_checkpoint_as_if_never_stopped(tmp_path, 
     full = _new_field()
     _learn(full, None)
     ckpt = tmp_path / "images.pt"
-    original, calls = im.losses.orthonormality, []
+    original, calls = image_symmetries.losses.orthonormality, []
 
     def nan_at_2(*args, **kwargs):
         calls.append(1)
         value = original(*args, **kwargs)
         return value * float("nan") if len(calls) == 3 else value
 
-    monkeypatch.setattr(im.losses, "orthonormality", nan_at_2)
+    monkeypatch.setattr(image_symmetries.losses, "orthonormality", nan_at_2)
     with pytest.raises(learning.NonFiniteLoss, match=r"at iteration 2; terms .*ortho.*last good checkpoint"):
         _learn(_new_field(), ckpt)
     assert torch.load(ckpt, weights_only=False)["iteration"] == 2
-    monkeypatch.setattr(im.losses, "orthonormality", original)
+    monkeypatch.setattr(image_symmetries.losses, "orthonormality", original)
     logs = []
     resumed_field = _new_field()
     history = _learn(resumed_field, ckpt, log=logs.append)
@@ -259,7 +260,7 @@ def test_image_learning_resumes_from_a_checkpoint_as_if_never_stopped(tmp_path, 
 def test_flow_augment_translates_by_the_drawn_coefficient():
     x = _blobs(4)
     translate = generators.FunctionField(lambda z: torch.tensor([1.0, 0.0]).expand(len(z), 2)[..., None], 1, 2)
-    augment = im.FlowAugment(translate, 16, 16, scale=0.2, steps=2)
+    augment = image_augmentation.FlowAugment(translate, 16, 16, scale=0.2, steps=2)
     out = augment(x, torch.Generator().manual_seed(3))
     c = (2 * torch.rand(4, 1, generator=torch.Generator().manual_seed(3)) - 1) * 0.2
     grid = generators.grid_points(16, 16)[None] - torch.cat([c, torch.zeros_like(c)], -1)[:, None]
@@ -268,16 +269,16 @@ def test_flow_augment_translates_by_the_drawn_coefficient():
 
 def test_crop_augment_shifts_within_the_padding():
     x = torch.rand(5, 1, 6, 6)
-    assert torch.equal(im.crop_augment(0)(x, torch.Generator()), x)
-    out = im.crop_augment(1)(x, torch.Generator().manual_seed(0))
+    assert torch.equal(image_augmentation.crop_augment(0)(x, torch.Generator()), x)
+    out = image_augmentation.crop_augment(1)(x, torch.Generator().manual_seed(0))
     padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
     for b in range(5):
         assert any(torch.equal(out[b], padded[b, :, i:i + 6, j:j + 6]) for i in range(3) for j in range(3))
 
 
 def test_make_augmentation_checks_kind():
-    assert im.make_augmentation("none", (1, 8, 8)) is None
+    assert image_augmentation.make_augmentation("none", (1, 8, 8)) is None
     with pytest.raises(ValueError, match="kind must be one of"):
-        im.make_augmentation("mixup", (1, 8, 8))
+        image_augmentation.make_augmentation("mixup", (1, 8, 8))
     with pytest.raises(ValueError, match="field must be given"):
-        im.make_augmentation("flow", (1, 8, 8))
+        image_augmentation.make_augmentation("flow", (1, 8, 8))

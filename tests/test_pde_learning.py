@@ -3,7 +3,7 @@ controls, training runs, checkpoints, resumes, and stops cleanly on a NaN loss."
 import pytest
 import torch
 
-from symflow import flows, generators, metrics, pde_learning, pdes
+from symflow import generators, metrics, pde_graphs, pde_learning, pdes
 
 BURGERS = pdes.get("Burgers")
 
@@ -26,19 +26,19 @@ def test_validity_separates_exact_symmetries_from_controls():
     inner = generators.InnerProduct(graphs.reshape(-1, 3))
     known = generators.normalise(BURGERS.known_fields(kinds=pdes.KINDS), inner)
     kinds = [s.kind for s in BURGERS.symmetries]
-    v = metrics.validity(known, BURGERS, graphs, 0.1)
+    v = pde_graphs.validity(known, BURGERS, graphs, 0.1)
     exact = v[[k == "exact" for k in kinds]]
     controls = v[[k == "control" for k in kinds]]
     assert exact.max() < -9.0 and controls.min() > exact.max() + 2, (v, kinds)
     # unmoved data is a solution up to the floor log(1e-4)
-    assert metrics.validity(known, BURGERS, graphs, 0.0).max() < -9.0
+    assert pde_graphs.validity(known, BURGERS, graphs, 0.0).max() < -9.0
 
 
 def test_equation_and_patch_errors():
     with pytest.raises(ValueError, match="equation must be one of"):
-        metrics.validity(None, "Heat", burgers_graphs(1), 0.1)
+        pde_graphs.validity(None, "Heat", burgers_graphs(1), 0.1)
     with pytest.raises(ValueError, match="equation must be one of"):
-        metrics.as_equation(object())
+        pde_graphs.as_equation(object())
     with pytest.raises(ValueError, match="rows must be"):
         pde_learning.sample_patches(burgers_graphs(1), 20, 1, torch.Generator())
 
@@ -170,14 +170,14 @@ def test_transform_graph_moves_patches_along_each_generator():
     field = generators.FunctionField(lambda z: shifts.T.expand(z.shape[0], 3, 2), 2, 3)
     graph = burgers_graphs(2, nt=8, nx=16).float()
     s = torch.tensor([0.1, -0.3])
-    moved = flows.transform_graph(field, graph, s, steps=2)
+    moved = pde_graphs.transform_graph(field, graph, s, steps=2)
     assert moved.shape == (2, *graph.shape)
     torch.testing.assert_close(moved[0], graph + 0.1 * shifts[0])
     torch.testing.assert_close(moved[1], graph - 0.3 * shifts[1])
-    path = flows.transform_graph(field, graph, s, steps=2, times=[0.5, 1.0])
+    path = pde_graphs.transform_graph(field, graph, s, steps=2, times=[0.5, 1.0])
     torch.testing.assert_close(path[-1], moved)
     with pytest.raises(ValueError, match="s must be"):
-        flows.transform_graph(field, graph, torch.zeros(3))
+        pde_graphs.transform_graph(field, graph, torch.zeros(3))
 
 
 def test_dtype_is_checked_and_used(tmp_path):

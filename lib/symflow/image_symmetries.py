@@ -1,0 +1,240 @@
+"""Learning and testing symmetries of images: fields on the pixel square [-1, 1]^2 whose flows
+leave a frozen feature extractor's features (`symflow.images`) unchanged.
+
+    pixel_weights(h, x)             the data-driven weight w(p) of the image inner product
+    image_inner_product(w, H, W)    the weighted inner product on the pixel grid
+    validity(h, x, field, s)        mean arccos feature distance per generator at end time s
+    learn_symmetries(...)           the paper's objective (validity + orthonormality + Lipschitz)
+                                    on the shared loop `symflow.learning`
+    affine_motions, closest_motion  the six named affine motions and the nearest one to a field
+    control_fields                  smooth non-affine non-symmetries
+    liegg(h, x, inner)              LieGG's most invariant affine combinations
+    linear_combination(coefs)       fixed combinations of a basis (the affine fields by default)
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import torch
+from torch.nn import functional as F
+
+from . import flows, generators, images, learning, losses, metrics
+
+
+# ----------------------------------------------------------------------------------------------
+# The data-driven inner product
+
+
+def image_gradient(x: torch.Tensor) -> torch.Tensor:
+    """x (B, C, H, W) -> (B, 2, C, H, W): d/dx (columns) and d/dy (rows) in grid units ([-1, 1]^2),
+    central differences inside, one-sided at the border."""
+    h, w = x.shape[-2:]
+    dy, dx = torch.gradient(x, spacing=(2.0 / (h - 1), 2.0 / (w - 1)), dim=(2, 3))
+    return torch.stack([dx, dy], dim=1)
+
+
+def gaussian_kernel(sigma: float) -> torch.Tensor:
+    """2-D Gaussian bump exp(-r^2 / (2 sigma^2)) in pixels, peak 1, radius ceil(3 sigma): (1, 1, k, k)."""
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive; got {sigma}")
+    r = math.ceil(3 * sigma)
+    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    g = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    return (g[:, None] * g[None, :])[None, None]
+
+
+def pixel_weights(features, x: torch.Tensor, n_projections: int = 8, bump_sigma: float = 1.0,
+                  batch_size: int = 100, seed: int = 0) -> torch.Tensor:
+    """The weight w(p) of the image inner product: how strongly the features react to moving the
+    image content near pixel p.
+
+    Moving content by eps along direction e_d inside a Gaussian bump g_p around p changes the image
+    by t_{p,d} = -g_p * d_d f, and the features by J_h(f) t_{p,d}. Then
+        w(p) = E_f sum_d |J_h(f) t_{p,d}|^2 = E_f E_r sum_d (r . J_h(f) t_{p,d})^2,   r ~ N(0, I_F),
+    and r . J_h t_{p,d} = sum_q g(q - p) sum_c grad_f(r . h)_c(q) d_d f_c(q) is a convolution of
+    a vector-Jacobian product with the bump: one backward pass per random projection r serves all
+    pixels. Returns w (H*W,) in `grid_points` order, normalised to mean 1.
+    """
+    c, h, w = x.shape[1:]
+    gen = torch.Generator().manual_seed(seed)
+    kernel = gaussian_kernel(bump_sigma).to(x)
+    total = torch.zeros(h, w, dtype=x.dtype, device=x.device)
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].clone().requires_grad_(True)
+        hb = images.checked_features(features(xb))
+        grad_img = image_gradient(xb.detach())  # (B, 2, C, H, W)
+        for _ in range(n_projections):
+            r = torch.randn(hb.shape, generator=gen, dtype=hb.dtype).to(hb.device)
+            (vjp,) = torch.autograd.grad(hb, xb, r, retain_graph=True)  # (B, C, H, W)
+            a = (vjp[:, None] * grad_img).sum(dim=2)  # (B, 2, H, W)
+            conv = F.conv2d(a.reshape(-1, 1, h, w), kernel, padding=kernel.shape[-1] // 2)
+            total += conv.pow(2).reshape(-1, h, w).sum(dim=0)
+    weight = total.reshape(-1)
+    return weight / weight.mean()
+
+
+def image_inner_product(weights: torch.Tensor, height: int, width: int) -> generators.InnerProduct:
+    """The weighted grid inner product <V, W> = sum_p w(p) V(p).W(p) / sum_p w(p)."""
+    return generators.InnerProduct(generators.grid_points(height, width, weights.dtype).to(weights.device), weights)
+
+
+# ----------------------------------------------------------------------------------------------
+# Validity and learning
+
+
+def validity(features, x: torch.Tensor, field: generators.Field, s: float, steps: int = 20,
+             batch_size: int = 250) -> torch.Tensor:
+    """Per-generator validity at end time s: mean over images of arccos cos_sim(h(f), h(T_s^a f)).
+
+    Returns (N,) in radians (0: features unchanged).
+    """
+    out = torch.zeros(field.n_generators, dtype=torch.float64)
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            h0 = images.checked_features(features(xb))
+            warped = flows.warp_images(xb, field, s, steps)  # (N, B, C, H, W)
+            h1 = images.checked_features(features(warped.flatten(0, 1))).reshape(field.n_generators, len(xb), -1)
+            out += losses.feature_angles(h0.expand_as(h1), h1, limit=1.0).sum(dim=1).cpu().double()
+    return (out / len(x)).float()
+
+
+def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField, inner: generators.InnerProduct,
+                     iterations: int, batch_size: int = 128, lr: float = 1e-4, sigma: float = 0.4,
+                     steps: int = 20, w_sym: float = 1.0, w_ortho: float = 10.0, w_lip: float = 10.0,
+                     tau: float = 0.5, clip: float | None = None, ortho_mode: str = "pairwise", seed: int = 0,
+                     log_every: int = 10, log=print, checkpoint=None, checkpoint_every: int = 0) -> pd.DataFrame:
+    """Train `field` (in place) so that its normalised generators are symmetries of `features`.
+
+    Each iteration: a batch of images; for every generator a, s_a ~ U(-sigma, sigma); images
+    warped along normalised V_a by s_a with `steps` RK4 steps (step sigma/steps at most);
+        loss = w_sym sum_a S_a + w_ortho L_ortho(V, inner) + w_lip L_lip(V on the pixel grid, tau)
+    (L_ortho: `losses.orthonormality` in `ortho_mode`)
+    with S_a = losses.feature_validity, L_lip on pixel neighbours (not divided by distance).
+    The loop (Adam(lr), the gradient clipped to norm `clip` (None: not clipped), checkpoint and
+    resume, the NaN guard, the log) is `learning.learn`, as for the PDE learner. Returns its
+    history: iteration (from 0), loss, lr, S1..SN, validity (sum of the S_a), ortho, lipschitz,
+    grad_norm (before clipping), seconds.
+    """
+    c, h, w = x.shape[1:]
+    if inner.points.shape[0] != h * w:
+        raise ValueError(f"inner must be defined on the {h}x{w} pixel grid; got {inner.points.shape[0]} points")
+    n_gen = field.n_generators
+
+    def step(it: int, gen: torch.Generator):
+        idx = torch.randint(len(x), (batch_size,), generator=gen).to(x.device)
+        s = ((2 * torch.rand(n_gen, generator=gen) - 1) * sigma).to(x)
+        xb = x[idx]
+        with torch.no_grad():
+            h0 = images.checked_features(features(xb))
+        at_grid = field(inner.points)                                  # (H*W, 2, N): once per iteration
+        normed = generators.normalise(field, inner, at_points=at_grid)
+        warped = flows.warp_images(xb, normed, s, steps)
+        h1 = images.checked_features(features(warped.flatten(0, 1))).reshape(n_gen, batch_size, -1)
+        per_gen = torch.stack([losses.feature_validity(h0, h1[a]) for a in range(n_gen)])
+        V = at_grid * normed.scale
+        ortho = losses.orthonormality(V, inner, ortho_mode)
+        lip = losses.lipschitz(V.reshape(h, w, 2, -1), tau)
+        loss = w_sym * per_gen.sum() + w_ortho * ortho + w_lip * lip
+        return loss, {**{f"S{a + 1}": float(v) for a, v in enumerate(per_gen.detach())},
+                      "validity": float(per_gen.sum().detach()), "ortho": float(ortho.detach()),
+                      "lipschitz": float(lip.detach())}
+
+    settings = {"iterations": iterations, "batch_size": batch_size, "lr": lr, "sigma": sigma, "steps": steps,
+                "w_sym": w_sym, "w_ortho": w_ortho, "w_lip": w_lip, "tau": tau, "clip": clip,
+                "ortho_mode": ortho_mode, "n_images": len(x), "image_shape": [c, h, w], "n_generators": n_gen}
+    schedule = learning.Schedule(iterations, lr, 1.0, clip, log_every, checkpoint_every)
+    return learning.learn(field, step, schedule, {"settings": settings, "seed": seed}, seed, checkpoint,
+                          f"images seed {seed}", log)
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading fields: affine content, named motions, controls, LieGG
+
+
+MOTIONS = ["translation x", "translation y", "rotation", "scaling", "stretch (x, -y)", "shear (y, x)"]
+
+
+def _motions(z: torch.Tensor) -> torch.Tensor:
+    x, y = z[:, 0], z[:, 1]
+    one, zero = torch.ones_like(x), torch.zeros_like(x)
+    cols = [(one, zero), (zero, one), (-y, x), (x, y), (x, -y), (y, x)]
+    return torch.stack([torch.stack(c, dim=-1) for c in cols], dim=-1)
+
+
+def affine_motions() -> generators.FunctionField:
+    """The 6 affine fields as named motions: translations x, y, rotation (-y, x), scaling (x, y),
+    stretch (x, -y), shear (y, x). Same span as `generators.affine_fields()`."""
+    return generators.FunctionField(_motions, 6, 2, MOTIONS)
+
+
+def closest_motion(V: torch.Tensor, inner: generators.InnerProduct) -> list[tuple[str, float]]:
+    """For each field in V (n, 2, N): the named motion with the largest |cosine| under `inner`."""
+    cos = metrics.cosine_matrix(affine_motions()(inner.points), V, inner)  # (6, N)
+    best = cos.abs().argmax(dim=0)
+    return [(MOTIONS[int(k)], float(cos[k, a])) for a, k in enumerate(best)]
+
+
+CONTROL_NAMES = ["swirl", "sinusoidal warp", "radial bulge"]
+
+
+def _controls(z: torch.Tensor) -> torch.Tensor:
+    x, y = z[:, 0], z[:, 1]
+    r2 = x ** 2 + y ** 2
+    swirl = torch.exp(-2 * r2)[:, None] * torch.stack([-y, x], dim=-1)
+    wave = torch.stack([torch.sin(math.pi * y), torch.sin(math.pi * x)], dim=-1)
+    bulge = (1 - r2).clamp_min(0)[:, None] * torch.stack([x, y], dim=-1)
+    return torch.stack([swirl, wave, bulge], dim=-1)
+
+
+def control_fields() -> generators.FunctionField:
+    """Smooth non-affine fields used as non-symmetry controls: a Gaussian-damped swirl
+    exp(-2 r^2)(-y, x), a sinusoidal warp (sin pi y, sin pi x), a radial bulge (1 - r^2)_+ (x, y)."""
+    return generators.FunctionField(_controls, 3, 2, CONTROL_NAMES)
+
+
+def liegg(features, x: torch.Tensor, inner: generators.InnerProduct, batch_size: int = 100):
+    """LieGG (Moskalev et al. 2022) restricted to the affine fields, on a feature extractor.
+
+    For an image f and an affine field A_k, moving the content along A_k changes f by
+    t_k = -grad f . A_k (per pixel), and the normalised features u = h / |h| by
+    P_k(f) = (I - u u^T) J_h(f) t_k / |h| (forward-mode JVP). The polarisation matrix stacks
+    P(f) (F x 6) over images; with G the Gram matrix of the A_k under `inner` and
+    G = L L^T, the right singular vectors of P L^-T give fields V = sum_k c_k A_k, orthonormal
+    under `inner`, ordered from most to least invariant (smallest singular value first).
+
+    Returns (coefficients (6, 6): column a holds c for field a, singular values (6,)).
+    """
+    c, h, w = x.shape[1:]
+    A = generators.affine_fields()(inner.points)  # (H*W, 2, 6)
+    fields = A.permute(2, 1, 0).reshape(6, 2, 1, h, w)  # (6, 2, 1, H, W)
+    gram = torch.zeros(6, 6, dtype=torch.float64, device=x.device)
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size]
+        grad = image_gradient(xb)  # (B, 2, C, H, W)
+        with torch.no_grad():
+            hb = images.checked_features(features(xb))
+        u = hb / hb.norm(dim=1, keepdim=True)
+        cols = []
+        for k in range(6):
+            t = -(grad * fields[k]).sum(dim=1)  # (B, C, H, W)
+            _, jt = torch.func.jvp(features, (xb,), (t,))
+            jt = jt - (jt * u).sum(dim=1, keepdim=True) * u
+            cols.append(jt / hb.norm(dim=1, keepdim=True))
+        P = torch.stack(cols, dim=-1).reshape(-1, 6).double()  # (B*F, 6)
+        gram += P.T @ P
+    Linv = generators.orthonormal_coefficients(inner.gram(A, A), "the affine fields").T.to(x.device)
+    evals, evecs = torch.linalg.eigh(Linv @ gram @ Linv.T)  # ascending: most invariant first
+    coefs = Linv.T @ evecs
+    return coefs.float().cpu(), evals.clamp_min(0).sqrt().float().cpu()
+
+
+def linear_combination(coefs: torch.Tensor, basis: generators.Field | None = None,
+                       names: list[str] | None = None) -> generators.FunctionField:
+    """The fixed fields V_a = sum_k coefs[k, a] basis_k (basis: the affine fields by default)."""
+    basis = basis if basis is not None else generators.affine_fields()
+    if coefs.ndim != 2 or coefs.shape[0] != basis.n_generators:
+        raise ValueError(f"coefs must have shape ({basis.n_generators}, N); got {tuple(coefs.shape)}")
+    coefs = coefs.detach()
+    return generators.FunctionField(lambda z: basis(z) @ coefs.to(z), coefs.shape[1], basis.dim, names)
