@@ -9,7 +9,7 @@ interval (percentage points), and the median seconds per classifier run.
     OMP_NUM_THREADS=1 python bench/image_regime.py --per-class 10 20 50 --epochs 20 40 --seeds 10 \
         --out /tmp/image_regime.csv
 
-Uses notebook 04's pixel_weight.nc (results/04_image_symmetries/<profile>) for the affine fields'
+Uses notebook 04's shared/pixel_weight.nc (results/04_image_symmetries/<profile>) for the affine fields'
 normalisation. Rows already in --out (same candidate and seeds) are skipped, so a run can resume.
 """
 from __future__ import annotations

@@ -18,7 +18,7 @@ def _symmetries_folder(path, seeds, n_generators=10, size=28):
     """A fake notebook-04 results folder: a random pixel weight and small learned fields."""
     g = torch.Generator().manual_seed(0)
     weight = 0.5 + torch.rand(size, size, generator=g)
-    io.write_netcdf(xr.Dataset({"weight": (("row", "col"), weight.numpy())}), path / "pixel_weight.nc")
+    io.write_netcdf(xr.Dataset({"weight": (("row", "col"), weight.numpy())}), path / "shared" / "pixel_weight.nc")
     for s in seeds:
         torch.manual_seed(s)
         generators.save(generators.GeneratorField(2, n_generators, width=16, head_width=8),
@@ -101,7 +101,7 @@ def test_missing_field_file_is_named_with_the_command_that_makes_it(tmp_path):
     msg = str(err.value)
     assert str(tmp_path / "learned_field_seed2.pt") in msg
     assert "python -m symflow.runner 04_image_symmetries --profile quick --tag seed2 -p seed=2" in msg
-    (tmp_path / "pixel_weight.nc").unlink()
+    (tmp_path / "shared" / "pixel_weight.nc").unlink()
     with pytest.raises(FileNotFoundError, match="pixel_weight.nc is missing"):
         ia.load_fields(tmp_path, [0], 6, 28, 28)
 

@@ -89,7 +89,7 @@ def generator_seeds(n_runs: int, symmetry_seeds) -> list[int]:
 class Fields:
     """The fields of the flow augmentations, all normalised under notebook 04's inner product.
 
-    inner: the pixel-weighted inner product (pixel_weight.nc); affine: the 6 affine fields;
+    inner: the pixel-weighted inner product (shared/pixel_weight.nc); affine: the 6 affine fields;
     learned: {generator seed: the first n_fields learned fields of that seed}.
     """
 
@@ -107,7 +107,7 @@ def load_fields(symmetries_dir, symmetry_seeds, n_fields: int, height: int, widt
                 profile: str | None = None) -> Fields:
     """Read notebook 04's results folder `symmetries_dir` (results/04_image_symmetries/<profile>):
 
-        pixel_weight.nc            w(p) on the height x width pixel grid -> the inner product
+        shared/pixel_weight.nc     w(p) on the height x width pixel grid -> the inner product
         learned_field_seed{S}.pt   the learned GeneratorField of generator seed S, for S in symmetry_seeds
 
     Every field is divided by its norm under that inner product (`generators.normalise`); of each
@@ -117,7 +117,7 @@ def load_fields(symmetries_dir, symmetry_seeds, n_fields: int, height: int, widt
     """
     folder = Path(symmetries_dir)
     profile = profile or folder.name
-    weight_file = folder / "pixel_weight.nc"
+    weight_file = folder / "shared" / "pixel_weight.nc"
     seeds = sorted({int(s) for s in symmetry_seeds})
     if not seeds:
         raise ValueError("symmetry_seeds must name at least one notebook-04 seed")

@@ -10,16 +10,24 @@ leave a frozen feature extractor's features (`symflow.images`) unchanged.
     control_fields                  smooth non-affine non-symmetries
     liegg(h, x, inner)              LieGG's most invariant affine combinations
     linear_combination(coefs)       fixed combinations of a basis (the affine fields by default)
+    shared_inputs(data, params, folder)  the extractor, w(p), LieGG and baselines, made once per folder
+    acceptance_checks(table, baselines)  the experiment's pass/fail checks on one seed
 """
 from __future__ import annotations
 
+import json
 import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
+import xarray as xr
 from torch.nn import functional as F
 
-from . import flows, generators, images, learning, losses, metrics
+from . import flows, generators, images, io, learning, losses, metrics
 
 
 # ----------------------------------------------------------------------------------------------
@@ -238,3 +246,135 @@ def linear_combination(coefs: torch.Tensor, basis: generators.Field | None = Non
         raise ValueError(f"coefs must have shape ({basis.n_generators}, N); got {tuple(coefs.shape)}")
     coefs = coefs.detach()
     return generators.FunctionField(lambda z: basis(z) @ coefs.to(z), coefs.shape[1], basis.dim, names)
+
+
+# ----------------------------------------------------------------------------------------------
+# The inputs every run of notebook 04 shares, made once
+
+
+SHARED_FILES = ("feature_extractor.pt", "feature_extractor.json", "pixel_weight.nc", "liegg.nc",
+                "validity_baselines.csv", "settings.json")
+
+
+@dataclass
+class SharedInputs:
+    """What every seed's run of notebook 04 shares: the frozen feature extractor, the pixel
+    weight w(p) (H*W,) and its inner product, LieGG's coefficients (6, 6) and singular values
+    (6,), the validity of the affine, control and LieGG fields (`validity_baselines`), and
+    whether this call produced them (False: read from `folder`)."""
+    model: torch.nn.Module
+    features: object
+    weight: torch.Tensor
+    inner: generators.InnerProduct
+    extractor: dict
+    liegg_coefs: torch.Tensor
+    liegg_singular: torch.Tensor
+    baselines: pd.DataFrame
+    folder: Path
+    produced: bool
+
+
+def shared_inputs(data: images.ImageData, params: dict, folder, device="cpu", log=print) -> SharedInputs:
+    """The shared inputs for `params` (notebook 04's settings: extractor, weights, evaluate), read
+    from `folder` when a previous run made them with the same settings and data, else made and
+    written there (each file atomically, `settings.json` last).
+
+    One process at a time holds `folder/.lock` (`io.exclusive`), so parallel runs of several seeds
+    make the inputs once and every other run reads them; nothing else writes into `folder`.
+    """
+    folder = Path(folder)
+    settings = json.loads(json.dumps({"dataset": data.name, "n_train": len(data.train_x),
+                                      **{k: params[k] for k in ("extractor", "weights", "evaluate")}}))
+    with io.exclusive(folder / ".lock", log=log):
+        record = folder / "settings.json"
+        if all((folder / f).is_file() for f in SHARED_FILES) and json.loads(record.read_text()) == settings:
+            log(f"shared inputs read from {folder}")
+            return _read_shared(folder, data, device)
+        log(f"shared inputs made in {folder}")
+        made = _make_shared(data, params, folder, device, log)
+        io.write_json(record, settings)
+        return made
+
+
+def _make_shared(data, params, folder, device, log) -> SharedInputs:
+    ex, wp, E = params["extractor"], params["weights"], params["evaluate"]
+    torch.manual_seed(0)
+    model = images.make_classifier(ex["arch"], data, ex["width"]).to(device)
+    tic = time.time()
+    images.train_classifier(model, data.train_x, data.train_y, ex["epochs"], ex["batch_size"], ex["lr"],
+                            weight_decay=ex["weight_decay"], milestones=tuple(ex["milestones"]), gamma=ex["gamma"],
+                            seed=0, log=log)
+    extractor = {"arch": ex["arch"], "parameters": sum(p.numel() for p in model.parameters()),
+                 "dataset": data.name, "n_train": len(data.train_x),
+                 "test_accuracy": images.accuracy(model, data.test_x, data.test_y),
+                 "train_seconds": round(time.time() - tic, 1)}
+    images.save_classifier(model, folder / "feature_extractor.pt", test_accuracy=extractor["test_accuracy"],
+                           dataset=data.name)
+    io.write_json(folder / "feature_extractor.json", extractor)
+    features = images.frozen_features(model)
+    h, w = data.shape[1:]
+    weight = pixel_weights(features, data.train_x[:wp["n_images"]], wp["n_projections"], wp["bump_sigma"], seed=0)
+    io.write_netcdf(xr.Dataset({"weight": (("row", "col"), weight.reshape(h, w).cpu().numpy())},
+                               coords={"row": np.arange(h), "col": np.arange(w)},
+                               attrs={"description": "w(p) of the image inner product, mean 1", **wp}),
+                    folder / "pixel_weight.nc")
+    inner = image_inner_product(weight, h, w)
+    coefs, singular = liegg(features, data.test_x[:E["liegg_images"]], inner)
+    io.write_netcdf(xr.Dataset({"coefficients": (("affine", "field"), coefs.numpy()),
+                                "singular_value": (("field",), singular.numpy())},
+                               attrs={"description": "LieGG: column a holds field a's affine coefficients"}),
+                    folder / "liegg.nc")
+    baselines = validity_baselines(features, data.test_x[:E["n_eval"]], inner, coefs, E["s"], E["steps"])
+    with io.atomic_path(folder / "validity_baselines.csv") as tmp:
+        baselines.to_csv(tmp, index=False)
+    return SharedInputs(model, features, weight, inner, extractor, coefs, singular, baselines, folder, True)
+
+
+def _read_shared(folder, data, device) -> SharedInputs:
+    model = images.load_classifier(folder / "feature_extractor.pt").to(device)
+    with xr.open_dataset(folder / "pixel_weight.nc", engine="h5netcdf") as ds:
+        weight = torch.as_tensor(ds.weight.values, dtype=torch.float32).reshape(-1).to(device)
+    with xr.open_dataset(folder / "liegg.nc", engine="h5netcdf") as ds:
+        coefs = torch.as_tensor(ds.coefficients.values)
+        singular = torch.as_tensor(ds.singular_value.values)
+    h, w = data.shape[1:]
+    return SharedInputs(model, images.frozen_features(model), weight, image_inner_product(weight, h, w),
+                        json.loads((folder / "feature_extractor.json").read_text()), coefs, singular,
+                        pd.read_csv(folder / "validity_baselines.csv"), folder, False)
+
+
+def baseline_fields(inner: generators.InnerProduct, liegg_coefs: torch.Tensor) -> list[tuple]:
+    """(kind, field, names) of the reference fields: the six affine fields and the three
+    controls, each normalised under `inner`, and LieGG's six orthonormal combinations."""
+    liegg_fields = linear_combination(liegg_coefs, names=[f"LieGG {k + 1}" for k in range(6)])
+    return [("affine", generators.normalise(generators.affine_fields(), inner), generators.AFFINE_NAMES),
+            ("control", generators.normalise(control_fields(), inner), CONTROL_NAMES),
+            ("LieGG", liegg_fields, liegg_fields.names)]
+
+
+def validity_baselines(features, x: torch.Tensor, inner: generators.InnerProduct, liegg_coefs: torch.Tensor,
+                       s: float, steps: int) -> pd.DataFrame:
+    """`validity` at s of every reference field (`baseline_fields`): columns field, kind, validity."""
+    rows = []
+    for kind, field, names in baseline_fields(inner, liegg_coefs):
+        v = validity(features, x, field, s, steps)
+        rows += [{"field": n, "kind": kind, "validity": float(value)} for n, value in zip(names, v)]
+    return pd.DataFrame(rows)
+
+
+def acceptance_checks(table: pd.DataFrame, baselines: pd.DataFrame, n_symmetries: int = 6) -> dict:
+    """The image experiment's checks on one seed's table (columns validity, validity_untrained,
+    affine_fraction, one row per learned field in order): the mean validity of the first
+    `n_symmetries` learned fields is below the affine fields', below the untrained fields' and
+    below the remaining learned fields'. Returns the means and the three booleans."""
+    first, rest = table.validity[:n_symmetries].mean(), table.validity[n_symmetries:].mean()
+    checks = {"learned_first6_mean": first, "learned_7to10_mean": rest,
+              "affine_mean": baselines.query("kind == 'affine'").validity.mean(),
+              "untrained_first6_mean": table.validity_untrained[:n_symmetries].mean(),
+              "liegg_mean": baselines.query("kind == 'LieGG'").validity.mean(),
+              "control_mean": baselines.query("kind == 'control'").validity.mean(),
+              "affine_fraction_7to10": table.affine_fraction[n_symmetries:].tolist()}
+    checks["first6_below_affine"] = bool(first < checks["affine_mean"])
+    checks["first6_below_untrained"] = bool(first < checks["untrained_first6_mean"])
+    checks["first6_below_7to10"] = bool(first < rest)
+    return checks

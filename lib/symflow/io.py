@@ -13,6 +13,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -46,6 +47,59 @@ def atomic_path(path: str | os.PathLike):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: str | os.PathLike, timeout: float = 7200.0, poll: float = 1.0, log=print):
+    """Hold the lock file `lock_path` for the block: one process at a time, across processes.
+
+    The lock is a file created exclusively (O_EXCL) holding the owner's pid, removed on exit. A
+    lock whose owner no longer runs (a crashed run) is taken over. Raises TimeoutError after
+    `timeout` seconds of waiting, naming the lock and its owner.
+    """
+    lock = Path(lock_path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    waited, told = 0.0, False
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            owner = _lock_owner(lock)
+            if owner is not None and not _running(owner):
+                lock.unlink(missing_ok=True)
+                continue
+            if waited >= timeout:
+                raise TimeoutError(f"{lock} is still held by process {owner} after {timeout:.0f} s; "
+                                   "delete it if that process is gone") from None
+            if not told and log:
+                log(f"waiting for {lock} (held by process {owner})")
+                told = True
+            time.sleep(poll)
+            waited += poll
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield lock
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_owner(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text() or "x")
+    except (OSError, ValueError):
+        return None
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_text(path, text: str) -> Path:

@@ -1,0 +1,42 @@
+"""Runs do not overwrite each other's files: two seeds of the image notebook run in parallel at
+smoke; the inputs they share are made once, by one of them, and every other file carries the
+name of the run that wrote it."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from symflow import image_symmetries, runner
+
+
+def _start(seed, env):
+    return subprocess.Popen([sys.executable, "-m", "symflow.runner", "04_image_symmetries", "--profile", "smoke",
+                             "--tag", f"seed{seed}", "-p", f"seed={seed}", "--quiet"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _outputs(executed):
+    cells = json.loads(executed.read_text())["cells"]
+    return "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                   for c in cells if c["cell_type"] == "code" for o in c.get("outputs", []))
+
+
+@pytest.mark.notebook
+def test_two_seeds_in_parallel_share_inputs_made_once_and_write_disjoint_files(tmp_path):
+    env = {**os.environ, "SYMFLOW_RESULTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    runs = [_start(seed, env) for seed in (1, 2)]
+    for run in runs:
+        log, _ = run.communicate(timeout=600)
+        assert run.returncode == 0, log
+    folder = tmp_path / "04_image_symmetries" / "smoke"
+    made = [seed for seed in (1, 2) if "shared inputs made" in _outputs(folder / f"04_image_symmetries_seed{seed}.ipynb")]
+    read = [seed for seed in (1, 2) if "shared inputs read" in _outputs(folder / f"04_image_symmetries_seed{seed}.ipynb")]
+    assert len(made) == 1 and len(read) == 1 and set(made + read) == {1, 2}, (made, read)
+    shared = {p.name for p in (folder / "shared").iterdir()}
+    assert set(image_symmetries.SHARED_FILES) <= shared and ".lock" not in shared
+    combined = {f"{name}{suffix}" for name in runner.SEED_TABLES["04_image_symmetries"] for suffix in (".csv", ".nc")}
+    for path in folder.iterdir():
+        if path.is_file() and path.name not in combined:
+            assert ("seed1" in path.name) != ("seed2" in path.name), f"{path.name} is not one run's own file"
