@@ -17,3 +17,15 @@ def test_seed_tables_are_recombined_from_every_seed(tmp_path):
     table = pd.read_csv(folder / "affine_fraction.csv")
     assert table.seed.tolist() == [0, 0, 1, 1, 2, 2] and table.generator.tolist() == [1, 2] * 3
     assert (folder / "affine_fraction.nc").exists()
+
+
+def test_notebook_folder_is_scratch_outside_the_runner(tmp_path, monkeypatch):
+    """A notebook run by hand (no output_dir) writes into the git-ignored scratch folder and says so;
+    the runner's private folder is used as given."""
+    monkeypatch.setattr(runner, "SCRATCH", tmp_path / "scratch")
+    said = []
+    folder = runner.notebook_folder("04_image_symmetries", "quick", None, log=said.append)
+    assert folder == tmp_path / "scratch" / "04_image_symmetries" / "quick" and folder.is_dir()
+    assert "scratch" in said[0] and "not to the committed results" in said[0]
+    given = runner.notebook_folder("04_image_symmetries", "quick", tmp_path / "run.partial", log=said.append)
+    assert given == tmp_path / "run.partial" and given.is_dir() and len(said) == 1

@@ -35,6 +35,23 @@ def output_dir(notebook: str, profile: str) -> Path:
     return io.results_root() / notebook / profile
 
 
+SCRATCH = io.REPO / "scratch"
+
+
+def notebook_folder(notebook: str, profile: str, output_dir=None, log=print) -> Path:
+    """Where a notebook writes, created: `output_dir` when given (the runner passes its private
+    folder), else `scratch/<notebook>/<profile>/` (ignored by git), announced through `log`, so
+    that a notebook run by hand in JupyterLab never overwrites the committed results."""
+    if output_dir:
+        folder = Path(output_dir)
+    else:
+        folder = SCRATCH / notebook / profile
+        log(f"interactive run: writing to the scratch folder {folder} (not to the committed results; "
+            f"`python -m symflow.runner {notebook} --profile {profile}` writes those)")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def _merge(source: Path, target: Path) -> None:
     """Move every item of `source` into `target` (replacing same names), then remove `source`."""
     target.mkdir(parents=True, exist_ok=True)
