@@ -21,16 +21,24 @@ the map to the learner's normalised coordinates, and `symmetries`: Lie point sym
 `symmetry_defect(equation, symmetry)` is the linearised symmetry condition, `0` exactly for a
 symmetry (see its docstring); the tests prove every registered field with it.
 
-Adding an equation is adding one `Equation(...)` to `EQUATIONS`.
+The registry `EQUATIONS` (a mapping name -> Equation; `get(name)`, `names()`) holds the five and any
+equation added with `register(Equation(...))`. Before it is listed or read, it imports the modules
+named by `profiles.extra_modules()` (the environment variable SYMFLOW_EXTRA_MODULES, comma-separated,
+and `profiles.EXTRA_MODULES`), once each, so that an equation registered in a module of one's own is
+seen by `make data`, the notebooks and the tables without editing them: examples/my_equations.py.
 """
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
+from collections.abc import Iterator, MutableMapping
 from typing import Callable, Sequence
 
 import sympy
 import torch
+
+from . import profiles
 
 # Physical coordinates of every symmetry expression.
 x, t, u = sympy.symbols("x t u", real=True)
@@ -297,7 +305,45 @@ def _square(u_):
 
 _TAU = 50 * (sympy.exp(t / 50) - 1)    # nKdV: u_tau + u u_x + u_xxx = 0 in tau(t)
 
-EQUATIONS: dict[str, Equation] = {
+
+class _Registry(MutableMapping):
+    """The equations by name. Reading or listing it first imports the extra modules
+    (`load_extra_modules`); `register` (or `EQUATIONS[name] = equation`) adds one."""
+
+    def __init__(self, equations: dict[str, Equation]):
+        self._equations = dict(equations)
+
+    def __getitem__(self, name: str) -> Equation:
+        load_extra_modules()
+        return self._equations[name]
+
+    def __setitem__(self, name: str, equation: Equation) -> None:
+        if not isinstance(equation, Equation):
+            raise TypeError(f"a registered equation must be a pdes.Equation; got {type(equation).__name__}")
+        if name != equation.name:
+            raise ValueError(f"an equation is registered under its own name {equation.name!r}; got {name!r}")
+        self._equations[name] = equation
+
+    def __delitem__(self, name: str) -> None:
+        del self._equations[name]
+
+    def __iter__(self) -> Iterator[str]:
+        load_extra_modules()
+        return iter(list(self._equations))
+
+    def __len__(self) -> int:
+        load_extra_modules()
+        return len(self._equations)
+
+    def __contains__(self, name) -> bool:
+        load_extra_modules()
+        return name in self._equations
+
+    def __repr__(self) -> str:
+        return f"EQUATIONS({', '.join(self._equations)})"
+
+
+EQUATIONS: MutableMapping[str, Equation] = _Registry({
     "KdV": Equation(
         name="KdV", formula="u_t + u u_x + u_xxx = 0", L=128.0, T=100.0, n_saved=250, n_kept=140,
         c=0.3463, rhs=_kdv_rhs, method="etdrk4", linear=_kdv_linear, flux=_square, flux_scale=-0.5,
@@ -360,11 +406,59 @@ EQUATIONS: dict[str, Equation] = {
             Symmetry("t-translation d_t", 0, 1, 0, "approximate"),
             *_controls()),
         **_sines()),
-}
+})
+
+_imported: set[str] = set()   # extra modules imported so far
+_loading = False              # an extra module is being imported (it may read the registry)
+
+
+def load_extra_modules() -> tuple[str, ...]:
+    """Import each module of `profiles.extra_modules()` not imported yet (importlib.import_module,
+    once per name) and return the names imported by now. A module that fails to import is an
+    ImportError naming it and where it was listed; it is tried again at the next use."""
+    global _loading
+    if _loading:
+        return tuple(_imported)
+    todo = [name for name in profiles.extra_modules() if name not in _imported]
+    if todo:
+        _loading = True
+        try:
+            for name in todo:
+                try:
+                    importlib.import_module(name)
+                except Exception as err:
+                    where = ("profiles.EXTRA_MODULES" if name in profiles.EXTRA_MODULES else
+                             f"the environment variable {profiles.ENV_EXTRA_MODULES}")
+                    raise ImportError(
+                        f"could not import the extra equation module {name!r} (listed in {where}): "
+                        f"{type(err).__name__}: {err} (is its folder on the Python path, PYTHONPATH?)",
+                        name=name) from err
+                _imported.add(name)
+        finally:
+            _loading = False
+    return tuple(_imported)
+
+
+def register(equation: Equation, replace: bool = False) -> Equation:
+    """Add `equation` to `EQUATIONS` under `equation.name` and return it. A name already registered
+    is a ValueError unless `replace` (the same object again is accepted: re-importing is harmless)."""
+    if not isinstance(equation, Equation):
+        raise TypeError(f"register takes a pdes.Equation; got {type(equation).__name__}")
+    known = EQUATIONS._equations       # not through the mapping: no extra-module import from here
+    if equation.name in known and known[equation.name] is not equation and not replace:
+        raise ValueError(f"an equation called {equation.name!r} is already registered "
+                         "(pass replace=True to replace it)")
+    EQUATIONS[equation.name] = equation
+    return equation
+
+
+def names() -> tuple[str, ...]:
+    """The names of the registered equations: the five, then those of the extra modules."""
+    return tuple(EQUATIONS)
 
 
 def get(name: str) -> Equation:
-    """The equation called `name` (one of EQUATIONS)."""
+    """The registered equation called `name` (one of `names()`, extra modules imported first)."""
     if name not in EQUATIONS:
         raise ValueError(f"equation must be one of {', '.join(EQUATIONS)}; got {name!r}")
     return EQUATIONS[name]

@@ -1,6 +1,7 @@
 """Data generation for the PDEs of `symflow.pdes`: batched pseudo-spectral solvers writing xarray Datasets.
 
     python -m symflow.solvers --profile quick        # what `make data` runs
+    python -m symflow.solvers --profile smoke --equations KdV2   # one registered equation
 
 Two solvers, both torch float64, batched over trajectories and device-agnostic:
 
@@ -353,7 +354,9 @@ def _mismatches(found: dict, wanted: dict) -> list[str]:
 
 
 def split_parameters(profile: str, split: str, equation: pdes.Equation) -> dict:
-    """n_samples, nx, seed and step of a split at a profile (from profiles 'pde_data')."""
+    """n_samples, nx, seed and step of a split at a profile (from profiles 'pde_data'). The step is
+    the profile's for the equation's name, or the equation's default step when the profile has
+    none for it (an equation registered by an extra module, or step None)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     p = profiles.get(profile, "pde_data")
@@ -392,7 +395,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Generate (or check) every PDE data set of a profile.")
     parser.add_argument("--profile", default="quick", help=f"one of {profiles.PROFILES}")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--equations", nargs="*", default=list(pdes.EQUATIONS))
+    parser.add_argument("--equations", nargs="*", default=None,
+                        help="registered equation names (default: every registered equation, those of "
+                             f"the modules in {profiles.ENV_EXTRA_MODULES} included)")
     parser.add_argument("--root", default=None, help="data folder (default: the repository's data/)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: the FFTs are small; more threads contend on shared cores)")
@@ -400,8 +405,10 @@ def main(argv=None) -> None:
     profiles.check_profile(args.profile)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    for name in args.equations:
-        eq = pdes.get(name)
+    names = pdes.names() if args.equations is None else args.equations
+    chosen = [pdes.get(name) for name in names]      # every name checked before any generation
+    for eq in chosen:
+        name = eq.name
         for split in SPLITS:
             chunks = math.ceil(split_parameters(args.profile, split, eq)["n_samples"] / BATCH)
             with tqdm(total=eq.n_kept * chunks, desc=f"{name} {split}", unit="saved step", leave=False) as bar:
