@@ -47,13 +47,13 @@ JOBS               ?= 1
 EVIDENCE_THREADS   ?= $(shell n=$$(( $$(nproc) / $(JOBS) )); echo $$(( n > 0 ? n : 1 )))
 EVIDENCE := $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),results/$(nb)/$(PROFILE)/$(nb)_seed$(s).ipynb))
 
-# Extra parameters of a notebook's evidence runs: notebook 02's acceptance checks need 3 seeds of
-# KdV and KS only (Burgers, nKdV and cKdV are reported for seed 0).
-EVIDENCE_PARAMS_02_pde_symmetries ?= -p "equations=['KdV', 'KS']"
+# Extra settings of a notebook's evidence runs, merged into its overrides beside the seed: notebook
+# 02's acceptance checks need 3 seeds of KdV and KS only (Burgers, nKdV and cKdV: seed 0).
+EVIDENCE_OVERRIDES_02_pde_symmetries ?= , "equations": ["KdV", "KS"]
 
 define evidence_rule
 results/$(1)/$(PROFILE)/$(1)_seed$(2).ipynb: $(call executed,$(1))
-	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(1) --profile $(PROFILE) --device $(DEVICE) --tag seed$(2) -p seed=$(2) $(EVIDENCE_PARAMS_$(1))
+	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(1) --profile $(PROFILE) --device $(DEVICE) --tag seed$(2) -p 'overrides={"seed": $(2)$(EVIDENCE_OVERRIDES_$(1))}'
 endef
 $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),$(eval $(call evidence_rule,$(nb),$(s)))))
 

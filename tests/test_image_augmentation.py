@@ -100,7 +100,7 @@ def test_missing_field_file_is_named_with_the_command_that_makes_it(tmp_path):
         ia.load_fields(tmp_path, [0, 2], 6, 28, 28, profile="quick")
     msg = str(err.value)
     assert str(tmp_path / "learned_field_seed2.pt") in msg
-    assert "python -m symflow.runner 04_image_symmetries --profile quick --tag seed2 -p seed=2" in msg
+    assert "python -m symflow.runner 04_image_symmetries --profile quick --tag seed2 -p 'overrides={\"seed\": 2}'" in msg
     (tmp_path / "shared" / "pixel_weight.nc").unlink()
     with pytest.raises(FileNotFoundError, match="pixel_weight.nc is missing"):
         ia.load_fields(tmp_path, [0], 6, 28, 28)

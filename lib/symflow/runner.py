@@ -1,7 +1,7 @@
 """Execute one numbered notebook with papermill into `results/<notebook>/<profile>/`.
 
     python -m symflow.runner 00_generators_and_flows --profile quick [--device cuda]
-    python -m symflow.runner 04_image_symmetries --profile quick --tag seed1 -p seed=1
+    python -m symflow.runner 04_image_symmetries --profile quick --tag seed1 -p 'overrides={"seed": 1}'
 
 The notebook runs with its working directory at the repository root and receives the parameters
 `profile`, `device` and `output_dir` (plus any `-p key=value`). It writes into a private
