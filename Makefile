@@ -10,7 +10,7 @@ LIB     := $(wildcard lib/symflow/*.py)
 RUN     := $(PY) -m symflow.runner
 
 .DEFAULT_GOAL := reproduce
-.PHONY: setup reproduce evidence report test lab clean help
+.PHONY: setup reproduce evidence status report test lab clean help
 .SECONDEXPANSION:
 
 setup: $(STAMP) ## create .venv and install requirements.txt and the library (reruns when they change)
@@ -73,6 +73,9 @@ reproduce: $(EXECUTED) ## run every notebook at PROFILE (default quick) and rebu
 evidence: reproduce ## extra seeds of notebooks 02 and 04 and notebook 03's full sweep (JOBS=2 for two at a time)
 	$(if $(EVIDENCE),$(MAKE) -j$(JOBS) $(EVIDENCE))
 	$(PY) -m symflow.report --profile $(PROFILE)
+
+status: $(STAMP) ## list each committed run of PROFILE as current or stale against HEAD and its inputs, with the reason
+	$(PY) -m symflow.status --profile $(PROFILE)
 
 report: $(STAMP) ## rewrite results/README.md from the results present
 	$(PY) -m symflow.report --profile $(PROFILE)

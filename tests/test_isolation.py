@@ -40,3 +40,7 @@ def test_two_seeds_in_parallel_share_inputs_made_once_and_write_disjoint_files(t
     for path in folder.iterdir():
         if path.is_file() and path.name not in combined:
             assert ("seed1" in path.name) != ("seed2" in path.name), f"{path.name} is not one run's own file"
+    reader = json.loads((folder / f"provenance_seed{read[0]}.json").read_text())
+    assert reader["settings"]["seed"] == read[0] and reader["settings"]["learn"]["iterations"] > 0
+    assert any(name.endswith("shared/pixel_weight.nc") for name in reader["inputs"])
+    assert all(len(digest) == 64 for digest in reader["inputs"].values())

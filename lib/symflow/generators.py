@@ -302,7 +302,7 @@ def save(field: GeneratorField, path, **metadata) -> Path:
 
 def load(path, map_location="cpu") -> GeneratorField:
     """Load a field saved by `save`; its metadata is in the attribute `metadata`."""
-    blob = torch.load(path, map_location=map_location, weights_only=False)
+    blob = torch.load(io.note_input(path), map_location=map_location, weights_only=False)
     field = GeneratorField(**blob["config"])
     field.load_state_dict(blob["state_dict"])
     field.metadata = blob["metadata"]

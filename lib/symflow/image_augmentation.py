@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import xarray as xr
 from torch.nn import functional as F
 
 from . import flows, generators, image_symmetries, images, metrics, profiles
@@ -127,8 +126,7 @@ def load_fields(symmetries_dir, symmetry_seeds, n_fields: int, height: int, widt
             raise FileNotFoundError(f"{path} is missing: run notebook {SYMMETRIES_NOTEBOOK} for generator "
                                     f"seed {seed} first ({_producing_command(profile, seed)}), or point "
                                     f"symmetries_dir at a folder that has it")
-    with xr.open_dataset(weight_file, engine="h5netcdf") as ds:
-        weight = torch.as_tensor(ds.weight.values, dtype=torch.float32).reshape(-1)
+    weight = image_symmetries.load_pixel_weight(weight_file).reshape(-1)
     if weight.numel() != height * width:
         raise ValueError(f"{weight_file} holds {weight.numel()} pixel weights; the images have "
                          f"{height}x{width} = {height * width} pixels")

@@ -330,11 +330,22 @@ def _make_shared(data, params, folder, device, log) -> SharedInputs:
     return SharedInputs(model, features, weight, inner, extractor, coefs, singular, baselines, folder, True)
 
 
+def load_pixel_weight(path) -> torch.Tensor:
+    """w(p) as written by `shared_inputs` (pixel_weight.nc): float32 (H, W); `.reshape(-1)` is in
+    `grid_points` order."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run notebook 04_image_symmetries (it makes the pixel weight)")
+    with xr.open_dataset(io.note_input(path), engine="h5netcdf") as ds:
+        return torch.as_tensor(ds.weight.values, dtype=torch.float32)
+
+
 def _read_shared(folder, data, device) -> SharedInputs:
     model = images.load_classifier(folder / "feature_extractor.pt").to(device)
-    with xr.open_dataset(folder / "pixel_weight.nc", engine="h5netcdf") as ds:
-        weight = torch.as_tensor(ds.weight.values, dtype=torch.float32).reshape(-1).to(device)
-    with xr.open_dataset(folder / "liegg.nc", engine="h5netcdf") as ds:
+    weight = load_pixel_weight(folder / "pixel_weight.nc").reshape(-1).to(device)
+    for name in ("feature_extractor.json", "validity_baselines.csv", "settings.json"):
+        io.note_input(folder / name)
+    with xr.open_dataset(io.note_input(folder / "liegg.nc"), engine="h5netcdf") as ds:
         coefs = torch.as_tensor(ds.coefficients.values)
         singular = torch.as_tensor(ds.singular_value.values)
     h, w = data.shape[1:]

@@ -330,7 +330,7 @@ def load_classifier(path) -> _Classifier:
     if not path.is_file():
         raise FileNotFoundError(f"feature-extractor checkpoint {path} does not exist: run notebook "
                                 f"04_image_symmetries (it trains and saves the extractor) or pass the right path")
-    blob = torch.load(path, map_location="cpu", weights_only=False)
+    blob = torch.load(io.note_input(path), map_location="cpu", weights_only=False)
     model = ARCHITECTURES[blob["arch"]](**blob["config"])
     model.load_state_dict(blob["state_dict"])
     model.metadata = blob["metadata"]

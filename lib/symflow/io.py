@@ -7,6 +7,7 @@ folder and renamed over the target only when complete, so an interrupted run lea
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import datetime
 import json
 import os
@@ -182,13 +183,50 @@ def device_description(device: str = "cpu") -> str:
     return f"cpu: {platform.machine()}, {torch.get_num_threads()} threads"
 
 
+INPUTS_LOG = "SYMFLOW_INPUTS_LOG"
+
+
+def note_input(path) -> Path:
+    """Record that a result is computed from the file `path` (returns it): when the environment
+    variable SYMFLOW_INPUTS_LOG names a file (the runner sets it for every notebook it executes),
+    the absolute path is appended to it, one per line; the runner fingerprints them
+    (`fingerprints`) into the run's provenance."""
+    path = Path(path)
+    log = os.environ.get(INPUTS_LOG)
+    if log:
+        with open(log, "a") as f:
+            f.write(f"{path.resolve()}\n")
+    return path
+
+
+def sha256(path) -> str:
+    """The SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprints(paths) -> dict[str, str]:
+    """{path relative to the repository (absolute outside it): SHA-256} of the existing files
+    among `paths`, sorted, each once."""
+    out = {}
+    for p in sorted({Path(p).resolve() for p in paths}):
+        if p.is_file():
+            out[str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)] = sha256(p)
+    return out
+
+
 def provenance(profile: str, parameters: dict, wall_time_s: float, device: str = "cpu",
-               commit_at_start: str | None = None) -> dict:
+               commit_at_start: str | None = None, settings: dict | None = None,
+               inputs: dict[str, str] | None = None) -> dict:
     """The provenance record written beside every result: what ran, where, with what, how long.
 
     git_commit is the commit the run started from (`commit_at_start`, read by the caller before
     the run; else HEAD now); git_commit_at_end is HEAD when the record is written, so that a
-    commit made while the run went on is visible as a difference between the two.
+    commit made while the run went on is visible as a difference between the two. settings: the
+    resolved settings the run used; inputs: {file: SHA-256} of every input it read (`note_input`).
     """
     now = git_commit()
     return {
@@ -196,6 +234,8 @@ def provenance(profile: str, parameters: dict, wall_time_s: float, device: str =
         "git_commit_at_end": now,
         "profile": profile,
         "parameters": parameters,
+        "settings": settings,
+        "inputs": inputs or {},
         "packages": package_versions(),
         "wall_time_s": round(float(wall_time_s), 2),
         "device": device_description(device),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import os
 import shutil
 import time
@@ -50,6 +51,30 @@ def notebook_folder(notebook: str, profile: str, output_dir=None, log=print) -> 
             f"`python -m symflow.runner {notebook} --profile {profile}` writes those)")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# The settings entry (`symflow.profiles`) each notebook resolves from its `overrides`, recorded in
+# its provenance.
+NOTEBOOK_SETTINGS = {
+    "00_generators_and_flows": "intro", "01_pde_data": "pde_data", "02_pde_symmetries": "pde_symmetries",
+    "03_pde_augmentation": "pde_augmentation", "04_image_symmetries": "image_symmetries",
+    "05_image_augmentation": "image_augmentation", "06_generator_algebra": "generator_algebra",
+}
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str):
+    """The environment variable `name` set to `value` for the block (the notebook's kernel
+    inherits it), restored afterwards."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _merge(source: Path, target: Path) -> None:
@@ -102,13 +127,22 @@ def run_notebook(notebook: str, profile: str, device: str = "cpu", parameters: d
     partial.mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "device": device, "output_dir": str(partial), **(parameters or {})}
     executed = partial / f"{notebook}{suffix}.ipynb"
+    experiment = NOTEBOOK_SETTINGS.get(notebook)
+    settings = profiles.resolved(profile, experiment, params.get("overrides")) if experiment else None
+    inputs_log = partial / f".inputs{suffix}"
+    inputs_log.unlink(missing_ok=True)
     start, commit = time.time(), io.git_commit()
-    pm.execute_notebook(str(source), str(executed), parameters=params, kernel_name="python3",
-                        cwd=str(io.REPO), progress_bar=progress, log_output=progress)
+    with _environment(io.INPUTS_LOG, str(inputs_log)):
+        pm.execute_notebook(str(source), str(executed), parameters=params, kernel_name="python3",
+                            cwd=str(io.REPO), progress_bar=progress, log_output=progress)
     wall = time.time() - start
+    read = inputs_log.read_text().split() if inputs_log.exists() else []
+    inputs_log.unlink(missing_ok=True)
+    written = {p.resolve() for p in partial.rglob("*")}
+    inputs = io.fingerprints(p for p in read if Path(p).resolve() not in written)
     io.write_json(partial / f"provenance{suffix}.json",
                   io.provenance(profile, {k: v for k, v in params.items() if k != "output_dir"},
-                                wall, device, commit_at_start=commit))
+                                wall, device, commit_at_start=commit, settings=settings, inputs=inputs))
     if html:
         body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
         io.write_text(executed.with_suffix(".html"), body)

@@ -377,7 +377,7 @@ def dataset(equation, split: str, profile: str, device="cpu", root=None, progres
     path = data_path(equation.name, split, profile, root)
     wanted = request_attributes(equation, split, **params)
     if path.exists():
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
+        with xr.open_dataset(io.note_input(path), engine="h5netcdf") as ds:
             ds = ds.load()
         bad = _mismatches(ds.attrs, wanted)
         if bad:

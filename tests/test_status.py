@@ -1,0 +1,47 @@
+"""make status: a run is current only while its code is HEAD's and its inputs are unchanged."""
+import json
+import subprocess
+
+import pytest
+
+from symflow import io, status
+
+
+def _head():
+    return subprocess.run(["git", "-C", str(io.REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
+def _record(commit, inputs=None, end=None):
+    return {"git_commit": commit, "git_commit_at_end": end or commit, "inputs": inputs or {}}
+
+
+def test_a_run_of_head_with_unchanged_inputs_is_current_and_a_changed_input_makes_it_stale(tmp_path):
+    data = tmp_path / "input.nc"
+    data.write_bytes(b"first")
+    record = _record(_head(), io.fingerprints([data]))
+    assert status.check_run(record, "02_pde_symmetries") == []
+    data.write_bytes(b"second")
+    assert status.check_run(record, "02_pde_symmetries") == [f"input: {data} changed"]
+    data.unlink()
+    assert status.check_run(record, "02_pde_symmetries") == [f"input: {data} is gone"]
+
+
+def test_dirty_unknown_and_older_commits_are_stale_with_their_reason():
+    assert status.check_run(_record(_head() + "-dirty"), "02_pde_symmetries")[0].startswith("dirty")
+    assert status.check_run(_record("0" * 40), "02_pde_symmetries")[0].startswith("unknown-commit")
+    last_lib = subprocess.run(["git", "-C", str(io.REPO), "log", "-n", "1", "--format=%H", "--", "lib"],
+                              capture_output=True, text=True).stdout.strip()
+    before = subprocess.run(["git", "-C", str(io.REPO), "rev-parse", f"{last_lib}~1"], capture_output=True, text=True)
+    if not last_lib or before.returncode != 0:
+        pytest.skip("needs the commit before the last change of lib/ (a shallow clone lacks it)")
+    reasons = status.check_run(_record(before.stdout.strip()), "02_pde_symmetries")
+    assert any(r.startswith("code: ") and "lib/" in r for r in reasons), reasons
+
+
+def test_status_lists_every_run_of_a_profile(tmp_path):
+    folder = tmp_path / "04_image_symmetries" / "quick"
+    folder.mkdir(parents=True)
+    (folder / "provenance.json").write_text(json.dumps(_record(_head())))
+    (folder / "provenance_seed1.json").write_text(json.dumps(_record("0" * 40)))
+    table = status.status("quick", tmp_path)
+    assert table[["run", "status"]].values.tolist() == [["default", "current"], ["seed1", "stale"]]
