@@ -57,7 +57,7 @@ def test_time_to_acceptance_judges_the_run_as_notebook_02_does(tmp_path):
     # smoke trains 3 iterations: judged after each, or stopped at the first judgement that passes
     its = [j["iteration"] for j in t["judgements"]]
     assert its == list(range(1, len(its) + 1)) and 1 <= len(its) <= 3
-    assert all(j["checks"] == 7 and 0 <= j["passed"] <= 7 for j in t["judgements"])   # KdV: 1 + 3 + 3 checks
+    assert all(j["checks"] == 8 and 0 <= j["passed"] <= 8 for j in t["judgements"])   # KdV: 1 + 3 + 1 + 3 checks
     assert all(len(j["failed"]) == j["checks"] - j["passed"] for j in t["judgements"])
     seconds = [j["training_s"] for j in t["judgements"]]
     assert all(b > a > 0 for a, b in zip(seconds, seconds[1:])) or len(seconds) == 1

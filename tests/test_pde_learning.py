@@ -1,5 +1,6 @@
 """The PDE symmetry learner on an exact Burgers solution: validity separates symmetries from
 controls, training runs, checkpoints, resumes, and stops cleanly on a NaN loss."""
+import pandas as pd
 import pytest
 import torch
 
@@ -75,7 +76,7 @@ def test_train_saves_resumes_and_tables(tmp_path):
     val = pde_learning.validity_table("Burgers", field, burgers_graphs(1), inner, [0.1], 3, steps=1)
     assert set(val.field) >= {"V1", "V2", "V3", "shear t d_x"}
     acc = pde_learning.acceptance(rec, val, pde_learning.independence(field, inner))
-    assert len(acc) == 1 + 3 + 3 and acc.passed.dtype == bool
+    assert len(acc) == 1 + 3 + 1 + 3 and acc.passed.dtype == bool
 
 
 def test_independence_flags_collapsed_generators_and_fails_acceptance():
@@ -278,7 +279,9 @@ def test_judge_passes_the_exact_symmetries_and_fails_an_untrained_field():
     assert set(validity.s) == {0.02, 0.1}
     assert list(checks.columns[:2]) == ["equation", "seed"] and (checks.equation == "Burgers").all()
     n_exact = int((recovery.kind == "exact").sum())
-    assert len(checks) == 1 + n_exact + 3
+    assert len(checks) == 1 + n_exact + 1 + 3
+    angle = checks[checks.check.str.startswith("angle")]
+    assert angle.passed.all() and float(angle.value.iloc[0]) < 1e-3
     learned_rows = recovery[recovery.kind == "learned"]          # V1..V3 against the symmetries' span
     assert list(learned_rows.field) == ["V1", "V2", "V3"] and (learned_rows.angle_deg < 1e-4).all()
     assert (recovery[recovery.kind == "exact"].angle_deg < 1e-4).all()
@@ -287,4 +290,13 @@ def test_judge_passes_the_exact_symmetries_and_fails_an_untrained_field():
     assert span.passed.all() and (span.value > 1 - 1e-9).all()
     assert checks[checks.check.str.startswith("validity")].passed.all()
     _, _, bad = pde_learning.judge(BURGERS, untrained, untrained, graphs.double(), inner, 0, [0.02], steps=2)
-    assert not bad.passed.all()
+    assert not bad.passed.all() and not bad[bad.check.str.startswith("angle")].passed.any()
+
+
+def test_data_that_cannot_separate_symmetries_from_controls_are_warned_about():
+    rows = [("exact", -9.0), ("control", -4.0), ("learned", -8.0)]
+    separated = pd.DataFrame([{"equation": "KdV", "kind": k, "s": 0.1, "validity": v} for k, v in rows])
+    assert not pde_learning.warn_if_data_cannot_separate(separated)
+    close = separated.assign(validity=[-6.1, -4.5, -6.0])     # nKdV at the quick step: 1.6 apart
+    with pytest.warns(UserWarning, match="cannot separate symmetries"):
+        assert pde_learning.warn_if_data_cannot_separate(close)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import pandas as pd
 import torch
@@ -250,12 +251,15 @@ def independence(field: Field, inner: InnerProduct, n_span: int = 3) -> float:
 
 
 def acceptance(recovery: pd.DataFrame, validity: pd.DataFrame, independent: float, s: float = 0.1,
-               n_learned: int = 3, min_independence: float = 0.5) -> pd.DataFrame:
+               n_learned: int = 3, min_independence: float = 0.5, max_angle_deg: float = 1.0) -> pd.DataFrame:
     """The recovery criteria of one run, one row per check with its numbers and `passed`.
 
     V1..V{n_learned} are independent: `independent` (from `independence`) >= min_independence.
     Every exact symmetry W: fraction_in_span >= 0.98 and 1 - f^2 <= (1 - f_untrained^2) / 5.
     V1..V{n_learned} at s: validity <= worst exact symmetry + 0.5 and <= best control - 2.
+    Basis-free recovery: the largest principal angle between span(V1..V{n_learned}) and the
+    symmetries, in either direction (recovery rows of kind "exact", and of kind "learned" from
+    `learned_in_known`, when present) <= max_angle_deg degrees.
     """
     out = [{"check": f"independence: V1..V{n_learned}", "value": independent,
             "bound": f"smallest eigenvalue of the unit Gram matrix >= {min_independence}",
@@ -265,6 +269,13 @@ def acceptance(recovery: pd.DataFrame, validity: pd.DataFrame, independent: floa
         out.append({"check": f"span: {r.field}", "value": r.fraction_in_span,
                     "bound": "f >= 0.98 and 1-f^2 <= (1-f0^2)/5",
                     "passed": bool(r.fraction_in_span >= 0.98 and left <= left0 / 5)})
+    both = recovery[recovery.kind.isin(["exact", "learned"])]
+    if len(both):
+        worst_angle, untrained = float(both.angle_deg.max()), float(both.angle_untrained_deg.max())
+        out.append({"check": f"angle: span(V1..V{n_learned}) and the symmetries", "value": worst_angle,
+                    "bound": f"largest principal angle, both directions, <= {max_angle_deg} degrees "
+                             f"(untrained: {untrained:.1f})",
+                    "passed": bool(worst_angle <= max_angle_deg)})
     at = validity[validity.s == s]
     worst = at[at.kind == "exact"].validity.max()
     best_control = at[at.kind == "control"].validity.min()
@@ -295,9 +306,28 @@ def judge(equation, field: Field, untrained: Field, patches: torch.Tensor, inner
     validity = validity_table(eq, field, patches, inner, s_all, seed, steps=steps, method=method,
                               row_order=row_order)
     checks = acceptance(recovery, validity, independence(field, inner), s=s_check)
+    warn_if_data_cannot_separate(validity, s_check)
     checks.insert(0, "equation", eq.name)
     checks.insert(1, "seed", seed)
     return recovery, validity, checks
+
+
+def warn_if_data_cannot_separate(validity: pd.DataFrame, s: float = 0.1, margin: float = 2.0) -> bool:
+    """Warn (and return True) when the data cannot tell symmetries from non-symmetries at s: the
+    exact symmetries' worst validity is not `margin` below the controls' best. Then the validity
+    checks cannot pass whatever is learned: the data are not accurate enough (make them with a
+    smaller solver step) or the equation's residual is too stiff at this resolution."""
+    at = validity[validity.s == s]
+    exact, control = at[at.kind == "exact"].validity, at[at.kind == "control"].validity
+    if exact.empty or control.empty or exact.max() <= control.min() - margin:
+        return False
+    name = at.equation.iloc[0]
+    warnings.warn(f"{name}: the exact symmetries reach validity {exact.max():.2f} at s={s} and the controls "
+                  f"{control.min():.2f}, less than {margin} apart: the data cannot separate symmetries from "
+                  f"non-symmetries, so the validity checks cannot pass. Generate the data with a smaller "
+                  f"solver step (the `step` of the pde_data settings) or check the equation's residual.",
+                  stacklevel=2)
+    return True
 
 
 def double(field: Field) -> Field:
