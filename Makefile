@@ -10,7 +10,7 @@ LIB     := $(wildcard lib/symflow/*.py)
 RUN     := $(PY) -m symflow.runner
 
 .DEFAULT_GOAL := reproduce
-.PHONY: setup reproduce evidence status report test lab clean help
+.PHONY: setup reproduce evidence status report test format lab clean help
 .SECONDEXPANSION:
 
 setup: $(STAMP) ## create .venv and install requirements.txt and the library (reruns when they change)
@@ -80,8 +80,16 @@ status: $(STAMP) ## list each committed run of PROFILE as current or stale again
 report: $(STAMP) ## rewrite results/README.md from the results present
 	$(PY) -m symflow.report --profile $(PROFILE)
 
-test: $(STAMP) ## run the test suite (unit tests and every notebook at smoke)
+LINTED := lib tests bench examples
+
+test: $(STAMP) ## lint and format check (ruff), then the test suite (unit tests and every notebook at smoke)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(PY) -m pytest
+
+format: $(STAMP) ## apply ruff's import order and formatting to the Python files
+	$(VENV)/bin/ruff check --select I --fix $(LINTED)
+	$(VENV)/bin/ruff format $(LINTED)
 
 lab: $(STAMP) ## JupyterLab in the venv
 	$(VENV)/bin/jupyter lab --notebook-dir=.

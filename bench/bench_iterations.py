@@ -22,8 +22,8 @@ exists (else, or with --synthetic, synthetic ones of the same shape); images are
 the profile's data set's shape. The cost of an iteration does not depend on the values, so
 untrained networks stand in for notebook 04's extractor and learned fields, and a pool's
 copies are views of the originals. Every loop calls the library's training function for one
-iteration (one batch; notebook 03: PER_CALL steps, the time divided by them and by the members), so a fresh optimiser per
-call is included in its time. Notebook 02's loops time the iteration as `pde_learning.train`
+iteration (one batch; notebook 03: PER_CALL steps, the time divided by them and by the members),
+so a fresh optimiser per call is included in its time. Notebook 02's loops time the iteration as `pde_learning.train`
 records it (patches, loss, backward, Adam step), leaving out each call's set-up (a new field and,
 with learn["inner"] = "data", the inner product drawn from the whole training set), which a
 notebook run pays once. Learning-rate schedules and the Sobolev term (the last 10% of a
@@ -36,13 +36,14 @@ RSS (getrusage), imports and setup included.
 Projected time = s/it x the iterations of the profile's schedule (what is counted is stated per
 loop). A loop that fails (e.g. out of memory) records its error; the others still run.
 """
+
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import multiprocessing
 import functools
 import math
+import multiprocessing
 import resource
 import statistics
 import time
@@ -76,7 +77,7 @@ def kdv_data(profile: str, synthetic: bool) -> tuple[xr.Dataset, str]:
     u = torch.zeros(n, len(t), nx, dtype=torch.float64)
     for j in range(eq.n_sines):
         k = (2 * math.pi * p["wavenumber"][:, j] / eq.L)[:, None, None]
-        u += p["amplitude"][:, j, None, None] * torch.sin(k * x + k ** 3 * t[:, None] + p["phase"][:, j, None, None])
+        u += p["amplitude"][:, j, None, None] * torch.sin(k * x + k**3 * t[:, None] + p["phase"][:, j, None, None])
     ds = xr.Dataset({"u": (("sample", "t", "x"), u.numpy())}, coords={"t": t.numpy(), "x": x.numpy()})
     return ds, "synthetic"
 
@@ -99,9 +100,16 @@ def pde_symmetries(profile, device, synthetic, method=None):
         return pde_learning.train(eq, graphs, learn, log=lambda line: None, device=device)[1].seconds.iloc[-1]
 
     settings = {"equations": P["equations"], **P["learn"], "method": learn["method"]}
-    return {"notebook": "02_pde_symmetries", "settings": settings, "self_timed": True,
-            "step": step, "schedule": (P["learn"]["iterations"] * len(P["equations"]),
-                                       "learn.iterations x equations, seed 0; KdV's s/it for every equation")}
+    return {
+        "notebook": "02_pde_symmetries",
+        "settings": settings,
+        "self_timed": True,
+        "step": step,
+        "schedule": (
+            P["learn"]["iterations"] * len(P["equations"]),
+            "learn.iterations x equations, seed 0; KdV's s/it for every equation",
+        ),
+    }
 
 
 def pde_augmentation(profile, device, synthetic, members: int = 1):
@@ -109,11 +117,14 @@ def pde_augmentation(profile, device, synthetic, members: int = 1):
     ensemble of `members` FNOs on the largest training set; the time is per member-step."""
     p = profiles.get(profile, "pde_augmentation")
     f, k = p["fit"], p["augment"]["n_copies"]
-    u = kdv_data(profile, synthetic)[0].u.values[:max(p["sizes"]), :, ::p["x_stride"]]
+    u = kdv_data(profile, synthetic)[0].u.values[: max(p["sizes"]), :, :: p["x_stride"]]
     u = torch.tensor(u * pdes.get("KdV").c, dtype=torch.float32)
     n, nt = u.shape[:2]
-    pool = fno.TrajectoryPool(u[:, None].expand(-1, 1 + k, -1, -1), torch.tensor([0, nt]).expand(n, 1 + k, 2),
-                              torch.ones(n, 1 + k, dtype=torch.bool))
+    pool = fno.TrajectoryPool(
+        u[:, None].expand(-1, 1 + k, -1, -1),
+        torch.tensor([0, nt]).expand(n, 1 + k, 2),
+        torch.ones(n, 1 + k, dtype=torch.bool),
+    )
     task = fno.bundled(20)
     model = fno.seeded(list(range(members)), task.n_in, task.n_out, **p["fno"]).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=f["lr"], weight_decay=f["weight_decay"])
@@ -122,27 +133,38 @@ def pde_augmentation(profile, device, synthetic, members: int = 1):
 
     def step():
         for _ in range(PER_CALL):
-            inputs, targets = fno.draw_batch([pool] * members, orders, draws, min(f["batch"], n), task,
-                                             f["p_original"])
+            inputs, targets = fno.draw_batch([pool] * members, orders, draws, min(f["batch"], n), task, f["p_original"])
             loss = fno.train_step(model, optimiser, inputs, targets, device)
         return float(loss.sum())
 
-    budget = min(f["max_epochs"] * fno.steps_per_epoch(max(p["sizes"]), nt, task, f["batch"]),
-                 f["max_steps"] or math.inf)
+    budget = min(
+        f["max_epochs"] * fno.steps_per_epoch(max(p["sizes"]), nt, task, f["batch"]), f["max_steps"] or math.inf
+    )
     runs = len(p["equations"]) * len(p["sizes"]) * 3 * len(p["seeds"])
-    return {"notebook": "03_pde_augmentation",
-            "settings": {**{key: p[key] for key in ("equations", "sizes", "seeds", "x_stride", "fno", "fit")},
-                         "n_copies": k, "members": members},
-            "step": step, "per_call": PER_CALL * members,
-            "schedule": (budget * runs, f"the largest size's step budget x {runs} main runs (equations x "
-                         "sizes x none/known/learned x seeds), as member-steps; early stopping, the "
-                         "sweep, copies and evaluation not counted")}
+    return {
+        "notebook": "03_pde_augmentation",
+        "settings": {
+            **{key: p[key] for key in ("equations", "sizes", "seeds", "x_stride", "fno", "fit")},
+            "n_copies": k,
+            "members": members,
+        },
+        "step": step,
+        "per_call": PER_CALL * members,
+        "schedule": (
+            budget * runs,
+            f"the largest size's step budget x {runs} main runs (equations x "
+            "sizes x none/known/learned x seeds), as member-steps; early stopping, the "
+            "sweep, copies and evaluation not counted",
+        ),
+    }
 
 
 def pde_augmentation_ensemble(profile, device, synthetic):
     """`pde_augmentation` with one ensemble of every (augmentation, seed) of a size (3 x seeds
     members), as notebook 03 trains them; compare its s/it (per member-step) with the single model's."""
-    return pde_augmentation(profile, device, synthetic, members=3 * len(profiles.get(profile, "pde_augmentation")["seeds"]))
+    return pde_augmentation(
+        profile, device, synthetic, members=3 * len(profiles.get(profile, "pde_augmentation")["seeds"])
+    )
 
 
 def image_extractor(profile, device, synthetic):
@@ -154,12 +176,26 @@ def image_extractor(profile, device, synthetic):
     x, y = data.train_x.to(device), data.train_y.to(device)
 
     def step():
-        return images.train_classifier(model, x, y, 1, ex["batch_size"], ex["lr"], weight_decay=ex["weight_decay"],
-                                       milestones=tuple(ex["milestones"]), gamma=ex["gamma"], log=None)[0]
+        return images.train_classifier(
+            model,
+            x,
+            y,
+            1,
+            ex["batch_size"],
+            ex["lr"],
+            weight_decay=ex["weight_decay"],
+            milestones=tuple(ex["milestones"]),
+            gamma=ex["gamma"],
+            log=None,
+        )[0]
 
     per_epoch = math.ceil((P["n_train"] or TRAIN_IMAGES[name]) / ex["batch_size"])
-    return {"notebook": "04_image_symmetries", "settings": {"dataset": name, "n_train": P["n_train"], **ex},
-            "step": step, "schedule": (ex["epochs"] * per_epoch, f"epochs x {per_epoch} batches per epoch")}
+    return {
+        "notebook": "04_image_symmetries",
+        "settings": {"dataset": name, "n_train": P["n_train"], **ex},
+        "step": step,
+        "schedule": (ex["epochs"] * per_epoch, f"epochs x {per_epoch} batches per epoch"),
+    }
 
 
 def image_symmetries(profile, device, synthetic):
@@ -174,13 +210,30 @@ def image_symmetries(profile, device, synthetic):
     x = data.train_x.to(device)
 
     def step():
-        return image_symmetries.learn_symmetries(features, x, field, inner, 1, L["batch_size"], L["lr"], L["sigma"], L["steps"],
-                                       w_ortho=L["w_ortho"], w_lip=L["w_lip"], tau=L["tau"], clip=L["clip"],
-                                       ortho_mode=L["ortho_mode"], log=None)["loss"][0]
+        return image_symmetries.learn_symmetries(
+            features,
+            x,
+            field,
+            inner,
+            1,
+            L["batch_size"],
+            L["lr"],
+            L["sigma"],
+            L["steps"],
+            w_ortho=L["w_ortho"],
+            w_lip=L["w_lip"],
+            tau=L["tau"],
+            clip=L["clip"],
+            ortho_mode=L["ortho_mode"],
+            log=None,
+        )["loss"][0]
 
-    return {"notebook": "04_image_symmetries", "settings": {"dataset": P["dataset"], "arch": ex["arch"],
-                                                            "width": ex["width"], **L},
-            "step": step, "schedule": (L["iterations"], "learn.iterations, seed 0")}
+    return {
+        "notebook": "04_image_symmetries",
+        "settings": {"dataset": P["dataset"], "arch": ex["arch"], "width": ex["width"], **L},
+        "step": step,
+        "schedule": (L["iterations"], "learn.iterations, seed 0"),
+    }
 
 
 def image_augmentation(profile, device, synthetic):
@@ -191,22 +244,38 @@ def image_augmentation(profile, device, synthetic):
     _, h, w = data.shape
     inner = image_symmetries.image_inner_product(torch.ones(h * w), h, w)
     learned = generators.normalise(generators.GeneratorField(2, n_generators), inner)
-    first_k = image_symmetries.linear_combination(torch.eye(n_generators)[:, :p["n_fields"]], learned)
+    first_k = image_symmetries.linear_combination(torch.eye(n_generators)[:, : p["n_fields"]], learned)
     augment = image_augmentation.make_augmentation("flow", data.shape, first_k, scale=p["scale"], steps=p["steps"])
     model = images.make_classifier(p["arch"], data, p["width"]).to(device)
     x, y = data.train_x.to(device), data.train_y.to(device)
 
     def step():
-        return images.train_classifier(model, x, y, 1, p["batch_size"], p["lr"], weight_decay=p["weight_decay"],
-                                       milestones=tuple(p["milestones"]), gamma=p["gamma"], augment=augment,
-                                       log=None)[0]
+        return images.train_classifier(
+            model,
+            x,
+            y,
+            1,
+            p["batch_size"],
+            p["lr"],
+            weight_decay=p["weight_decay"],
+            milestones=tuple(p["milestones"]),
+            gamma=p["gamma"],
+            augment=augment,
+            log=None,
+        )[0]
 
     n_train = 10 * p["train_per_class"] if p["train_per_class"] else TRAIN_IMAGES[p["dataset"]]
     per_epoch = math.ceil(n_train / p["batch_size"])
-    return {"notebook": "05_image_augmentation", "settings": p, "step": step,
-            "schedule": (p["epochs"] * per_epoch * len(p["seeds"]),
-                         f"epochs x {per_epoch} batches x seeds, learned-augmentation runs only (the notebook "
-                         "also trains none, default and affine runs; affine costs about as much)")}
+    return {
+        "notebook": "05_image_augmentation",
+        "settings": p,
+        "step": step,
+        "schedule": (
+            p["epochs"] * per_epoch * len(p["seeds"]),
+            f"epochs x {per_epoch} batches x seeds, learned-augmentation runs only (the notebook "
+            "also trains none, default and affine runs; affine costs about as much)",
+        ),
+    }
 
 
 def pde_symmetries_weno(profile, device, synthetic):
@@ -214,8 +283,9 @@ def pde_symmetries_weno(profile, device, synthetic):
     return pde_symmetries(profile, device, synthetic, method="weno")
 
 
-def time_to_acceptance(profile: str, device: str, every: int, threads: int | None = None,
-                       equation: str = "KdV", seed: int = 0) -> dict:
+def time_to_acceptance(
+    profile: str, device: str, every: int, threads: int | None = None, equation: str = "KdV", seed: int = 0
+) -> dict:
     """Notebook 02's run of `equation` seed `seed` at the profile's settings, judged as the notebook
     judges it (`pde_learning.judge`: test patches, evaluation inner product, acceptance checks)
     after every `every` iterations, and stopped at the first judgement that passes every check.
@@ -228,41 +298,78 @@ def time_to_acceptance(profile: str, device: str, every: int, threads: int | Non
     if threads:
         torch.set_num_threads(threads)
     P = profiles.get(profile, "pde_symmetries")
-    learn, ev = {**P["learn"], "checkpoint_every": 10 ** 9}, P["evaluate"]
+    learn, ev = {**P["learn"], "checkpoint_every": 10**9}, P["evaluate"]
     eq = pdes.get(equation)
     graphs = pde_learning.graphs_of(eq, solvers.dataset(equation, "train", profile, device=device))
     patches, inner = pde_learning.evaluation_set(eq, profile, ev, device)
     untrained = pde_learning.new_field(learn, seed)
-    judgements, seconds = [], [0.0]
+    judgements = []
     start = time.perf_counter()
 
     def judge(iteration, field):
-        _, _, checks = pde_learning.judge(eq, field, untrained, patches, inner, seed, [ev["s_values"][1]],
-                                          steps=ev["steps"], method=learn["method"], row_order=learn["row_order"])
-        judgements.append({"iteration": iteration, "passed": int(checks.passed.sum()), "checks": len(checks),
-                           "failed": checks.check[~checks.passed].tolist()})
-        print(f"  {equation} seed {seed} after {iteration} iterations: {judgements[-1]['passed']}/"
-              f"{len(checks)} checks", flush=True)
+        _, _, checks = pde_learning.judge(
+            eq,
+            field,
+            untrained,
+            patches,
+            inner,
+            seed,
+            [ev["s_values"][1]],
+            steps=ev["steps"],
+            method=learn["method"],
+            row_order=learn["row_order"],
+        )
+        judgements.append(
+            {
+                "iteration": iteration,
+                "passed": int(checks.passed.sum()),
+                "checks": len(checks),
+                "failed": checks.check[~checks.passed].tolist(),
+            }
+        )
+        print(
+            f"  {equation} seed {seed} after {iteration} iterations: {judgements[-1]['passed']}/{len(checks)} checks",
+            flush=True,
+        )
         return bool(checks.passed.all())
 
-    _, history = pde_learning.train(eq, graphs, learn, seed=seed, log=lambda line: None, device=device,
-                                    callback=judge, callback_every=every)
+    _, history = pde_learning.train(
+        eq, graphs, learn, seed=seed, log=lambda line: None, device=device, callback=judge, callback_every=every
+    )
     cumulative = history.seconds.cumsum().tolist()
     for j in judgements:
         j["training_s"] = cumulative[j["iteration"] - 1]
     first = next((j for j in judgements if j["passed"] == j["checks"]), None)
-    return {"equation": equation, "seed": seed, "every": every, "schedule_iterations": learn["iterations"],
-            "judgements": judgements, "passed_at_iteration": first and first["iteration"],
-            "training_s_to_pass": first and first["training_s"],
-            "s_per_iteration": float(history.seconds.median()), "wall_s": time.perf_counter() - start}
+    return {
+        "equation": equation,
+        "seed": seed,
+        "every": every,
+        "schedule_iterations": learn["iterations"],
+        "judgements": judgements,
+        "passed_at_iteration": first and first["iteration"],
+        "training_s_to_pass": first and first["training_s"],
+        "s_per_iteration": float(history.seconds.median()),
+        "wall_s": time.perf_counter() - start,
+    }
 
 
-LOOPS = {f.__name__: f for f in (pde_symmetries, pde_symmetries_weno, pde_augmentation, pde_augmentation_ensemble, image_extractor,
-                                 image_symmetries, image_augmentation)}
+LOOPS = {
+    f.__name__: f
+    for f in (
+        pde_symmetries,
+        pde_symmetries_weno,
+        pde_augmentation,
+        pde_augmentation_ensemble,
+        image_extractor,
+        image_symmetries,
+        image_augmentation,
+    )
+}
 
 
-def measure(loop: str, profile: str, device: str, iterations: int, synthetic: bool = False,
-            threads: int | None = None) -> dict:
+def measure(
+    loop: str, profile: str, device: str, iterations: int, synthetic: bool = False, threads: int | None = None
+) -> dict:
     """Set up `loop` and time `iterations` of its steps: the loop's entry of the JSON."""
     if threads:
         torch.set_num_threads(threads)
@@ -277,19 +384,35 @@ def measure(loop: str, profile: str, device: str, iterations: int, synthetic: bo
         sync()
         times.append(own if spec.get("self_timed") else (time.perf_counter() - tic) / spec.get("per_call", 1))
     if cuda:
-        memory = (torch.cuda.max_memory_allocated(device) / 2 ** 20,
-                  "torch.cuda.max_memory_allocated, reset before the loop's setup")
+        memory = (
+            torch.cuda.max_memory_allocated(device) / 2**20,
+            "torch.cuda.max_memory_allocated, reset before the loop's setup",
+        )
     else:
-        memory = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "peak RSS (getrusage ru_maxrss) of a fresh process running only this loop, imports included")
+        memory = (
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak RSS (getrusage ru_maxrss) of a fresh process running only this loop, imports included",
+        )
     s_it = statistics.median(times[1:])
     n_it, counted = spec["schedule"]
-    return {"notebook": spec["notebook"], "settings": spec["settings"], "first_iteration_s": times[0],
-            "s_per_iteration": s_it, "iteration_s": times, "peak_memory_mib": round(memory[0], 1),
-            "peak_memory_kind": memory[1], "schedule_iterations": n_it, "schedule_counted": counted,
-            "timed": ("the iteration's own seconds as the training function records them, set-up excluded"
-                      if spec.get("self_timed") else "wall time of each call"),
-            "projected_s": s_it * n_it, "error": None}
+    return {
+        "notebook": spec["notebook"],
+        "settings": spec["settings"],
+        "first_iteration_s": times[0],
+        "s_per_iteration": s_it,
+        "iteration_s": times,
+        "peak_memory_mib": round(memory[0], 1),
+        "peak_memory_kind": memory[1],
+        "schedule_iterations": n_it,
+        "schedule_counted": counted,
+        "timed": (
+            "the iteration's own seconds as the training function records them, set-up excluded"
+            if spec.get("self_timed")
+            else "wall time of each call"
+        ),
+        "projected_s": s_it * n_it,
+        "error": None,
+    }
 
 
 def isolated(*args) -> dict:
@@ -306,7 +429,13 @@ def isolated_call(function, *args) -> dict:
 
 def duration(seconds: float) -> str:
     """Seconds as '42 s', '12.5 min' or '3.1 h'."""
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+    return (
+        f"{seconds:.0f} s"
+        if seconds < 120
+        else f"{seconds / 60:.1f} min"
+        if seconds < 7200
+        else f"{seconds / 3600:.1f} h"
+    )
 
 
 def print_acceptance(result: dict) -> None:
@@ -316,12 +445,16 @@ def print_acceptance(result: dict) -> None:
     if "error" in t:
         print(f"time to acceptance: FAILED: {t['error'][:200]}")
     elif t["passed_at_iteration"] is None:
-        print(f"time to acceptance: {t['equation']} seed {t['seed']} did not pass all its checks within "
-              f"{t['schedule_iterations']} iterations (judged every {t['every']})")
+        print(
+            f"time to acceptance: {t['equation']} seed {t['seed']} did not pass all its checks within "
+            f"{t['schedule_iterations']} iterations (judged every {t['every']})"
+        )
     else:
-        print(f"time to acceptance: {t['equation']} seed {t['seed']} passed every check after "
-              f"{t['passed_at_iteration']} iterations, {t['training_s_to_pass']:.0f} s of training "
-              f"({t['s_per_iteration']:.3f} s/it; judged every {t['every']} iterations)")
+        print(
+            f"time to acceptance: {t['equation']} seed {t['seed']} passed every check after "
+            f"{t['passed_at_iteration']} iterations, {t['training_s_to_pass']:.0f} s of training "
+            f"({t['s_per_iteration']:.3f} s/it; judged every {t['every']} iterations)"
+        )
 
 
 def print_table(result: dict) -> None:
@@ -331,8 +464,10 @@ def print_table(result: dict) -> None:
         if r["error"]:
             print(f"{name:20s} FAILED: {r['error'][:200]}")
         else:
-            print(f"{name:20s} {r['first_iteration_s']:9.3f} {r['s_per_iteration']:9.3f} {r['peak_memory_mib']:9.1f} "
-                  f"{r['schedule_iterations']:11d} {duration(r['projected_s']):>10s}")
+            print(
+                f"{name:20s} {r['first_iteration_s']:9.3f} {r['s_per_iteration']:9.3f} {r['peak_memory_mib']:9.1f} "
+                f"{r['schedule_iterations']:11d} {duration(r['projected_s']):>10s}"
+            )
 
 
 def main(argv=None) -> dict:
@@ -344,9 +479,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--synthetic", action="store_true", help="synthetic KdV data even if data/<profile> has it")
     parser.add_argument("--out", default=None, help="default results/bench/iterations_<profile>_<device>.json")
-    parser.add_argument("--acceptance-every", type=int, default=None,
-                        help="judge notebook 02's KdV seed-0 run after every this many iterations until it passes "
-                             "its acceptance checks (default: learn.iterations / 12; 0: skip; needs make data)")
+    parser.add_argument(
+        "--acceptance-every",
+        type=int,
+        default=None,
+        help="judge notebook 02's KdV seed-0 run after every this many iterations until it passes "
+        "its acceptance checks (default: learn.iterations / 12; 0: skip; needs make data)",
+    )
     args = parser.parse_args(argv)
     loops = args.loops.split(",")
     if unknown := [name for name in loops if name not in LOOPS]:
@@ -357,13 +496,20 @@ def main(argv=None) -> dict:
         torch.set_num_threads(args.threads)
     out = args.out or io.results_root() / "bench" / f"iterations_{args.profile}_{args.device.replace(':', '')}.json"
     start, commit = time.perf_counter(), io.git_commit()
-    result = {"profile": args.profile, "device": args.device, "device_name": io.device_description(args.device),
-              "threads": torch.get_num_threads(), "iterations": args.iterations, "loops": {}}
+    result = {
+        "profile": args.profile,
+        "device": args.device,
+        "device_name": io.device_description(args.device),
+        "threads": torch.get_num_threads(),
+        "iterations": args.iterations,
+        "loops": {},
+    }
     for name in loops:
         print(f"{name} ...", flush=True)
         try:
-            result["loops"][name] = isolated(name, args.profile, args.device, args.iterations, args.synthetic,
-                                             args.threads)
+            result["loops"][name] = isolated(
+                name, args.profile, args.device, args.iterations, args.synthetic, args.threads
+            )
         except Exception as exc:  # e.g. torch.OutOfMemoryError: record it, run the other loops
             result["loops"][name] = {"error": f"{type(exc).__name__}: {exc}"}
     if any(name.startswith("pde_") for name in loops):
@@ -378,11 +524,14 @@ def main(argv=None) -> dict:
     if every:
         print("time to the acceptance checks (KdV seed 0) ...", flush=True)
         try:
-            result["time_to_acceptance"] = isolated_call(time_to_acceptance, args.profile, args.device, every,
-                                                         args.threads)
+            result["time_to_acceptance"] = isolated_call(
+                time_to_acceptance, args.profile, args.device, every, args.threads
+            )
         except Exception as exc:
             result["time_to_acceptance"] = {"error": f"{type(exc).__name__}: {exc}"}
-    result["provenance"] = io.provenance(args.profile, vars(args), time.perf_counter() - start, args.device, commit_at_start=commit)
+    result["provenance"] = io.provenance(
+        args.profile, vars(args), time.perf_counter() - start, args.device, commit_at_start=commit
+    )
     io.write_json(out, result)
     print_table(result)
     print_acceptance(result)

@@ -18,6 +18,7 @@ Timings are single-threaded (torch.set_num_threads(1)) on a shared machine: nois
 `load_average` entries. Memory is polled in separate runs, so that the polling thread does not
 slow the timed ones.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,7 @@ class PeakMemory:
     @staticmethod
     def _rss() -> float:
         with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
     def _poll(self):
         while not self._stop.is_set():
@@ -64,7 +65,7 @@ class PeakMemory:
         self.peak = max(self.peak, self._rss())
         self.result = {"peak_rss_mib": round(self.peak, 1), "rss_increase_mib": round(self.peak - self.start, 1)}
         if self.device.type == "cuda":
-            self.result["cuda_max_allocated_mib"] = round(torch.cuda.max_memory_allocated(self.device) / 2 ** 20, 1)
+            self.result["cuda_max_allocated_mib"] = round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
 
 
 def timed(fn, device):
@@ -133,35 +134,62 @@ def equation_benchmark(name, n, steps, target, device, baseline_horizon=None, ru
             walls.append(round(wall, 2))
         mem = peak_memory(lambda: solvers.solve(eq, u0, times, step=h), device)
         curve = relative_error(u, ref)
-        runs.append({"step": h, "steps_total": math.ceil(eq.solver_time(eq.T) / h),
-                     "wall_s": statistics.median(walls), "wall_s_repeats": walls,
-                     "max_relative_error": float(curve.max()), "meets_target": bool(curve.max() <= target),
-                     "error_vs_time": [float(e) for e in curve], **mem})
+        runs.append(
+            {
+                "step": h,
+                "steps_total": math.ceil(eq.solver_time(eq.T) / h),
+                "wall_s": statistics.median(walls),
+                "wall_s_repeats": walls,
+                "max_relative_error": float(curve.max()),
+                "meets_target": bool(curve.max() <= target),
+                "error_vs_time": [float(e) for e in curve],
+                **mem,
+            }
+        )
         print(f"{name} h={h:g}: {walls} s, max relative error {float(curve.max()):.2e}", flush=True)
-    out = {"setting": f"{n} trajectories, nx=256, L={eq.L:g}, T={eq.T:g}, kept {eq.n_kept} of {eq.n_saved} saved steps",
-           "target_relative_error": target, "reference_step": ref_step, "reference_wall_s": round(ref_wall, 2),
-           "error_definition": "max over trajectories of ||u - u_ref||_2 / ||u_ref||_2 per kept time; max over the window",
-           "t": [float(t) for t in times], "etdrk4": runs, "default_step": eq.step}
+    out = {
+        "setting": f"{n} trajectories, nx=256, L={eq.L:g}, T={eq.T:g}, kept {eq.n_kept} of {eq.n_saved} saved steps",
+        "target_relative_error": target,
+        "reference_step": ref_step,
+        "reference_wall_s": round(ref_wall, 2),
+        "error_definition": "max over trajectories of ||u - u_ref||_2 / ||u_ref||_2 per kept time; max over the window",
+        "t": [float(t) for t in times],
+        "etdrk4": runs,
+        "default_step": eq.step,
+    }
     if not run_baseline:
         return out
     if baseline_horizon is None:
         (u, nfev), wall = timed(lambda: dopri5(eq, u0, times), device)
         mem = peak_memory(lambda: dopri5(eq, u0, times), device)
         err = float(relative_error(u, ref).max())
-        base = {"horizon": eq.T, "wall_s": round(wall, 2), "rhs_evaluations": nfev,
-                "max_relative_error_vs_reference": err, "extrapolated": False, **mem}
+        base = {
+            "horizon": eq.T,
+            "wall_s": round(wall, 2),
+            "rhs_evaluations": nfev,
+            "max_relative_error_vs_reference": err,
+            "extrapolated": False,
+            **mem,
+        }
     else:
         short = torch.tensor([baseline_horizon], dtype=torch.float64)
         (u, nfev), wall = timed(lambda: dopri5(eq, u0, short), device)
         mem = peak_memory(lambda: dopri5(eq, u0, short), device)
         ref_short = solvers.solve(eq, u0, short, step=ref_step)
         err = float(relative_error(u, ref_short).max())
-        base = {"horizon": baseline_horizon, "measured_wall_s": round(wall, 2), "rhs_evaluations": nfev,
-                "relative_error_vs_reference_at_horizon": err, "extrapolated": True,
-                "wall_s": round(wall * eq.T / baseline_horizon, 1),
-                "note": (f"dopri5 ran to t={baseline_horizon:g} only; its step is stability-limited, "
-                         f"so the full-horizon time is extrapolated linearly (x {eq.T / baseline_horizon:g})"),
-                **mem}
+        base = {
+            "horizon": baseline_horizon,
+            "measured_wall_s": round(wall, 2),
+            "rhs_evaluations": nfev,
+            "relative_error_vs_reference_at_horizon": err,
+            "extrapolated": True,
+            "wall_s": round(wall * eq.T / baseline_horizon, 1),
+            "note": (
+                f"dopri5 ran to t={baseline_horizon:g} only; its step is stability-limited, "
+                f"so the full-horizon time is extrapolated linearly (x {eq.T / baseline_horizon:g})"
+            ),
+            **mem,
+        }
     print(f"{name} dopri5: {base['wall_s']} s{' (extrapolated)' if base['extrapolated'] else ''}", flush=True)
     out["dopri5_rtol_atol_1e-9"] = base
     for run in out["etdrk4"]:
@@ -200,17 +228,33 @@ def main(argv=None):
     start, commit = time.perf_counter(), io.git_commit()
     result = {
         "soliton": soliton_benchmark([0.02, 0.01, 0.005], args.device),
-        "KdV": equation_benchmark("KdV", args.n, [0.04, 0.02, 0.01, 0.00625, 0.005], 1e-6, args.device,
-                                  run_baseline=not args.no_baseline, repeats=args.repeats),
-        "KS": equation_benchmark("KS", args.n, [0.04, 0.02, 0.01, 0.005], 1e-4, args.device,
-                                 baseline_horizon=args.ks_horizon, run_baseline=not args.no_baseline,
-                                 repeats=args.repeats),
+        "KdV": equation_benchmark(
+            "KdV",
+            args.n,
+            [0.04, 0.02, 0.01, 0.00625, 0.005],
+            1e-6,
+            args.device,
+            run_baseline=not args.no_baseline,
+            repeats=args.repeats,
+        ),
+        "KS": equation_benchmark(
+            "KS",
+            args.n,
+            [0.04, 0.02, 0.01, 0.005],
+            1e-4,
+            args.device,
+            baseline_horizon=args.ks_horizon,
+            run_baseline=not args.no_baseline,
+            repeats=args.repeats,
+        ),
         "profile_steps": profile_steps_benchmark(args.n, args.device),
         "issue_reference": "authors' code on this machine: 107 s for 32 KdV, > 20 min for 32 KS",
         "threads": torch.get_num_threads(),
         "load_average_after": os.getloadavg(),
     }
-    result["provenance"] = io.provenance("bench", vars(args), time.perf_counter() - start, args.device, commit_at_start=commit)
+    result["provenance"] = io.provenance(
+        "bench", vars(args), time.perf_counter() - start, args.device, commit_at_start=commit
+    )
     io.write_json(args.out, result)
     print(f"wrote {args.out}")
 

@@ -9,6 +9,7 @@ data: mean log max(|c residual|, 1e-4) over the rows (`pde_graphs.graph_residual
 the residual that the solver's 2/3 dealiasing leaves out by construction: c e^(t/50) (I - P)(u u_x),
 P the projection onto the kept wavenumbers, which no frame spacing or step can remove.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ def dealiasing_gap(eq: pdes.Equation, u: torch.Tensor, t: torch.Tensor) -> torch
     """c e^(t/50) (I - P)(u u_x) on the grid: u (B, nt, nx), t (nt,) -> (B, nt, nx)."""
     nx = u.shape[-1]
     u_x = solvers.spectral_derivatives(u, eq.L, order=1)[1]
-    cut = torch.arange(nx // 2 + 1) > nx // 3    # the modes SpectralParts' 2/3 rule drops
+    cut = torch.arange(nx // 2 + 1) > nx // 3  # the modes SpectralParts' 2/3 rule drops
     dropped = torch.fft.irfft(torch.fft.rfft(u * u_x) * cut, nx)
     return eq.c * torch.exp(t / 50)[None, :, None] * dropped
 
@@ -46,15 +47,20 @@ def main(argv=None) -> dict:
     r0, r1 = args.rows
     t = torch.tensor(ds["t"].values, dtype=torch.float64)
     x = torch.tensor(ds["x"].values, dtype=torch.float64)
-    u_saved = torch.tensor(ds["u"].values[:args.n, r0:r1 + 1], dtype=torch.float64)
+    u_saved = torch.tensor(ds["u"].values[: args.n, r0 : r1 + 1], dtype=torch.float64)
 
     def score(u, times):
         X, T = x[None, None, :].expand_as(u), times[None, :, None].expand_as(u)
         return pde_graphs.graph_residual(nkdv, torch.stack(nkdv.normalise(X, T, u), -1))
 
-    result = {"profile": args.profile, "rows": [r0, r1], "frame_spacing": float(t[1] - t[0]),
-              "max_abs_u": [round(float(v), 2) for v in u_saved.abs().amax(dim=(1, 2))],
-              "saved": mean_log(score(u_saved, t[r0:r1 + 1])), "resolved": {}}
+    result = {
+        "profile": args.profile,
+        "rows": [r0, r1],
+        "frame_spacing": float(t[1] - t[0]),
+        "max_abs_u": [round(float(v), 2) for v in u_saved.abs().amax(dim=(1, 2))],
+        "saved": mean_log(score(u_saved, t[r0 : r1 + 1])),
+        "resolved": {},
+    }
     for refine, step in [(1, None), (4, None), (16, None), (16, kdv.step / 4)]:
         times = torch.linspace(float(t[r0]), float(t[r1]), (r1 - r0) * refine + 1, dtype=torch.float64)
         tau = 50 * (torch.exp(times / 50) - 1)

@@ -12,6 +12,7 @@ interval (percentage points), and the median seconds per classifier run.
 Uses notebook 04's shared/pixel_weight.nc (results/04_image_symmetries/<profile>) for the affine fields'
 normalisation. Rows already in --out (same candidate and seeds) are skipped, so a run can resume.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,26 +24,57 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from symflow import image_augmentation as ia, images, runner
+from symflow import image_augmentation as ia
+from symflow import images, runner
 
 KEYS = ["per_class", "epochs", "width", "scale", "seeds"]
 
 
-def candidate(profile: str, per_class: int, epochs: int, width: int, scale: float, seeds: int, n_boot: int,
-              symmetries_dir: Path, data, log=print) -> dict:
-    params = ia.parameters(profile, {"train_per_class": per_class, "epochs": epochs, "width": width,
-                                     "scale": scale, "seeds": list(range(seeds)), "symmetry_seeds": [0]})
+def candidate(
+    profile: str,
+    per_class: int,
+    epochs: int,
+    width: int,
+    scale: float,
+    seeds: int,
+    n_boot: int,
+    symmetries_dir: Path,
+    data,
+    log=print,
+) -> dict:
+    params = ia.parameters(
+        profile,
+        {
+            "train_per_class": per_class,
+            "epochs": epochs,
+            "width": width,
+            "scale": scale,
+            "seeds": list(range(seeds)),
+            "symmetry_seeds": [0],
+        },
+    )
     c, h, w = data.shape
     fields = ia.load_fields(symmetries_dir, [0], params["n_fields"], h, w, profile)
     augs = ia.make_augmentations(params, data.shape, fields)
     runs = ia.run_all({"none": augs["none"], "affine": augs["affine"]}, data, params, log=log)
     row = ia.comparison_table(runs, [("affine", "none")], n_boot=n_boot).iloc[0]
     secs = {k: float(pd.Series(r["seconds"]).median()) for k, r in runs.items()}
-    return {"per_class": per_class, "epochs": epochs, "width": width, "scale": scale, "seeds": seeds,
-            "none_accuracy": row.baseline_accuracy, "affine_accuracy": row.treatment_accuracy,
-            "difference": row.difference, "low": row.low, "high": row.high,
-            "excludes_zero": row.excludes_zero, "seconds_none": secs["none"], "seconds_affine": secs["affine"],
-            "threads": torch.get_num_threads()}
+    return {
+        "per_class": per_class,
+        "epochs": epochs,
+        "width": width,
+        "scale": scale,
+        "seeds": seeds,
+        "none_accuracy": row.baseline_accuracy,
+        "affine_accuracy": row.treatment_accuracy,
+        "difference": row.difference,
+        "low": row.low,
+        "high": row.high,
+        "excludes_zero": row.excludes_zero,
+        "seconds_none": secs["none"],
+        "seconds_affine": secs["affine"],
+        "threads": torch.get_num_threads(),
+    }
 
 
 def main(argv=None) -> None:
@@ -64,14 +96,18 @@ def main(argv=None) -> None:
     done = pd.read_csv(args.out) if args.out.exists() else pd.DataFrame(columns=KEYS)
     for pc, ep, wd, sc in itertools.product(args.per_class, args.epochs, args.width, args.scale):
         key = (pc, ep, wd, round(sc, 6), args.seeds)
-        if any(tuple(r) == key for r in done[KEYS].assign(scale=done.scale.astype(float).round(6))
-               .itertuples(index=False)):
+        if any(
+            tuple(r) == key for r in done[KEYS].assign(scale=done.scale.astype(float).round(6)).itertuples(index=False)
+        ):
             print("skip", key)
             continue
         start = time.time()
         row = candidate(args.profile, pc, ep, wd, sc, args.seeds, args.n_boot, source, data, log=None)
-        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()},
-              f"({time.time() - start:.0f} s)", flush=True)
+        print(
+            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()},
+            f"({time.time() - start:.0f} s)",
+            flush=True,
+        )
         done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
         done.to_csv(args.out, index=False)
 

@@ -49,12 +49,13 @@ How to add an equation of your own without editing the library or a notebook
 
 tests/test_extensions.py runs steps 3 and 4 at the smoke profile.
 """
+
 import dataclasses
 
 from symflow import pdes
 from symflow.pdes import Symmetry, t, u, x
 
-A = 2        # the nonlinear coefficient (KdV's is 1); an integer keeps the symmetry algebra exact
+A = 2  # the nonlinear coefficient (KdV's is 1); an integer keeps the symmetry algebra exact
 
 KDV = pdes.get("KdV")
 
@@ -68,11 +69,19 @@ def kdv2_rhs(t_, u_, u1, u2, u3, u4):
 # constant c (the L2 norm of u is conserved for any A, so the data have KdV's spread); the
 # nonlinear part -A u u_x = -(A/2) d_x(u^2); the symmetries of KdV with the boost scaled by A,
 # and KdV's controls (symmetries of neither).
-KDV2 = pdes.register(dataclasses.replace(
-    KDV, name="KdV2", formula="u_t + 2 u u_x + u_xxx = 0", rhs=kdv2_rhs, flux_scale=-A / 2,
-    symmetries=(
-        Symmetry("x-translation d_x", 1, 0, 0, "exact"),
-        Symmetry("t-translation d_t", 0, 1, 0, "exact"),
-        Symmetry("Galilean boost 2t d_x + d_u", A * t, 0, 1, "exact"),
-        Symmetry("scaling x d_x + 3t d_t - 2u d_u", x, 3 * t, -2 * u, "broken_by_domain"),
-        *KDV.symmetries_of(["control"]))))
+KDV2 = pdes.register(
+    dataclasses.replace(
+        KDV,
+        name="KdV2",
+        formula="u_t + 2 u u_x + u_xxx = 0",
+        rhs=kdv2_rhs,
+        flux_scale=-A / 2,
+        symmetries=(
+            Symmetry("x-translation d_x", 1, 0, 0, "exact"),
+            Symmetry("t-translation d_t", 0, 1, 0, "exact"),
+            Symmetry("Galilean boost 2t d_x + d_u", A * t, 0, 1, "exact"),
+            Symmetry("scaling x d_x + 3t d_t - 2u d_u", x, 3 * t, -2 * u, "broken_by_domain"),
+            *KDV.symmetries_of(["control"]),
+        ),
+    )
+)

@@ -1,4 +1,5 @@
 """Fixtures and helpers shared by the tests."""
+
 from __future__ import annotations
 
 import io as _io
@@ -12,12 +13,14 @@ from symflow import images
 from symflow import io as symflow_io
 
 
-def write_cifar_archive(path, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
-                        classes: list[str]) -> Path:
+def write_cifar_archive(
+    path, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], classes: list[str]
+) -> Path:
     """Write images (uint8 (B, 3, 32, 32)) and labels in the official archive format (for tests).
 
     The training set is split evenly over the five `data_batch_i` files.
     """
+
     def add(tar, name, obj):
         blob = pickle.dumps(obj)
         info = tarfile.TarInfo(f"{images.CIFAR10_FOLDER}/{name}")

@@ -25,7 +25,7 @@ def test_kdv_constants_match_sympy_and_the_textbook():
     exact = [algebra.symmetry_components(s) for s in eq.symmetries_of(("exact",))]
     C = algebra.exact_structure(exact)
     expected = np.zeros((3, 3, 3))
-    expected[1, 2, 0], expected[2, 1, 0] = 1.0, -1.0          # [d_t, t d_x + d_u] = d_x, the rest commute
+    expected[1, 2, 0], expected[2, 1, 0] = 1.0, -1.0  # [d_t, t d_x + d_u] = d_x, the rest commute
     assert np.array_equal(C, expected)
     st = algebra.structure(eq.known_fields(), inner)
     assert torch.allclose(st["C"], torch.tensor(expected), atol=1e-8)
@@ -36,10 +36,10 @@ def test_burgers_five_dimensional_algebra_with_the_projective_field():
     eq, inner = pdes.get("Burgers"), points()
     kinds = ("exact", "broken_by_domain")
     fields = [algebra.symmetry_components(s) for s in eq.symmetries_of(kinds)]
-    C = algebra.exact_structure(fields)                       # d_x, d_t, boost, scaling, projective
+    C = algebra.exact_structure(fields)  # d_x, d_t, boost, scaling, projective
     assert C is not None
-    assert C[1, 4, 3] == 1.0 and np.abs(np.delete(C[1, 4], 3)).max() == 0   # [d_t, projective] = scaling
-    assert C[3, 4, 4] == 2.0 and C[0, 3, 0] == 1.0            # [scaling, projective] = 2 projective
+    assert C[1, 4, 3] == 1.0 and np.abs(np.delete(C[1, 4], 3)).max() == 0  # [d_t, projective] = scaling
+    assert C[3, 4, 4] == 2.0 and C[0, 3, 0] == 1.0  # [scaling, projective] = 2 projective
     st = algebra.structure(eq.known_fields(kinds=kinds), inner)
     assert torch.allclose(st["C"], torch.tensor(C), atol=1e-8)
     assert float(st["closure"].max()) < 1e-8
@@ -61,12 +61,17 @@ def test_constants_transform_with_a_change_of_basis_and_closure_does_not_change(
 
 def test_a_pair_that_does_not_close_has_a_large_residual():
     # d_x and x^2 d_x: [d_x, x^2 d_x] = 2x d_x lies outside their span
-    f = FunctionField(lambda z: torch.stack([torch.stack([torch.ones_like(z[:, 0]), 0 * z[:, 0]], -1),
-                                             torch.stack([z[:, 0] ** 2, 0 * z[:, 0]], -1)], -1), 2, 2)
+    f = FunctionField(
+        lambda z: torch.stack(
+            [torch.stack([torch.ones_like(z[:, 0]), 0 * z[:, 0]], -1), torch.stack([z[:, 0] ** 2, 0 * z[:, 0]], -1)], -1
+        ),
+        2,
+        2,
+    )
     inner = InnerProduct(torch.rand(300, 2, dtype=torch.float64) * 2 - 1)
     assert float(algebra.structure(f, inner)["closure"][0, 1]) > 0.3
     x, y = sympy.symbols("x y")
-    assert algebra.exact_structure([(1, 0), (x ** 2, 0)], coords=(x, y)) is None
+    assert algebra.exact_structure([(1, 0), (x**2, 0)], coords=(x, y)) is None
 
 
 def test_brackets_of_a_network_match_finite_differences_and_respect_periodic_x():
@@ -77,12 +82,12 @@ def test_brackets_of_a_network_match_finite_differences_and_respect_periodic_x()
     h = 1e-6
     V = field(z)
     jac = []
-    for a in range(2):                                       # central differences of V_b along V_a
+    for a in range(2):  # central differences of V_b along V_a
         jac.append((field(z + h * V[..., a]) - field(z - h * V[..., a])) / (2 * h))
     J = torch.stack(jac, dim=2)
     assert torch.allclose(B, J - J.transpose(2, 3), atol=1e-6)
     shifted = z.clone()
-    shifted[:, 0] += 1.0                                     # one period in x: the same brackets
+    shifted[:, 0] += 1.0  # one period in x: the same brackets
     assert torch.allclose(algebra.brackets(field, shifted), B, atol=1e-10)
 
 
@@ -92,20 +97,23 @@ def test_readout_of_a_mixed_noisy_kdv_span_gives_the_three_symmetries():
     M = torch.tensor([[0.8, 0.3, -0.4], [0.2, 1.0, 0.5], [0.6, -0.7, 0.9]], dtype=torch.float64)
     with torch.no_grad():
         V = mixed(K, M)(inner.points)
-    V = V + 1e-4 * torch.randn(V.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * V.abs().mean()
+    V = (
+        V
+        + 1e-4 * torch.randn(V.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * V.abs().mean()
+    )
     ro = algebra.pde_readout(eq, V, inner)
-    x, t, u = pdes.x, pdes.t, pdes.u
+    t = pdes.t
     want = {(sympy.Integer(1), 0, 0), (0, sympy.Integer(1), 0), (t, 0, sympy.Integer(1))}
     got = {tuple(sympy.nsimplify(c, tolerance=1e-2, rational=True) for c in f) for f in ro["fields"]}
     assert got == {tuple(sympy.sympify(c) for c in f) for f in want}
-    assert ro["library_fit"] > 0.999 and sum(ro["kept"]) == 4          # d_x, d_t and t d_x + d_u
+    assert ro["library_fit"] > 0.999 and sum(ro["kept"]) == 4  # d_x, d_t and t d_x + d_u
 
 
 def test_span_angles_are_zero_for_the_same_span_and_ninety_for_orthogonal_fields():
     eq, inner = pdes.get("KdV"), points()
     with torch.no_grad():
         K = eq.known_fields()(inner.points)
-        control = eq.known_fields(kinds=("control",))(inner.points)[..., :1]      # the u-shift d_u
+        control = eq.known_fields(kinds=("control",))(inner.points)[..., :1]  # the u-shift d_u
     M = torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 3.0]], dtype=torch.float64)
     same = algebra.span_angles(K @ M, K, inner)
     assert max(same["principal"]) < 1e-5 and max(same["W_in_V"]) < 1e-5 and max(same["V_in_W"]) < 1e-5

@@ -1,4 +1,5 @@
 """Resampling transformed trajectories to the grid, and the augmentation driver (notebook 03)."""
+
 import math
 
 import pytest
@@ -46,8 +47,10 @@ def test_subcell_shift_sinc_is_band_limited_and_bilinear_is_not():
     u = torch.stack([torch.sin(2 * math.pi * 11 * (x + j) / nx) for j in range(nt)])[None]
     exact = torch.stack([torch.sin(2 * math.pi * 11 * (x - shift + j) / nx) for j in range(nt)])[None]
     c = torch.full((1, 1), shift / nx, dtype=torch.float64)
-    errors = {m: float((augmentation.transform(u, _constant_field([1.0, 0, 0]), c, method=m)[0] - exact).abs().max())
-              for m in pde_graphs.RESAMPLING}
+    errors = {
+        m: float((augmentation.transform(u, _constant_field([1.0, 0, 0]), c, method=m)[0] - exact).abs().max())
+        for m in pde_graphs.RESAMPLING
+    }
     assert errors["sinc"] < 1e-5
     assert errors["bilinear"] > 1e-2
 
@@ -71,7 +74,7 @@ def test_galilean_boost_of_kdv_matches_a_direct_solve():
     times = eq.kept_times()
     u = solvers.solve(eq, u0, times)
     boost = next(s for s in eq.symmetries_of(("exact",)) if s.name.startswith("Galilean"))
-    f = eq.normalised_field(boost)                     # = (t / L, 0, c): u_n shifts by c eps
+    f = eq.normalised_field(boost)  # = (t / L, 0, c): u_n shifts by c eps
     field = FunctionField(lambda z: f(z)[..., None], 1, 3)
     out, covered = augmentation.transform(eq.c * u, field, torch.full((1, 1), eps, dtype=torch.float64))
     direct = solvers.solve(eq, u0 + eps, times)
@@ -83,9 +86,17 @@ def test_galilean_boost_of_kdv_matches_a_direct_solve():
 
 def test_orthonormalise_gives_identity_gram_and_keeps_order():
     z = torch.rand(500, 3, generator=torch.Generator().manual_seed(4))
-    fields = FunctionField(lambda p: torch.stack([torch.stack([torch.ones_like(p[:, 0]), p[:, 1], p[:, 2] ** 2], -1),
-                                                  torch.stack([2 * torch.ones_like(p[:, 0]), p[:, 0], p[:, 2]], -1)], -1),
-                           2, 3)
+    fields = FunctionField(
+        lambda p: torch.stack(
+            [
+                torch.stack([torch.ones_like(p[:, 0]), p[:, 1], p[:, 2] ** 2], -1),
+                torch.stack([2 * torch.ones_like(p[:, 0]), p[:, 0], p[:, 2]], -1),
+            ],
+            -1,
+        ),
+        2,
+        3,
+    )
     inner = augmentation.InnerProduct(z)
     ortho = generators.orthonormalise(fields, inner)
     W = ortho(z)
@@ -97,11 +108,21 @@ def test_orthonormalise_gives_identity_gram_and_keeps_order():
 
 
 def test_tabulated_field_is_exact_for_affine_fields_and_periodic_in_x():
-    affine = FunctionField(lambda p: torch.stack([torch.stack([torch.ones_like(p[:, 0]), 0 * p[:, 0], 0 * p[:, 0]], -1),
-                                                  torch.stack([p[:, 1], 2 * torch.ones_like(p[:, 0]), -p[:, 2]], -1)], -1),
-                           2, 3)
+    affine = FunctionField(
+        lambda p: torch.stack(
+            [
+                torch.stack([torch.ones_like(p[:, 0]), 0 * p[:, 0], 0 * p[:, 0]], -1),
+                torch.stack([p[:, 1], 2 * torch.ones_like(p[:, 0]), -p[:, 2]], -1),
+            ],
+            -1,
+        ),
+        2,
+        3,
+    )
     table = augmentation.Tabulated(affine, (-0.5, 1.5), (-2.0, 2.0), (8, 6, 5))
-    z = torch.rand(300, 3, generator=torch.Generator().manual_seed(5)) * torch.tensor([1.0, 1.0, 2.0]) - torch.tensor([0, 0, 1.0])
+    z = torch.rand(300, 3, generator=torch.Generator().manual_seed(5)) * torch.tensor([1.0, 1.0, 2.0]) - torch.tensor(
+        [0, 0, 1.0]
+    )
     assert torch.allclose(table(z), affine(z), atol=1e-5)
     shifted = z + torch.tensor([1.0, 0.0, 0.0])
     assert torch.allclose(table(shifted), table(z), atol=1e-6)
@@ -118,7 +139,7 @@ def test_augment_rejects_copies_that_lose_the_window_and_reports_counts():
     # shifts of up to 5 rows: with 50 rows every copy keeps >= 45, none rejected
     assert stats["rejected"] == 0
     with pytest.warns(UserWarning, match="rejected"):
-        augmentation.augment(u, shift_t, bundled(20), n_copies=8, scale=0.8)   # |c| > 0.2 (75%) leaves < 40 rows
+        augmentation.augment(u, shift_t, bundled(20), n_copies=8, scale=0.8)  # |c| > 0.2 (75%) leaves < 40 rows
     with pytest.raises(ValueError, match="every one"):
         augmentation.augment(u, shift_t, single_time(0, 20, 49), n_copies=4, scale=0.1)
 
@@ -126,7 +147,7 @@ def test_augment_rejects_copies_that_lose_the_window_and_reports_counts():
 def test_pool_draw_only_uses_valid_rows():
     nt, nx = 50, 8
     u = torch.arange(nt, dtype=torch.float32)[None, None, :, None].expand(3, 2, nt, nx).clone()
-    u[:, 1] += 1000                              # copy 1 is recognisable
+    u[:, 1] += 1000  # copy 1 is recognisable
     rows = torch.tensor([[0, nt], [10, 50]]).expand(3, 2, 2).clone()
     valid = torch.tensor([[True, True], [True, True], [True, False]])
     pool = TrajectoryPool(u, rows, valid)
@@ -142,6 +163,7 @@ def test_pool_draw_only_uses_valid_rows():
 def test_equivariance_error_of_an_exactly_equivariant_solver_is_zero():
     class Persistence(torch.nn.Module):
         """f(u) = the last input row repeated: commutes with x-translations and u-shifts."""
+
         n_in, n_out = 20, 20
 
         def forward(self, u):
@@ -154,6 +176,7 @@ def test_equivariance_error_of_an_exactly_equivariant_solver_is_zero():
 
 def test_load_learned_checks_equation_and_count(tmp_path):
     from symflow import generators
+
     field = generators.GeneratorField(3, 4, width=8, head_width=4, periodic=(0,))
     generators.save(field, tmp_path / "g.pt", equation="KdV", nx=256)
     first = augmentation.load_learned(tmp_path / "g.pt", "KdV", 3, nx=256)

@@ -1,4 +1,5 @@
 """Notebook 03's steps: which equations the study needs, and the closing verdicts on known tables."""
+
 import pandas as pd
 
 from symflow import augmentation_study as study
@@ -6,30 +7,50 @@ from symflow import profiles
 
 
 def test_study_equations_lists_every_needed_equation_once_in_order():
-    p = profiles.merge(profiles.get("smoke", "pde_augmentation"),
-                       {"equations": ["KdV", "KS"], "sweep": {"equation": "KdV"},
-                        "single_time": {"equations": ["cKdV"]}, "ckdv": {"sizes": [4]},
-                        "ablation": {"equation": "KS", "sizes": [4]}})
+    p = profiles.merge(
+        profiles.get("smoke", "pde_augmentation"),
+        {
+            "equations": ["KdV", "KS"],
+            "sweep": {"equation": "KdV"},
+            "single_time": {"equations": ["cKdV"]},
+            "ckdv": {"sizes": [4]},
+            "ablation": {"equation": "KS", "sizes": [4]},
+        },
+    )
     assert study.study_equations(p) == ["KdV", "KS", "cKdV"]
 
 
 def _comparison(comparison, difference, low, high, ratio, n=32):
-    return {"equation": "KdV", "n_train": n, "metric": "cumulative", "comparison": comparison,
-            "difference": difference, "difference_low": low, "difference_high": high,
-            "ratio": ratio, "ratio_low": ratio - 0.1, "ratio_high": ratio + 0.1}
+    return {
+        "equation": "KdV",
+        "n_train": n,
+        "metric": "cumulative",
+        "comparison": comparison,
+        "difference": difference,
+        "difference_low": low,
+        "difference_high": high,
+        "ratio": ratio,
+        "ratio_low": ratio - 0.1,
+        "ratio_high": ratio + 0.1,
+    }
 
 
 def test_closing_lines_judge_learned_only_where_the_positive_control_passes():
-    runs = pd.DataFrame({"equation": "KdV", "augmentation": "none", "n_train": [32, 32, 512, 512],
-                         "cumulative": [1.0, 1.0, 0.5, 0.5]})
+    runs = pd.DataFrame(
+        {"equation": "KdV", "augmentation": "none", "n_train": [32, 32, 512, 512], "cumulative": [1.0, 1.0, 0.5, 0.5]}
+    )
     p = {"equations": ["KdV"], "sizes": [32, 128]}
-    passing = pd.DataFrame([_comparison("known - none", -0.4, -0.5, -0.3, 0.6),
-                            _comparison("learned - none", -0.3, -0.4, -0.2, 0.7),
-                            _comparison("known - none", -0.1, -0.3, 0.1, 0.9, n=128),
-                            _comparison("learned - none", -0.3, -0.4, -0.2, 0.7, n=128)])
+    passing = pd.DataFrame(
+        [
+            _comparison("known - none", -0.4, -0.5, -0.3, 0.6),
+            _comparison("learned - none", -0.3, -0.4, -0.2, 0.7),
+            _comparison("known - none", -0.1, -0.3, 0.1, 0.9, n=128),
+            _comparison("learned - none", -0.3, -0.4, -0.2, 0.7, n=128),
+        ]
+    )
     lines = study.closing_lines(runs, passing, p)
     assert "50% lower at 512 than at 32 (falls >= 30%)" in lines[0]
     assert "n=32" in lines[1] and "PASSES" in lines[1] and lines[2].startswith("    learned - none")
-    assert "n=128" in lines[3] and "FAILS" in lines[3] and len(lines) == 4   # no learned line after a failed control
+    assert "n=128" in lines[3] and "FAILS" in lines[3] and len(lines) == 4  # no learned line after a failed control
     # a ratio above 0.8 fails even when the interval is below zero
     assert not study.control_passes(pd.Series(_comparison("known - none", -0.1, -0.2, -0.05, 0.85)))

@@ -1,18 +1,34 @@
 """bench/bench_iterations.py at the smoke profile on the CPU: one loop timed, a failing loop recorded."""
+
 import json
 import math
 import sys
 
 from symflow import io
 
-sys.path.insert(0, str(io.REPO / "bench"))   # importable by name: each loop runs in a spawned process
+sys.path.insert(0, str(io.REPO / "bench"))  # importable by name: each loop runs in a spawned process
 import bench_iterations as bench  # noqa: E402
 
 
 def test_one_loop_writes_a_finite_positive_time(tmp_path):
     out = tmp_path / "iterations.json"
-    bench.main(["--profile", "smoke", "--device", "cpu", "--loops", "pde_augmentation", "--iterations", "2", "--acceptance-every", "0",
-                "--synthetic", "--out", str(out)])
+    bench.main(
+        [
+            "--profile",
+            "smoke",
+            "--device",
+            "cpu",
+            "--loops",
+            "pde_augmentation",
+            "--iterations",
+            "2",
+            "--acceptance-every",
+            "0",
+            "--synthetic",
+            "--out",
+            str(out),
+        ]
+    )
     result = json.loads(out.read_text())
     loop = result["loops"]["pde_augmentation"]
     assert loop["error"] is None and result["kdv_data"]["source"] == "synthetic"
@@ -31,8 +47,21 @@ def test_a_failing_loop_is_recorded_and_the_others_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(bench, "isolated", fails_for_image_symmetries)
     out = tmp_path / "iterations.json"
-    bench.main(["--profile", "smoke", "--device", "cpu", "--loops", "image_symmetries,pde_augmentation",
-                "--synthetic", "--acceptance-every", "0", "--out", str(out)])
+    bench.main(
+        [
+            "--profile",
+            "smoke",
+            "--device",
+            "cpu",
+            "--loops",
+            "image_symmetries,pde_augmentation",
+            "--synthetic",
+            "--acceptance-every",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
     loops = json.loads(out.read_text())["loops"]
     assert loops["image_symmetries"] == {"error": "RuntimeError: CUDA out of memory (simulated)"}
     assert loops["pde_augmentation"]["s_per_iteration"] > 0
@@ -40,8 +69,23 @@ def test_a_failing_loop_is_recorded_and_the_others_run(tmp_path, monkeypatch):
 
 def test_weno_loop_times_the_local_fits(tmp_path):
     out = tmp_path / "iterations.json"
-    bench.main(["--profile", "smoke", "--device", "cpu", "--loops", "pde_symmetries,pde_symmetries_weno",
-                "--iterations", "2", "--synthetic", "--acceptance-every", "0", "--out", str(out)])
+    bench.main(
+        [
+            "--profile",
+            "smoke",
+            "--device",
+            "cpu",
+            "--loops",
+            "pde_symmetries,pde_symmetries_weno",
+            "--iterations",
+            "2",
+            "--synthetic",
+            "--acceptance-every",
+            "0",
+            "--out",
+            str(out),
+        ]
+    )
     loops = json.loads(out.read_text())["loops"]
     assert loops["pde_symmetries"]["settings"]["method"] == "curvilinear"
     assert loops["pde_symmetries_weno"]["settings"]["method"] == "weno"
@@ -50,14 +94,28 @@ def test_weno_loop_times_the_local_fits(tmp_path):
 
 def test_time_to_acceptance_judges_the_run_as_notebook_02_does(tmp_path):
     out = tmp_path / "iterations.json"
-    bench.main(["--profile", "smoke", "--device", "cpu", "--loops", "pde_augmentation", "--iterations", "2",
-                "--acceptance-every", "1", "--out", str(out)])
+    bench.main(
+        [
+            "--profile",
+            "smoke",
+            "--device",
+            "cpu",
+            "--loops",
+            "pde_augmentation",
+            "--iterations",
+            "2",
+            "--acceptance-every",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     t = json.loads(out.read_text())["time_to_acceptance"]
     assert "error" not in t, t
     # smoke trains 3 iterations: judged after each, or stopped at the first judgement that passes
     its = [j["iteration"] for j in t["judgements"]]
     assert its == list(range(1, len(its) + 1)) and 1 <= len(its) <= 3
-    assert all(j["checks"] == 8 and 0 <= j["passed"] <= 8 for j in t["judgements"])   # KdV: 1 + 3 + 1 + 3 checks
+    assert all(j["checks"] == 8 and 0 <= j["passed"] <= 8 for j in t["judgements"])  # KdV: 1 + 3 + 1 + 3 checks
     assert all(len(j["failed"]) == j["checks"] - j["passed"] for j in t["judgements"])
     seconds = [j["training_s"] for j in t["judgements"]]
     assert all(b > a > 0 for a, b in zip(seconds, seconds[1:])) or len(seconds) == 1

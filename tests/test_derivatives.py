@@ -6,6 +6,7 @@ and, for the local fits, also on grids with random per-point jitter. Each grid i
 twice over (nt, nx) = (20, 64) -> (40, 128) and the observed order log2(e_coarse / e_fine) of
 the maximum relative error is checked against the method's expected order.
 """
+
 import math
 
 import pytest
@@ -36,11 +37,13 @@ def moved_grid(nt, nx, smooth=0.5, jitter=0.0, seed=0):
     """A (nt, nx) grid on [0,1) x [0, T_END] moved by a smooth random map (amplitude `smooth`,
     independent of the resolution) plus per-point jitter of `jitter` grid spacings."""
     g = torch.Generator().manual_seed(seed)
-    tt, xx = torch.meshgrid(torch.linspace(0, T_END, nt, dtype=torch.float64),
-                            torch.arange(nx, dtype=torch.float64) / nx, indexing="ij")
+    tt, xx = torch.meshgrid(
+        torch.linspace(0, T_END, nt, dtype=torch.float64), torch.arange(nx, dtype=torch.float64) / nx, indexing="ij"
+    )
     c = torch.randn(4, generator=g, dtype=torch.float64)
-    x = xx + smooth * (c[0] * torch.sin(2 * math.pi * xx + c[1]) * torch.cos(3 * tt)
-                       + 0.5 * torch.sin(4 * math.pi * xx) * tt) / (2 * math.pi)
+    x = xx + smooth * (
+        c[0] * torch.sin(2 * math.pi * xx + c[1]) * torch.cos(3 * tt) + 0.5 * torch.sin(4 * math.pi * xx) * tt
+    ) / (2 * math.pi)
     t = tt + smooth * 0.2 * T_END * c[2] * torch.sin(2 * math.pi * xx + c[3])
     if jitter:
         x = x + jitter / nx * (torch.rand(nt, nx, generator=g, dtype=torch.float64) - 0.5)
@@ -101,14 +104,15 @@ def test_chain_rule_beats_local_fits_with_sixth_order_rows():
 def test_regular_grid_is_exact_for_trigonometric_polynomials_in_x():
     """On an unmoved grid, u = sin(2 pi x) + t^3 is differentiated exactly (spectral in x,
     4th-order differences exact for cubics in t)."""
-    tt, xx = torch.meshgrid(torch.linspace(0, 1, 8, dtype=torch.float64),
-                            torch.arange(16, dtype=torch.float64) / 16, indexing="ij")
-    u = torch.sin(2 * math.pi * xx) + tt ** 3
+    tt, xx = torch.meshgrid(
+        torch.linspace(0, 1, 8, dtype=torch.float64), torch.arange(16, dtype=torch.float64) / 16, indexing="ij"
+    )
+    u = torch.sin(2 * math.pi * xx) + tt**3
     d = derivatives(xx, tt, u, 1.0)
     w = 2 * math.pi
-    torch.testing.assert_close(d["t"], 3 * tt ** 2)
-    torch.testing.assert_close(d["xxx"], -w ** 3 * torch.cos(w * xx))
-    torch.testing.assert_close(d["xxxx"], w ** 4 * torch.sin(w * xx))
+    torch.testing.assert_close(d["t"], 3 * tt**2)
+    torch.testing.assert_close(d["xxx"], -(w**3) * torch.cos(w * xx))
+    torch.testing.assert_close(d["xxxx"], w**4 * torch.sin(w * xx))
 
 
 def test_period_and_batch_dimensions():
@@ -154,12 +158,15 @@ def test_local_fits_gradients_match_finite_differences():
         assert error.max() < 1e-5, (k, error)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"method": "bilinear"}, "method"),
-    ({"orders": ("xy",)}, "orders"),
-    ({"row_order": 3}, "row_order"),
-    ({"period": 0.0}, "period"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"method": "bilinear"}, "method"),
+        ({"orders": ("xy",)}, "orders"),
+        ({"row_order": 3}, "row_order"),
+        ({"period": 0.0}, "period"),
+    ],
+)
 def test_bad_input(kwargs, match):
     x, t = moved_grid(8, 16)
     args = {"period": 1.0, **kwargs}

@@ -1,4 +1,5 @@
 """The project's own files agree with each other."""
+
 import re
 from pathlib import Path
 
@@ -18,14 +19,16 @@ def test_environment_yml_installs_requirements_txt():
 
 
 def test_requirements_are_exact_pins_with_cpu_torch():
-    lines = [l.strip() for l in (REPO / "requirements.txt").read_text().splitlines()
-             if l.strip() and not l.startswith("#")]
+    lines = [
+        l.strip() for l in (REPO / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")
+    ]
     assert all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][^\s]*", l) for l in lines), lines
     assert "torch==2.13.0" in lines
 
 
 def test_installed_versions_match_pins():
     from importlib import metadata
+
     for line in (REPO / "requirements.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, version = line.split("==")

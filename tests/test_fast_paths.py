@@ -4,6 +4,7 @@ The plain references are written out here: torchdiffeq's fixed-grid RK4 for the 
 row stencils as explicit weighted sums for the derivatives, a separate evaluation of the field
 for the first RK4 stage and for the inner product, and list indexing for the field's inputs.
 """
+
 import pytest
 import torch
 from torchdiffeq import odeint
@@ -53,8 +54,11 @@ def plain_row_derivative(f, order):
     nt, half = f.shape[-2], order // 2
     rows = []
     for i in range(nt):
-        offsets = range(-half, half + 1) if half <= i < nt - half else \
-            (range(-i, order + 1 - i) if i < half else range(nt - 1 - i - order, nt - i))
+        offsets = (
+            range(-half, half + 1)
+            if half <= i < nt - half
+            else (range(-i, order + 1 - i) if i < half else range(nt - 1 - i - order, nt - i))
+        )
         w = derivatives._fd_weights(tuple(offsets))
         rows.append(sum(wk * f[..., i + o, :] for wk, o in zip(w, offsets)))
     return torch.stack(rows, -2)
@@ -71,7 +75,7 @@ def test_row_derivative_matrix_equals_stencil_sums(nt, order):
 
 def test_row_derivative_is_exact_for_polynomials_of_its_order():
     i = torch.arange(9, dtype=torch.float64)[:, None].expand(9, 4)
-    assert torch.allclose(derivatives._d_row(i ** 6, 6), 6 * i ** 5, atol=1e-8)
+    assert torch.allclose(derivatives._d_row(i**6, 6), 6 * i**5, atol=1e-8)
 
 
 def test_shared_first_stage_gives_the_same_moved_graph_and_gradients():
@@ -96,19 +100,22 @@ def test_loss_terms_equal_the_plain_composition():
     s = torch.tensor([0.2, -0.1, 0.3, 0.05], dtype=torch.float64)
     params = dict(LEARN, n_inner=256)
     fast = pde_learning.loss_terms(field, eq, patches, s, params, True, gen, inner)
-    V = generators.normalise(field, inner)                 # the plain composition
+    V = generators.normalise(field, inner)  # the plain composition
     grid = patches[0]
     values = V(grid.reshape(-1, 3)).reshape(*grid.shape, -1)
-    plain = {"validity": pde_graphs.validity(V, eq, patches, s, params["steps"], params["times"]),
-             "ortho": losses.orthonormality(V(inner.points), inner, params["ortho_mode"]),
-             "lipschitz": losses.lipschitz(values, params["tau"], grid),
-             "sobolev": losses.sobolev(values, axis=1)}
+    plain = {
+        "validity": pde_graphs.validity(V, eq, patches, s, params["steps"], params["times"]),
+        "ortho": losses.orthonormality(V(inner.points), inner, params["ortho_mode"]),
+        "lipschitz": losses.lipschitz(values, params["tau"], grid),
+        "sobolev": losses.sobolev(values, axis=1),
+    }
     weights = params["weights"]
     theta = list(field.parameters())
     for name in plain:
         assert torch.allclose(fast[name], plain[name], rtol=1e-10, atol=1e-12), name
-    close_grads(grads(pde_learning.total_loss(fast, weights), theta),
-                grads(pde_learning.total_loss(plain, weights), theta))
+    close_grads(
+        grads(pde_learning.total_loss(fast, weights), theta), grads(pde_learning.total_loss(plain, weights), theta)
+    )
 
 
 def test_sliced_inputs_equal_list_indexing():
@@ -144,9 +151,11 @@ def test_image_learner_normalises_once_per_iteration_as_before():
     inner = image_symmetries.image_inner_product(torch.rand(81, dtype=torch.float64) + 0.5, 9, 9)
     field = generators.GeneratorField(2, 3, width=16).double()
     start = [p.detach().clone() for p in field.parameters()]
-    h = image_symmetries.learn_symmetries(features, x, field, inner, 1, batch_size=4, lr=1e-2, steps=2, seed=3, log=None)
+    h = image_symmetries.learn_symmetries(
+        features, x, field, inner, 1, batch_size=4, lr=1e-2, steps=2, seed=3, log=None
+    )
 
-    class Recomputed(generators.Field):     # norms recomputed at every call, the plain way
+    class Recomputed(generators.Field):  # norms recomputed at every call, the plain way
         def __init__(self, f):
             super().__init__()
             self.f, self.dim, self.n_generators = f, f.dim, f.n_generators
@@ -172,9 +181,11 @@ def test_image_learner_normalises_once_per_iteration_as_before():
     h1 = features(flows.warp_images(x[idx], V, s.double(), 2).flatten(0, 1)).reshape(3, 4, -1)
     validity = sum(losses.feature_validity(h0, h1[a]) for a in range(3))
     W = V(inner.points)
-    loss = validity + 10 * losses.orthonormality(W, inner, "pairwise") + 10 * losses.lipschitz(W.reshape(9, 9, 2, -1), 0.5)
+    loss = (
+        validity + 10 * losses.orthonormality(W, inner, "pairwise") + 10 * losses.lipschitz(W.reshape(9, 9, 2, -1), 0.5)
+    )
     assert h["loss"][0] == pytest.approx(float(loss), rel=1e-9)
-    opt = torch.optim.Adam(again.parameters(), lr=1e-2)      # and the same gradient: the same Adam step
+    opt = torch.optim.Adam(again.parameters(), lr=1e-2)  # and the same gradient: the same Adam step
     loss.backward()
     opt.step()
     for p, q in zip(field.parameters(), again.parameters()):
@@ -186,11 +197,17 @@ def test_frozen_features_with_folded_batch_norms_equal_the_model(arch, shape):
     from symflow import images
 
     torch.manual_seed(0)
-    data = images.ImageData("test", torch.rand(8, *shape), torch.arange(8) % 10, torch.rand(8, *shape),
-                            torch.arange(8) % 10, [str(c) for c in range(10)])
+    data = images.ImageData(
+        "test",
+        torch.rand(8, *shape),
+        torch.arange(8) % 10,
+        torch.rand(8, *shape),
+        torch.arange(8) % 10,
+        [str(c) for c in range(10)],
+    )
     model = images.make_classifier(arch, data, 8)
     model.train()
-    with torch.no_grad():                         # non-trivial running statistics and affine parameters
+    with torch.no_grad():  # non-trivial running statistics and affine parameters
         for _ in range(3):
             model(torch.rand(16, *shape))
         for m in model.modules():
@@ -203,6 +220,6 @@ def test_frozen_features_with_folded_batch_norms_equal_the_model(arch, shape):
     x = torch.rand(5, *shape, requires_grad=True)
     fast, plain = features(x), model.features(x)
     assert torch.allclose(fast, plain, rtol=1e-5, atol=1e-5 * float(plain.abs().max()))
-    g_fast, = torch.autograd.grad(fast.square().sum(), x)
-    g_plain, = torch.autograd.grad(plain.square().sum(), x)
+    (g_fast,) = torch.autograd.grad(fast.square().sum(), x)
+    (g_plain,) = torch.autograd.grad(plain.square().sum(), x)
     assert torch.allclose(g_fast, g_plain, rtol=1e-4, atol=1e-5 * float(g_plain.abs().max()))

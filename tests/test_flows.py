@@ -1,4 +1,5 @@
 """Flows against known answers: matrix exponentials, the group law, rigid image motions."""
+
 import math
 
 import pytest
@@ -100,9 +101,12 @@ def test_gradients_reach_mlp_parameters_with_adjoint():
 
 def _digit_like(h=28, w=28):
     """A smooth asymmetric blob image (1, 1, h, w) that vanishes near the border."""
-    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h, dtype=torch.float64),
-                            torch.linspace(-1, 1, w, dtype=torch.float64), indexing="ij")
-    img = torch.exp(-((xs - 0.1) ** 2 / 0.05 + (ys + 0.15) ** 2 / 0.12)) + 0.5 * torch.exp(-((xs + 0.3) ** 2 + (ys - 0.3) ** 2) / 0.02)
+    ys, xs = torch.meshgrid(
+        torch.linspace(-1, 1, h, dtype=torch.float64), torch.linspace(-1, 1, w, dtype=torch.float64), indexing="ij"
+    )
+    img = torch.exp(-((xs - 0.1) ** 2 / 0.05 + (ys + 0.15) ** 2 / 0.12)) + 0.5 * torch.exp(
+        -((xs + 0.3) ** 2 + (ys - 0.3) ** 2) / 0.02
+    )
     return img[None, None]
 
 
@@ -137,12 +141,15 @@ def test_rotation_field_rotates_image():
     assert (out - img[0, 0]).abs().max() > 0.1  # it did move
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(points=torch.zeros(5, 2)), "points"),
-    (dict(steps=0), "steps"),
-    (dict(s=torch.zeros(3)), "s must"),
-    (dict(times=[0.0, 0.5]), "times"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(points=torch.zeros(5, 2)), "points"),
+        (dict(steps=0), "steps"),
+        (dict(s=torch.zeros(3)), "s must"),
+        (dict(times=[0.0, 0.5]), "times"),
+    ],
+)
 def test_bad_flow_input_names_parameter(bad, match):
     args = dict(field=lambda z: z, points=torch.zeros(2, 5, 2), s=0.1, steps=4)
     args.update(bad)

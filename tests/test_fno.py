@@ -1,4 +1,5 @@
 """FNO1d, LPSDA-style windows, rollout NMSE, bootstrap intervals (notebook 03)."""
+
 import math
 
 import pytest
@@ -35,6 +36,7 @@ def test_spectral_layer_commutes_with_whole_cell_rolls():
 class _Oracle(torch.nn.Module):
     """The exact solver of `_advected` with speed 1: shifts the last row by 1..n_out cells.
     Accepts (B, n_in, nx) or the ensemble shape (1, B, n_in, nx), like a 1-member FNO1d."""
+
     n_in = n_out = 4
     members = 1
 
@@ -57,10 +59,10 @@ def test_rollout_of_the_exact_solver_has_zero_nmse_and_a_wrong_one_does_not():
     u = _advected(3, 14, 32)
     task = fno.bundled(4)
     pred, true = fno.predict(_Oracle(), u, task)
-    assert pred.shape == true.shape == (3, 8, 32)            # (14 - 4) // 4 = 2 bundles
+    assert pred.shape == true.shape == (3, 8, 32)  # (14 - 4) // 4 = 2 bundles
     assert torch.allclose(fno.nmse(_Oracle(), u, task), torch.zeros(3), atol=1e-10)
     assert (fno.nmse(_Oracle(), _advected(3, 14, 32, speed=2), task) > 0.1).all()
-    single = fno.single_time(first=2, n_in=4, target=9)       # rows 2..5 -> row 9
+    single = fno.single_time(first=2, n_in=4, target=9)  # rows 2..5 -> row 9
     p, t = fno.predict(_Oracle().eval(), u, fno.Task(4, 4, 4, 2))
     assert torch.allclose(p, t, atol=1e-6) and single.span == 8 and single.lead == 7
 
@@ -88,7 +90,7 @@ def test_ensemble_members_compute_and_learn_exactly_like_single_models():
         torch.testing.assert_close(one(x[e]), out[e].detach(), rtol=1e-6, atol=1e-6)
         ((one(x[e]) - y[e]) ** 2).mean().backward()
         for (name, p_ens), (_, p_one) in zip(ens.named_parameters(), one.named_parameters()):
-            torch.testing.assert_close(p_ens.grad[e:e + 1], p_one.grad, rtol=1e-5, atol=1e-7, msg=name)
+            torch.testing.assert_close(p_ens.grad[e : e + 1], p_one.grad, rtol=1e-5, atol=1e-7, msg=name)
     # a member's initial weights depend on its seed only, not on the ensemble it sits in
     alone = fno.seeded([5], n_in=4, n_out=4, width=8, modes=4, layers=2, hidden=16)
     torch.testing.assert_close(alone(x[1]), singles[1](x[1]))
@@ -103,13 +105,15 @@ def test_fit_lowers_the_validation_error_and_keeps_each_members_best_weights():
     task = fno.bundled(4)
     before = fno.nmse(model, valid, task).mean(1)
     pools = [fno.TrajectoryPool.plain(u)] * 2
-    history = fno.fit(model, pools, task, valid,
-                      fno.FitSettings(batch=8, lr=3e-3, max_epochs=8, eval_every=1.0, patience=50))
+    history = fno.fit(
+        model, pools, task, valid, fno.FitSettings(batch=8, lr=3e-3, max_epochs=8, eval_every=1.0, patience=50)
+    )
     assert history["steps"] == 8 * history["steps_per_epoch"] == 8 * fno.steps_per_epoch(16, 24, task, 8)
     after = fno.nmse(model, valid, task).mean(1)
     assert (after < 0.5 * before).all()
-    torch.testing.assert_close(after.double(), torch.tensor(history["best_valid"], dtype=torch.float64),
-                               rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(
+        after.double(), torch.tensor(history["best_valid"], dtype=torch.float64), rtol=1e-5, atol=1e-7
+    )
     assert all(0 < s <= history["steps"] for s in history["best_step"])
 
 

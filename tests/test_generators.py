@@ -1,4 +1,5 @@
 """Generator fields and inner products."""
+
 import pytest
 import torch
 
@@ -62,15 +63,18 @@ def test_save_and_load_roundtrip(tmp_path):
     assert loaded.metadata == {"equation": "KdV"} and loaded.config == field.config
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(dim=2, n_generators=0), "n_generators"),
-    (dict(dim=2, n_generators=-3), "n_generators"),
-    (dict(dim=0, n_generators=2), "dim"),
-    (dict(dim=2, n_generators=2, periodic=(5,)), "periodic"),
-    (dict(dim=3, n_generators=2, affine={"centre": [0.0, 0.5], "scale": [1.0, 1.0, 1.0]}), "affine"),
-    (dict(dim=3, n_generators=2, affine={"centre": [0.0, 0.5, 0.0]}), "affine"),
-    (dict(dim=3, n_generators=2, affine={"centre": [0.0, 0.5, 0.0], "scale": 2.0}), "affine"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(dim=2, n_generators=0), "n_generators"),
+        (dict(dim=2, n_generators=-3), "n_generators"),
+        (dict(dim=0, n_generators=2), "dim"),
+        (dict(dim=2, n_generators=2, periodic=(5,)), "periodic"),
+        (dict(dim=3, n_generators=2, affine={"centre": [0.0, 0.5], "scale": [1.0, 1.0, 1.0]}), "affine"),
+        (dict(dim=3, n_generators=2, affine={"centre": [0.0, 0.5, 0.0]}), "affine"),
+        (dict(dim=3, n_generators=2, affine={"centre": [0.0, 0.5, 0.0], "scale": 2.0}), "affine"),
+    ],
+)
 def test_bad_configuration_names_parameter(kwargs, name):
     with pytest.raises(ValueError, match=name):
         generators.GeneratorField(**kwargs)
@@ -97,8 +101,14 @@ def test_affine_part_starts_at_zero_and_adds_a_linear_map_of_the_plain_coordinat
     z = torch.rand(40, 3)
     assert torch.equal(field(z), plain(z))
     with torch.no_grad():
-        field.A.copy_(torch.tensor([[[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]],     # V1 += 2 (t - 0.5) d_x
-                                    [[0.0, 0.0, 0.0], [0.0, 0.0, -3.0]]]))  # V2 += -6 u d_u
+        field.A.copy_(
+            torch.tensor(
+                [
+                    [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]],  # V1 += 2 (t - 0.5) d_x
+                    [[0.0, 0.0, 0.0], [0.0, 0.0, -3.0]],
+                ]
+            )
+        )  # V2 += -6 u d_u
     diff = field(z) - plain(z)
     expected = torch.zeros(40, 3, 2)
     expected[:, 0, 0], expected[:, 2, 1] = 2 * (z[:, 1] - 0.5), -6 * z[:, 2]
@@ -129,7 +139,8 @@ def test_affine_part_speeds_up_learning_a_shear():
         torch.manual_seed(seed)
         plain = generators.GeneratorField(3, 2, width=32, head_width=16, periodic=(0,))
         torch.manual_seed(seed)
-        affine = generators.GeneratorField(3, 2, width=32, head_width=16, periodic=(0,),
-                                           affine={"centre": [0.0, 0.5, 0.0], "scale": [0.0, 3.464, 0.0]})
+        affine = generators.GeneratorField(
+            3, 2, width=32, head_width=16, periodic=(0,), affine={"centre": [0.0, 0.5, 0.0], "scale": [0.0, 3.464, 0.0]}
+        )
         assert sensitivity(plain, shear) < sensitivity(plain, constant) / 10
         assert sensitivity(affine, shear) > 10 * sensitivity(plain, shear)

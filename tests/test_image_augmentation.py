@@ -1,12 +1,14 @@
 """Tests of symflow.image_augmentation at the smoke profile: parameters, subsets, seed assignment,
 field loading, augmentations, paired comparison tables and the closing verdict."""
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import xarray as xr
 
-from symflow import generators, image_augmentation as ia, images, io, profiles
+from symflow import generators, images, io, profiles
+from symflow import image_augmentation as ia
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +23,11 @@ def _symmetries_folder(path, seeds, n_generators=10, size=28):
     io.write_netcdf(xr.Dataset({"weight": (("row", "col"), weight.numpy())}), path / "shared" / "pixel_weight.nc")
     for s in seeds:
         torch.manual_seed(s)
-        generators.save(generators.GeneratorField(2, n_generators, width=16, head_width=8),
-                        path / f"learned_field_seed{s}.pt", seed=s)
+        generators.save(
+            generators.GeneratorField(2, n_generators, width=16, head_width=8),
+            path / f"learned_field_seed{s}.pt",
+            seed=s,
+        )
     return path
 
 
@@ -43,7 +48,7 @@ def test_overrides_merge_deeply_and_unknown_keys_list_the_valid_ones():
 def test_profiles_keep_smoke_small_and_paper_on_cifar():
     smoke, quick, paper = (ia.parameters(p) for p in ("smoke", "quick", "paper"))
     assert len(smoke["seeds"]) <= 5 and smoke["width"] <= 4 and smoke["epochs"] <= 2
-    assert len(quick["seeds"]) >= 10 and quick["scale"] == pytest.approx(0.1 / 6 ** 0.5, rel=1e-3)
+    assert len(quick["seeds"]) >= 10 and quick["scale"] == pytest.approx(0.1 / 6**0.5, rel=1e-3)
     assert paper["dataset"] == "cifar10" and paper["arch"] == "ResNet18" and paper["epochs"] == 200
     assert paper["seeds"] == [0, 1, 2] and paper["train_per_class"] is None
 
@@ -76,6 +81,7 @@ def test_learned_runs_use_and_record_the_cycled_generator_seed(mnist):
         def aug(x, gen):
             used.append(g)
             return x
+
         return aug
 
     params = ia.parameters("smoke", {"seeds": [0, 1, 2, 3], "symmetry_seeds": [7, 8], "test_per_class": 2})
@@ -100,7 +106,9 @@ def test_missing_field_file_is_named_with_the_command_that_makes_it(tmp_path):
         ia.load_fields(tmp_path, [0, 2], 6, 28, 28, profile="quick")
     msg = str(err.value)
     assert str(tmp_path / "learned_field_seed2.pt") in msg
-    assert "python -m symflow.runner 04_image_symmetries --profile quick --tag seed2 -p 'overrides={\"seed\": 2}'" in msg
+    assert (
+        "python -m symflow.runner 04_image_symmetries --profile quick --tag seed2 -p 'overrides={\"seed\": 2}'" in msg
+    )
     (tmp_path / "shared" / "pixel_weight.nc").unlink()
     with pytest.raises(FileNotFoundError, match="pixel_weight.nc is missing"):
         ia.load_fields(tmp_path, [0], 6, 28, 28)
@@ -149,8 +157,10 @@ def test_a_configuration_compared_with_itself_differs_by_zero(mnist):
 
 def _fake_runs(rates, n_seeds=4, n_items=500, seed=0):
     g = np.random.default_rng(seed)
-    return {name: {"seeds": list(range(n_seeds)),
-                   "correct": (g.random((n_seeds, n_items)) < p).astype(np.uint8)} for name, p in rates.items()}
+    return {
+        name: {"seeds": list(range(n_seeds)), "correct": (g.random((n_seeds, n_items)) < p).astype(np.uint8)}
+        for name, p in rates.items()
+    }
 
 
 def test_comparison_table_in_points_and_refuses_unpaired_runs():

@@ -1,15 +1,15 @@
 """Tests of symflow.images: data readers, feature extractors, the data-driven inner product,
 validity, LieGG and augmentation, each against a known answer."""
+
 import math
 
 import numpy as np
 import pytest
 import torch
 
-
 from conftest import write_cifar_archive
-from symflow import flows, generators, image_augmentation, image_symmetries, images as im, learning
-
+from symflow import flows, generators, image_augmentation, image_symmetries, learning
+from symflow import images as im
 
 # ---------------------------------------------------------------------------------------- data
 
@@ -113,7 +113,7 @@ def test_pixel_weights_of_a_one_pixel_feature():
     x = torch.rand(6, 1, size, size, generator=torch.Generator().manual_seed(0))
     w = image_symmetries.pixel_weights(features, x, n_projections=2, bump_sigma=sigma).reshape(size, size)
     rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
-    expected = torch.exp(-((rows - q[0]) ** 2 + (cols - q[1]) ** 2) / sigma ** 2)
+    expected = torch.exp(-((rows - q[0]) ** 2 + (cols - q[1]) ** 2) / sigma**2)
     expected = torch.where(((rows - q[0]).abs() <= 4) & ((cols - q[1]).abs() <= 4), expected, 0.0)  # kernel radius
     torch.testing.assert_close(w / w.max(), expected / expected.max(), atol=1e-5, rtol=1e-4)
 
@@ -123,8 +123,11 @@ def test_closest_motion_names_each_motion():
     names = image_symmetries.closest_motion(image_symmetries.affine_motions()(inner.points), inner)
     assert [n for n, _ in names] == image_symmetries.MOTIONS
     assert all(abs(c - 1) < 1e-5 for _, c in names)
-    rotation_plus_noise = image_symmetries.affine_motions()(inner.points)[..., 2:3] + 0.1 * image_symmetries.control_fields()(inner.points)[..., 1:2]
-    (name, cos), = image_symmetries.closest_motion(rotation_plus_noise, inner)
+    rotation_plus_noise = (
+        image_symmetries.affine_motions()(inner.points)[..., 2:3]
+        + 0.1 * image_symmetries.control_fields()(inner.points)[..., 1:2]
+    )
+    ((name, cos),) = image_symmetries.closest_motion(rotation_plus_noise, inner)
     assert name == "rotation" and 0.9 < cos < 1
 
 
@@ -186,13 +189,16 @@ def test_learning_runs_and_changes_the_field():
     torch.manual_seed(0)
     field = generators.GeneratorField(2, 3, width=16, head_width=8)
     before = [p.detach().clone() for p in field.parameters()]
-    history = image_symmetries.learn_symmetries(_row_profile, x, field, inner, iterations=2, batch_size=4, lr=1e-2,
-                                  steps=2, log=None)
+    history = image_symmetries.learn_symmetries(
+        _row_profile, x, field, inner, iterations=2, batch_size=4, lr=1e-2, steps=2, log=None
+    )
     assert list(history.iteration) == [0, 1] and history["loss"].map(math.isfinite).all()
     assert history["validity"].tolist() == pytest.approx((history.S1 + history.S2 + history.S3).tolist())
     assert any(not torch.equal(a, b) for a, b in zip(before, field.parameters()))
     with pytest.raises(ValueError, match="pixel grid"):
-        image_symmetries.learn_symmetries(_row_profile, x, field, image_symmetries.image_inner_product(torch.ones(64), 8, 8), 1, log=None)
+        image_symmetries.learn_symmetries(
+            _row_profile, x, field, image_symmetries.image_inner_product(torch.ones(64), 8, 8), 1, log=None
+        )
 
 
 def test_learning_clips_the_gradient_before_the_adam_step():
@@ -205,8 +211,9 @@ def test_learning_clips_the_gradient_before_the_adam_step():
         torch.manual_seed(0)
         field = generators.GeneratorField(2, 3, width=16, head_width=8)
         before = [p.detach().clone() for p in field.parameters()]
-        history = image_symmetries.learn_symmetries(_row_profile, x, field, inner, iterations=1, batch_size=4, lr=1e-2,
-                                      steps=2, clip=clip, log=None)
+        history = image_symmetries.learn_symmetries(
+            _row_profile, x, field, inner, iterations=1, batch_size=4, lr=1e-2, steps=2, clip=clip, log=None
+        )
         moved[clip] = max(float((p.detach() - b).abs().max()) for p, b in zip(field.parameters(), before))
         norms[clip] = float(history.grad_norm[0])
     assert moved[None] > 0.5e-2 and moved[1e-12] < 1e-5, moved
@@ -216,8 +223,20 @@ def test_learning_clips_the_gradient_before_the_adam_step():
 def _learn(field, checkpoint, iterations=4, log=None):
     x = _blobs(8, size=12)
     inner = image_symmetries.image_inner_product(torch.ones(144), 12, 12)
-    return image_symmetries.learn_symmetries(_row_profile, x, field, inner, iterations=iterations, batch_size=4, lr=1e-2,
-                               steps=2, seed=5, log=log, checkpoint=checkpoint, checkpoint_every=1)
+    return image_symmetries.learn_symmetries(
+        _row_profile,
+        x,
+        field,
+        inner,
+        iterations=iterations,
+        batch_size=4,
+        lr=1e-2,
+        steps=2,
+        seed=5,
+        log=log,
+        checkpoint=checkpoint,
+        checkpoint_every=1,
+    )
 
 
 def _new_field():
@@ -273,7 +292,7 @@ def test_crop_augment_shifts_within_the_padding():
     out = image_augmentation.crop_augment(1)(x, torch.Generator().manual_seed(0))
     padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
     for b in range(5):
-        assert any(torch.equal(out[b], padded[b, :, i:i + 6, j:j + 6]) for i in range(3) for j in range(3))
+        assert any(torch.equal(out[b], padded[b, :, i : i + 6, j : j + 6]) for i in range(3) for j in range(3))
 
 
 def test_make_augmentation_checks_kind():

@@ -1,6 +1,7 @@
 """Runs do not overwrite each other's files: two seeds of the image notebook run in parallel at
 smoke; the inputs they share are made once, by one of them, and every other file carries the
 name of the run that wrote it."""
+
 import json
 import os
 import subprocess
@@ -12,15 +13,35 @@ from symflow import image_symmetries, runner
 
 
 def _start(seed, env):
-    return subprocess.Popen([sys.executable, "-m", "symflow.runner", "04_image_symmetries", "--profile", "smoke",
-                             "--tag", f"seed{seed}", "-p", f"overrides={{'seed': {seed}}}", "--quiet"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "symflow.runner",
+            "04_image_symmetries",
+            "--profile",
+            "smoke",
+            "--tag",
+            f"seed{seed}",
+            "-p",
+            f"overrides={{'seed': {seed}}}",
+            "--quiet",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _outputs(executed):
     cells = json.loads(executed.read_text())["cells"]
-    return "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
-                   for c in cells if c["cell_type"] == "code" for o in c.get("outputs", []))
+    return "".join(
+        o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+        for c in cells
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+    )
 
 
 @pytest.mark.notebook
@@ -31,8 +52,12 @@ def test_two_seeds_in_parallel_share_inputs_made_once_and_write_disjoint_files(t
         log, _ = run.communicate(timeout=600)
         assert run.returncode == 0, log
     folder = tmp_path / "04_image_symmetries" / "smoke"
-    made = [seed for seed in (1, 2) if "shared inputs made" in _outputs(folder / f"04_image_symmetries_seed{seed}.ipynb")]
-    read = [seed for seed in (1, 2) if "shared inputs read" in _outputs(folder / f"04_image_symmetries_seed{seed}.ipynb")]
+    made = [
+        seed for seed in (1, 2) if "shared inputs made" in _outputs(folder / f"04_image_symmetries_seed{seed}.ipynb")
+    ]
+    read = [
+        seed for seed in (1, 2) if "shared inputs read" in _outputs(folder / f"04_image_symmetries_seed{seed}.ipynb")
+    ]
     assert len(made) == 1 and len(read) == 1 and set(made + read) == {1, 2}, (made, read)
     shared = {p.name for p in (folder / "shared").iterdir()}
     assert set(image_symmetries.SHARED_FILES) <= shared and ".lock" not in shared

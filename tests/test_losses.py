@@ -1,4 +1,5 @@
 """Loss terms against known answers."""
+
 import math
 
 import pytest
@@ -53,7 +54,7 @@ def test_orthonormality_pushes_a_collapsed_generator_away(inner):
     V = inner.evaluate(generators.normalise(generators.affine_fields(), inner))
     V1, W = V[..., 0], V[..., 1]
     e = torch.tensor(1e-5, dtype=V.dtype, requires_grad=True)
-    V2 = (V1 + e * W) / torch.sqrt(1 + e ** 2)
+    V2 = (V1 + e * W) / torch.sqrt(1 + e**2)
     loss = losses.orthonormality(torch.stack([V1, V2], dim=-1), inner)
     loss.backward()
     assert loss.item() == pytest.approx(math.pi / 2 - 1e-5, abs=1e-8)
@@ -64,7 +65,8 @@ def test_span_orthogonality_equals_pairwise_for_two_fields_and_vanishes_for_orth
     torch.manual_seed(2)
     V = inner.evaluate(generators.GeneratorField(2, 2, width=16).double())
     assert losses.orthonormality(V, inner, "span").item() == pytest.approx(
-        losses.orthonormality(V, inner).item(), abs=1e-10)
+        losses.orthonormality(V, inner).item(), abs=1e-10
+    )
     affine = inner.evaluate(generators.normalise(generators.affine_fields(), inner))
     assert losses.orthonormality(affine, inner, "span").item() == pytest.approx(0.0, abs=1e-6)
 
@@ -79,7 +81,7 @@ def test_span_orthogonality_pushes_a_generator_out_of_the_span_where_pairwise_do
     slopes = {}
     for mode in losses.ORTHO_MODES:
         e = torch.tensor(1e-5, dtype=V.dtype, requires_grad=True)
-        V3 = ((V1 + V2) / math.sqrt(2) + e * W) / torch.sqrt(1 + e ** 2)
+        V3 = ((V1 + V2) / math.sqrt(2) + e * W) / torch.sqrt(1 + e**2)
         loss = losses.orthonormality(torch.stack([V1, V2, V3], dim=-1), inner, mode)
         loss.backward()
         assert loss.item() == pytest.approx(math.pi / 2, abs=2e-5)

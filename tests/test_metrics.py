@@ -1,4 +1,5 @@
 """Comparisons between spans of fields: known answers and independence of basis and order."""
+
 import math
 
 import pytest
@@ -34,13 +35,14 @@ def test_fraction_in_span_known_values():
     """d_x + d_u has half its squared norm along d_x: fraction 1/sqrt 2 in span{d_x}."""
     V = fields(e(0))
     W = fields(lambda z: e(0)(z) + e(2)(z), e(1), e(0))
-    torch.testing.assert_close(metrics.fraction_in_span(W, V, INNER),
-                               torch.tensor([1 / math.sqrt(2), 0.0, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(
+        metrics.fraction_in_span(W, V, INNER), torch.tensor([1 / math.sqrt(2), 0.0, 1.0], dtype=torch.float64)
+    )
 
 
 def test_span_measures_ignore_basis_order_and_scale():
     V = fields(e(0), t_dx, lambda z: z.sin())
-    W = fields(e(2), lambda z: z ** 2, t_dx)
+    W = fields(e(2), lambda z: z**2, t_dx)
     mix = torch.randn(3, 3, dtype=torch.float64) + 3 * torch.eye(3, dtype=torch.float64)
     V2 = (V @ mix)[..., [2, 0, 1]]
     f1, f2 = metrics.fraction_in_span(W, V, INNER), metrics.fraction_in_span(W, V2, INNER)
@@ -57,15 +59,13 @@ def test_principal_angles_known_values():
     th = 0.3
     V = fields(e(0))
     W = fields(lambda z: math.cos(th) * e(0)(z) + math.sin(th) * e(1)(z))
-    torch.testing.assert_close(metrics.principal_angles(V, W, INNER),
-                               torch.tensor([th], dtype=torch.float64))
+    torch.testing.assert_close(metrics.principal_angles(V, W, INNER), torch.tensor([th], dtype=torch.float64))
 
 
 def test_dependent_columns_are_dropped():
     V = fields(e(0), e(0), e(1))
     assert metrics.principal_angles(V, fields(e(0), e(1)), INNER).shape == (2,)
-    torch.testing.assert_close(metrics.fraction_in_span(fields(e(1)), V, INNER),
-                               torch.ones(1, dtype=torch.float64))
+    torch.testing.assert_close(metrics.fraction_in_span(fields(e(1)), V, INNER), torch.ones(1, dtype=torch.float64))
 
 
 def test_bad_shape():

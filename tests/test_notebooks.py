@@ -1,8 +1,8 @@
 """Every notebook runs end to end under papermill at the smoke profile, in numeric order."""
+
 import pytest
 
 from symflow import report, runner
-
 from test_report import links_in
 
 NOTEBOOKS = sorted(p.stem for p in runner.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))

@@ -1,5 +1,6 @@
 """The PDE symmetry learner on an exact Burgers solution: validity separates symmetries from
 controls, training runs, checkpoints, resumes, and stops cleanly on a NaN loss."""
+
 import pandas as pd
 import pytest
 import torch
@@ -44,12 +45,34 @@ def test_equation_and_patch_errors():
         pde_learning.sample_patches(burgers_graphs(1), 20, 1, torch.Generator())
 
 
-PARAMS = {"n_generators": 3, "width": 8, "head_width": 4, "rows": 8, "batch": 1, "iterations": 4,
-          "lr": 1e-3, "decay_at": 0.5, "clip": None, "sigma": 0.4, "steps": 1, "times": None, "n_inner": 128,
-          "tau": 3.0, "weights": {"sym": 1.0, "ortho": 3.0, "lip": 1.0, "sob": 1.0}, "ortho_mode": "span", "sym_warmup": 0,
-          "inner": "data", "adjoint": False, "affine": {"centre": [0.0, 0.5, 0.0], "scale": [0.0, 3.464, 0.0]},
-          "sobolev_from": 0.5, "method": "curvilinear", "row_order": 6, "dtype": "float32", "checkpoint_every": 1,
-          "log_every": 2}
+PARAMS = {
+    "n_generators": 3,
+    "width": 8,
+    "head_width": 4,
+    "rows": 8,
+    "batch": 1,
+    "iterations": 4,
+    "lr": 1e-3,
+    "decay_at": 0.5,
+    "clip": None,
+    "sigma": 0.4,
+    "steps": 1,
+    "times": None,
+    "n_inner": 128,
+    "tau": 3.0,
+    "weights": {"sym": 1.0, "ortho": 3.0, "lip": 1.0, "sob": 1.0},
+    "ortho_mode": "span",
+    "sym_warmup": 0,
+    "inner": "data",
+    "adjoint": False,
+    "affine": {"centre": [0.0, 0.5, 0.0], "scale": [0.0, 3.464, 0.0]},
+    "sobolev_from": 0.5,
+    "method": "curvilinear",
+    "row_order": 6,
+    "dtype": "float32",
+    "checkpoint_every": 1,
+    "log_every": 2,
+}
 
 
 def test_train_saves_resumes_and_tables(tmp_path):
@@ -89,14 +112,19 @@ def test_independence_flags_collapsed_generators_and_fails_acceptance():
     known = BURGERS.known_fields()  # x-translation, t-translation, boost
     exact = generators.FunctionField(lambda z: known(z), 3, 3)
     mixed = generators.FunctionField(
-        lambda z: torch.cat([known(z)[..., :2], (known(z)[..., :1] + known(z)[..., 1:2] + 1e-4 * known(z)[..., 2:])], -1), 3, 3)
+        lambda z: torch.cat(
+            [known(z)[..., :2], (known(z)[..., :1] + known(z)[..., 1:2] + 1e-4 * known(z)[..., 2:])], -1
+        ),
+        3,
+        3,
+    )
     good, bad = pde_learning.independence(exact, inner), pde_learning.independence(mixed, inner)
     G = inner.gram(known(inner.points), known(inner.points))
     unit = G / torch.outer(G.diagonal().sqrt(), G.diagonal().sqrt())
     assert abs(good - float(torch.linalg.eigvalsh(unit)[0])) < 1e-12 and good > 0.5
     assert bad < 1e-3
     rec = pde_learning.recovery_table("Burgers", mixed, exact, inner, 0)
-    assert rec[rec.kind == "exact"].fraction_in_span.min() > 0.999   # the span check alone is fooled
+    assert rec[rec.kind == "exact"].fraction_in_span.min() > 0.999  # the span check alone is fooled
     val = pde_learning.validity_table("Burgers", exact, graphs[:1], inner, [0.1], 0, steps=1)
     acc = pde_learning.acceptance(rec, val, bad)
     assert not acc.set_index("check").loc["independence: V1..V3", "passed"]
@@ -108,8 +136,9 @@ def test_validity_weight_warms_up_linearly():
     assert [pde_learning.warmed_up(weights, it, 4)["sym"] for it in (0, 2, 4, 9)] == [0.0, 0.5, 1.0, 1.0]
     assert pde_learning.warmed_up(weights, 2, 4)["ortho"] == weights["ortho"]
     # In training, iteration 0's loss is then the regularisers alone.
-    _, history = pde_learning.train("Burgers", burgers_graphs(), {**PARAMS, "iterations": 1, "sym_warmup": 10}, None,
-                                    seed=0, log=lambda s: None)
+    _, history = pde_learning.train(
+        "Burgers", burgers_graphs(), {**PARAMS, "iterations": 1, "sym_warmup": 10}, None, seed=0, log=lambda s: None
+    )
     row = history.iloc[0]
     assert row.loss == pytest.approx(3.0 * row.ortho + row.lipschitz, rel=1e-5)
 
@@ -122,8 +151,9 @@ def test_gradient_clipping_is_applied_before_the_adam_step():
     start = pde_learning.new_field(one, 2)
     moved, norms = {}, {}
     for clip in (None, 1e-12):
-        field, history = pde_learning.train("Burgers", burgers_graphs(), {**one, "clip": clip}, None, seed=2,
-                                            log=lambda s: None)
+        field, history = pde_learning.train(
+            "Burgers", burgers_graphs(), {**one, "clip": clip}, None, seed=2, log=lambda s: None
+        )
         moved[clip] = max(float((a - b).abs().max().detach()) for a, b in zip(field.parameters(), start.parameters()))
         norms[clip] = float(history.grad_norm[0])
     assert moved[None] > 0.5 * one["lr"] and moved[1e-12] < 1e-3 * one["lr"], moved
@@ -184,8 +214,9 @@ def test_transform_graph_moves_patches_along_each_generator():
 def test_dtype_is_checked_and_used(tmp_path):
     with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64'"):
         pde_learning.train("Burgers", burgers_graphs(), {**PARAMS, "dtype": "float16"}, None, seed=0)
-    field, _ = pde_learning.train("Burgers", burgers_graphs(), {**PARAMS, "dtype": "float64", "iterations": 1},
-                                  None, seed=0, log=lambda s: None)
+    field, _ = pde_learning.train(
+        "Burgers", burgers_graphs(), {**PARAMS, "dtype": "float64", "iterations": 1}, None, seed=0, log=lambda s: None
+    )
     assert next(field.parameters()).dtype == torch.float64
 
 
@@ -203,9 +234,12 @@ def test_data_inner_product_is_the_same_for_every_batch():
     s = torch.full((3,), 0.1)
     ortho = {}
     for inner in (fixed, None):
-        ortho[inner is None] = [pde_learning.loss_terms(field, BURGERS, graphs[k:k + 1, :8], s, PARAMS, False,
-                                                        torch.Generator().manual_seed(0), inner)["ortho"].item()
-                                for k in range(3)]
+        ortho[inner is None] = [
+            pde_learning.loss_terms(
+                field, BURGERS, graphs[k : k + 1, :8], s, PARAMS, False, torch.Generator().manual_seed(0), inner
+            )["ortho"].item()
+            for k in range(3)
+        ]
     assert max(ortho[False]) - min(ortho[False]) < 1e-6
     assert max(ortho[True]) - min(ortho[True]) > 1e-4
 
@@ -218,8 +252,13 @@ def test_centred_shear_leans_on_d_x_under_a_short_patch_inner_product():
     def cos_with_dx(points):
         inner = generators.InnerProduct(points.reshape(-1, 3).double())
         z = inner.points
-        V = torch.stack([torch.stack([z[:, 1] - 0.5, 0 * z[:, 1], 0 * z[:, 1]], -1),
-                         torch.stack([1 + 0 * z[:, 1], 0 * z[:, 1], 0 * z[:, 1]], -1)], -1)
+        V = torch.stack(
+            [
+                torch.stack([z[:, 1] - 0.5, 0 * z[:, 1], 0 * z[:, 1]], -1),
+                torch.stack([1 + 0 * z[:, 1], 0 * z[:, 1], 0 * z[:, 1]], -1),
+            ],
+            -1,
+        )
         return float(metrics.cosine_matrix(V[..., :1], V[..., 1:], inner))
 
     assert abs(cos_with_dx(graphs)) < 0.02
@@ -238,8 +277,9 @@ def test_adjoint_back_propagation_gives_the_direct_gradient():
     s = torch.tensor([0.2, -0.3, 0.1], dtype=torch.float64)
     grads = {}
     for adjoint in (False, True):
-        terms = pde_learning.loss_terms(field, BURGERS, graphs, s, {**params, "adjoint": adjoint}, False,
-                                        torch.Generator().manual_seed(0))
+        terms = pde_learning.loss_terms(
+            field, BURGERS, graphs, s, {**params, "adjoint": adjoint}, False, torch.Generator().manual_seed(0)
+        )
         loss = pde_learning.total_loss(terms, params["weights"])
         grads[adjoint] = torch.autograd.grad(loss, list(field.parameters()))
     for direct, adjoint in zip(grads[False], grads[True]):
@@ -256,15 +296,24 @@ def test_callback_sees_the_run_and_can_stop_it(tmp_path):
         return iteration == 4
 
     ckpt = tmp_path / "c.pt"
-    field, history = pde_learning.train("Burgers", burgers_graphs(), params, ckpt, seed=1, log=lambda s: None,
-                                        callback=callback, callback_every=2)
+    field, history = pde_learning.train(
+        "Burgers", burgers_graphs(), params, ckpt, seed=1, log=lambda s: None, callback=callback, callback_every=2
+    )
     assert [it for it, _ in seen] == [2, 4] and len(history) == 4
     assert torch.load(ckpt, weights_only=False)["iteration"] == 4
-    for a, b in zip(seen[-1][1], field.parameters()):    # the callback saw the field after iteration 4
+    for a, b in zip(seen[-1][1], field.parameters()):  # the callback saw the field after iteration 4
         torch.testing.assert_close(a, b)
-    at4 = []                                             # the same run, not stopped: identical up to 4
-    pde_learning.train("Burgers", burgers_graphs(), params, None, seed=1, log=lambda s: None, callback_every=4,
-                       callback=lambda it, f: at4.extend(p.detach().clone() for p in f.parameters()))
+    at4 = []  # the same run, not stopped: identical up to 4
+    pde_learning.train(
+        "Burgers",
+        burgers_graphs(),
+        params,
+        None,
+        seed=1,
+        log=lambda s: None,
+        callback_every=4,
+        callback=lambda it, f: at4.extend(p.detach().clone() for p in f.parameters()),
+    )
     for a, b in zip(at4, field.parameters()):
         torch.testing.assert_close(a, b)
 
@@ -272,17 +321,18 @@ def test_callback_sees_the_run_and_can_stop_it(tmp_path):
 def test_judge_passes_the_exact_symmetries_and_fails_an_untrained_field():
     graphs = burgers_graphs(2)
     inner = generators.InnerProduct(graphs.reshape(-1, 3).double())
-    exact = BURGERS.known_fields()                     # the registry's exact symmetries as "learned"
+    exact = BURGERS.known_fields()  # the registry's exact symmetries as "learned"
     untrained = pde_learning.new_field(PARAMS, 1)
-    recovery, validity, checks = pde_learning.judge(BURGERS, exact, untrained, graphs.double(), inner, 0,
-                                                    [0.02], steps=2)
+    recovery, validity, checks = pde_learning.judge(
+        BURGERS, exact, untrained, graphs.double(), inner, 0, [0.02], steps=2
+    )
     assert set(validity.s) == {0.02, 0.1}
     assert list(checks.columns[:2]) == ["equation", "seed"] and (checks.equation == "Burgers").all()
     n_exact = int((recovery.kind == "exact").sum())
     assert len(checks) == 1 + n_exact + 1 + 3
     angle = checks[checks.check.str.startswith("angle")]
     assert angle.passed.all() and float(angle.value.iloc[0]) < 1e-3
-    learned_rows = recovery[recovery.kind == "learned"]          # V1..V3 against the symmetries' span
+    learned_rows = recovery[recovery.kind == "learned"]  # V1..V3 against the symmetries' span
     assert list(learned_rows.field) == ["V1", "V2", "V3"] and (learned_rows.angle_deg < 1e-4).all()
     assert (recovery[recovery.kind == "exact"].angle_deg < 1e-4).all()
     assert (learned_rows.angle_untrained_deg > 1).all()
@@ -297,6 +347,6 @@ def test_data_that_cannot_separate_symmetries_from_controls_are_warned_about():
     rows = [("exact", -9.0), ("control", -4.0), ("learned", -8.0)]
     separated = pd.DataFrame([{"equation": "KdV", "kind": k, "s": 0.1, "validity": v} for k, v in rows])
     assert not pde_learning.warn_if_data_cannot_separate(separated)
-    close = separated.assign(validity=[-6.1, -4.5, -6.0])     # nKdV at the quick step: 1.6 apart
+    close = separated.assign(validity=[-6.1, -4.5, -6.0])  # nKdV at the quick step: 1.6 apart
     with pytest.warns(UserWarning, match="cannot separate symmetries"):
         assert pde_learning.warn_if_data_cannot_separate(close)

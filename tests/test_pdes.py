@@ -1,4 +1,5 @@
 """The equation registry: sympy proofs of the known symmetries, coordinate maps, a numerical boost test."""
+
 import math
 
 import pytest
@@ -16,14 +17,16 @@ def test_registry_names_and_unknown_name():
         pdes.get("Heat")
 
 
-@pytest.mark.parametrize("eq,sym", [c for c in CASES if c[1].kind in ("exact", "broken_by_domain")],
-                         ids=lambda v: getattr(v, "name", None))
+@pytest.mark.parametrize(
+    "eq,sym", [c for c in CASES if c[1].kind in ("exact", "broken_by_domain")], ids=lambda v: getattr(v, "name", None)
+)
 def test_registered_symmetry_satisfies_linearised_condition(eq, sym):
     assert pdes.symmetry_defect(eq, sym) == 0
 
 
-@pytest.mark.parametrize("eq,sym", [c for c in CASES if c[1].kind in ("control", "approximate")],
-                         ids=lambda v: getattr(v, "name", None))
+@pytest.mark.parametrize(
+    "eq,sym", [c for c in CASES if c[1].kind in ("control", "approximate")], ids=lambda v: getattr(v, "name", None)
+)
 def test_controls_and_approximate_symmetries_fail_the_condition(eq, sym):
     assert pdes.symmetry_defect(eq, sym) != 0
 
@@ -83,8 +86,10 @@ def test_initial_condition_distribution_and_bad_sizes():
     eq = pdes.get("KdV")
     u0, p = eq.initial_condition(3, torch.Generator().manual_seed(0), 64)
     x = eq.grid(64)
-    expected = (p["amplitude"][..., None] * torch.sin(2 * math.pi * p["wavenumber"][..., None] * x / eq.L
-                                                      + p["phase"][..., None])).sum(1)
+    expected = (
+        p["amplitude"][..., None]
+        * torch.sin(2 * math.pi * p["wavenumber"][..., None] * x / eq.L + p["phase"][..., None])
+    ).sum(1)
     torch.testing.assert_close(u0, expected)
     assert p["amplitude"].abs().max() <= 0.5 and set(p["wavenumber"].unique().tolist()) <= {1.0, 2.0}
     for bad in (0, -1, 2.5):
@@ -102,7 +107,7 @@ def test_galilean_boost_keeps_kdv_residual_but_u_scaling_raises_it():
     u = solvers.solve(eq, u0, times)
     eps = 0.3
     k = solvers.wavenumbers(256, eq.L)
-    shift = torch.exp(-1j * k * eps * times[:, None])               # u(x - eps t): Fourier shift
+    shift = torch.exp(-1j * k * eps * times[:, None])  # u(x - eps t): Fourier shift
     boosted = torch.fft.irfft(torch.fft.rfft(u) * shift, n=256) + eps
     scaled = (1 + eps) * u
     level = [solvers.residual_on_grid(eq, w, times).abs().mean().item() for w in (u, boosted, scaled)]

@@ -1,5 +1,6 @@
 """The settings of symflow.profiles: the values every run reads (a snapshot), quick written in full and
 smoke/paper as declared changes of it, and the typed merge that notebooks' overrides go through."""
+
 import json
 from pathlib import Path
 
@@ -49,14 +50,14 @@ def differences(a, b, path=()):
 def test_smoke_and_paper_differ_from_quick_exactly_where_declared(experiment, profile):
     quick, other = profiles.get("quick", experiment), profiles.get(profile, experiment)
     declared = leaves(profiles.changes(profile, experiment))
-    declared.pop((), None)                              # an empty change: no difference at all
-    assert differences(quick, other) == set(declared)   # every difference declared, none idle
+    declared.pop((), None)  # an empty change: no difference at all
+    assert differences(quick, other) == set(declared)  # every difference declared, none idle
     for path, value in declared.items():
         got = other
         for key in path:
             got = got[key]
         assert as_json(got) == as_json(value), path
-    assert profiles.changes("quick", experiment) == quick   # quick is written in full
+    assert profiles.changes("quick", experiment) == quick  # quick is written in full
 
 
 def test_get_returns_fresh_copies():
@@ -73,23 +74,33 @@ def test_get_returns_fresh_copies():
 
 def test_unknown_key_lists_the_valid_keys_at_its_level():
     base = profiles.get("quick", "pde_augmentation")
-    with pytest.raises(ValueError, match=r"overrides\['fit'\]: unknown key 'learning_rate'; "
-                                         r"valid keys: batch, lr, weight_decay, p_original, max_epochs"):
+    with pytest.raises(
+        ValueError,
+        match=r"overrides\['fit'\]: unknown key 'learning_rate'; "
+        r"valid keys: batch, lr, weight_decay, p_original, max_epochs",
+    ):
         merge(base, {"fit": {"learning_rate": 1e-3}})
     with pytest.raises(ValueError, match=r"^overrides: unknown key 'equation'; valid keys: equations, sizes"):
         profiles.resolved("quick", "pde_augmentation", {"equation": "KdV"})
 
 
-@pytest.mark.parametrize("overrides, path, expected, shown", [
-    ({"learn": {"lr": "1e-3"}}, r"overrides\['learn'\]\['lr'\]", "a number", r"'1e-3' \(str\)"),
-    ({"learn": {"adjoint": 1}}, r"overrides\['learn'\]\['adjoint'\]", "a bool", r"1 \(int\)"),
-    ({"learn": {"iterations": True}}, r"overrides\['learn'\]\['iterations'\]", "a number", r"True \(bool\)"),
-    ({"equations": "KdV"}, r"overrides\['equations'\]", "a list", r"'KdV' \(str\)"),
-    ({"learn": {"method": 6}}, r"overrides\['learn'\]\['method'\]", "a str", r"6 \(int\)"),
-    ({"learn": [1, 2]}, r"overrides\['learn'\]", "a dict", r"\[1, 2\] \(list\)"),
-    ({"learn": {"weights": {"sym": [1.0]}}}, r"overrides\['learn'\]\['weights'\]\['sym'\]", "a number",
-     r"\[1.0\] \(list\)"),
-])
+@pytest.mark.parametrize(
+    "overrides, path, expected, shown",
+    [
+        ({"learn": {"lr": "1e-3"}}, r"overrides\['learn'\]\['lr'\]", "a number", r"'1e-3' \(str\)"),
+        ({"learn": {"adjoint": 1}}, r"overrides\['learn'\]\['adjoint'\]", "a bool", r"1 \(int\)"),
+        ({"learn": {"iterations": True}}, r"overrides\['learn'\]\['iterations'\]", "a number", r"True \(bool\)"),
+        ({"equations": "KdV"}, r"overrides\['equations'\]", "a list", r"'KdV' \(str\)"),
+        ({"learn": {"method": 6}}, r"overrides\['learn'\]\['method'\]", "a str", r"6 \(int\)"),
+        ({"learn": [1, 2]}, r"overrides\['learn'\]", "a dict", r"\[1, 2\] \(list\)"),
+        (
+            {"learn": {"weights": {"sym": [1.0]}}},
+            r"overrides\['learn'\]\['weights'\]\['sym'\]",
+            "a number",
+            r"\[1.0\] \(list\)",
+        ),
+    ],
+)
 def test_type_mismatch_names_the_path_the_type_and_the_value(overrides, path, expected, shown):
     with pytest.raises(ValueError, match=rf"^{path}: expected {expected} \(like .*\); got {shown}$"):
         profiles.resolved("quick", "pde_symmetries", overrides)
@@ -97,13 +108,18 @@ def test_type_mismatch_names_the_path_the_type_and_the_value(overrides, path, ex
 
 def test_fitting_types_none_and_replace_are_accepted():
     quick = profiles.get("quick", "pde_symmetries")
-    p = merge(quick, {"learn": {"lr": 1, "iterations": 10.0, "clip": None, "affine": None, "times": (0.5, 1.0)},
-                      "evaluate": {"s_values": [0.1]}})
-    assert p["learn"]["lr"] == 1 and p["learn"]["iterations"] == 10.0           # int and float alike
-    assert p["learn"]["clip"] is None and p["learn"]["affine"] is None           # None for any setting
+    p = merge(
+        quick,
+        {
+            "learn": {"lr": 1, "iterations": 10.0, "clip": None, "affine": None, "times": (0.5, 1.0)},
+            "evaluate": {"s_values": [0.1]},
+        },
+    )
+    assert p["learn"]["lr"] == 1 and p["learn"]["iterations"] == 10.0  # int and float alike
+    assert p["learn"]["clip"] is None and p["learn"]["affine"] is None  # None for any setting
     assert p["learn"]["times"] == (0.5, 1.0) and p["evaluate"]["s_values"] == [0.1]
-    assert p["learn"]["width"] == 32 and p["evaluate"]["steps"] == 10            # the rest untouched
-    paper = profiles.get("paper", "pde_symmetries")                              # a None base takes any value
+    assert p["learn"]["width"] == 32 and p["evaluate"]["steps"] == 10  # the rest untouched
+    paper = profiles.get("paper", "pde_symmetries")  # a None base takes any value
     p = merge(paper, {"learn": {"clip": 0.5, "affine": {"centre": [0, 0, 0], "scale": [0, 1, 0]}}})
     assert p["learn"]["clip"] == 0.5 and p["learn"]["affine"]["scale"] == [0, 1, 0]
     assert profiles.resolved("paper", "pde_data", {"step": {"KdV": 0.01}})["step"] == {"KdV": 0.01}
@@ -111,10 +127,10 @@ def test_fitting_types_none_and_replace_are_accepted():
     base = {"a": {"b": 1, "c": 2}, "d": 0}
     assert merge(base, {"a": {}}) == base
     assert merge(base, {"a": Replace({})}) == {"a": {}, "d": 0}
-    assert merge(base, {"a": Replace({"z": 1})}) == {"a": {"z": 1}, "d": 0}    # no key check inside
+    assert merge(base, {"a": Replace({"z": 1})}) == {"a": {"z": 1}, "d": 0}  # no key check inside
     with pytest.raises(ValueError, match=r"overrides\['a'\]: expected a dict"):
         merge(base, {"a": Replace(3)})
-    assert base == {"a": {"b": 1, "c": 2}, "d": 0}                               # inputs untouched
+    assert base == {"a": {"b": 1, "c": 2}, "d": 0}  # inputs untouched
     assert merge(base, None) == base and merge(base, None) is not base
     with pytest.raises(ValueError, match="overrides must be a dict"):
         merge(base, "a=1")

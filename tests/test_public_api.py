@@ -1,4 +1,5 @@
 """The package's public names resolve, and importing the image path does not load the PDE stack."""
+
 import subprocess
 import sys
 
@@ -16,7 +17,9 @@ def test_every_public_name_resolves_to_its_module_attribute():
 
 
 def test_the_image_modules_do_not_import_sympy_or_the_pde_registry():
-    code = ("import sys, symflow, symflow.image_symmetries, symflow.image_augmentation; "
-            "print('sympy' in sys.modules, 'symflow.pdes' in sys.modules)")
+    code = (
+        "import sys, symflow, symflow.image_symmetries, symflow.image_augmentation; "
+        "print('sympy' in sys.modules, 'symflow.pdes' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

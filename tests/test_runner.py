@@ -1,4 +1,5 @@
 """The runner's bookkeeping of per-seed result tables."""
+
 import pandas as pd
 
 from symflow import runner
@@ -10,9 +11,11 @@ def test_seed_tables_are_recombined_from_every_seed(tmp_path):
     folder.mkdir(parents=True)
     for seed in (2, 0, 1):
         pd.DataFrame({"seed": seed, "generator": [1, 2], "validity": [0.1 * seed, 0.2]}).to_csv(
-            folder / f"affine_fraction_seed{seed}.csv", index=False)
+            folder / f"affine_fraction_seed{seed}.csv", index=False
+        )
     pd.DataFrame({"seed": [0, 2], "generator": [1, 1], "validity": [0.0, 0.2]}).to_csv(
-        folder / "affine_fraction.csv", index=False)
+        folder / "affine_fraction.csv", index=False
+    )
     assert runner.combine_seed_tables("04_image_symmetries", "quick", tmp_path) == [folder / "affine_fraction.csv"]
     table = pd.read_csv(folder / "affine_fraction.csv")
     assert table.seed.tolist() == [0, 0, 1, 1, 2, 2] and table.generator.tolist() == [1, 2] * 3

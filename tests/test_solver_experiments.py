@@ -1,4 +1,5 @@
 """Notebook 03's experiment functions: pairing, comparisons, scale choice and bad input."""
+
 import shutil
 
 import pandas as pd
@@ -29,8 +30,9 @@ def test_identical_arms_give_identical_errors_and_a_zero_difference():
     and draw the same windows: their errors agree exactly, so the paired difference is 0."""
     u, task = _advected(8, nt=48), fno.bundled(4)
     pool = sx.make_pools(u, None, task, AUGMENT)[0]
-    table, errors, model, members = sx.train_and_score({"none": pool, "same": pool}, [0, 1], task, u[:4], u[4:],
-                                                       SIZE, FIT, metrics_=("rollout", "cumulative"))
+    table, errors, model, members = sx.train_and_score(
+        {"none": pool, "same": pool}, [0, 1], task, u[:4], u[4:], SIZE, FIT, metrics_=("rollout", "cumulative")
+    )
     assert list(zip(table.augmentation, table.seed)) == members == [("none", 0), ("none", 1), ("same", 0), ("same", 1)]
     for s in (0, 1):
         torch.testing.assert_close(errors[("none", s, "rollout")], errors[("same", s, "rollout")])
@@ -54,8 +56,13 @@ def test_compare_detects_a_known_improvement():
 
 
 def test_choose_scales_takes_the_lowest_mean_validation_error():
-    sweep = pd.DataFrame({"augmentation": ["known"] * 4 + ["none"], "scale": [0.1, 0.1, 0.3, 0.3, None],
-                          "best_valid": [0.5, 0.7, 0.4, 0.6, 0.1]})
+    sweep = pd.DataFrame(
+        {
+            "augmentation": ["known"] * 4 + ["none"],
+            "scale": [0.1, 0.1, 0.3, 0.3, None],
+            "best_valid": [0.5, 0.7, 0.4, 0.6, 0.1],
+        }
+    )
     assert sx.choose_scales(sweep) == {"known": 0.3}
 
 

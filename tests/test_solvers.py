@@ -1,4 +1,5 @@
 """Solvers against exact solutions and the PDEs themselves; data files: atomic, reused, never mismatched."""
+
 import dataclasses
 import math
 import os
@@ -21,10 +22,14 @@ def test_etdrk4_coefficients_match_direct_formulas_away_from_zero():
     h = 0.3
     E, E2, Q, f1, f2, f3 = solvers.etdrk4_coefficients(z, h)
     ez = torch.exp(z)
-    expected = [ez, torch.exp(z / 2), h * (torch.exp(z / 2) - 1) / z,
-                h * (-4 - z + ez * (4 - 3 * z + z ** 2)) / z ** 3,
-                h * (2 + z + ez * (z - 2)) / z ** 3,
-                h * (-4 - 3 * z - z ** 2 + ez * (4 - z)) / z ** 3]
+    expected = [
+        ez,
+        torch.exp(z / 2),
+        h * (torch.exp(z / 2) - 1) / z,
+        h * (-4 - z + ez * (4 - 3 * z + z**2)) / z**3,
+        h * (2 + z + ez * (z - 2)) / z**3,
+        h * (-4 - 3 * z - z**2 + ez * (4 - z)) / z**3,
+    ]
     for got, want in zip((E, E2, Q, f1, f2, f3), expected):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
     # At z -> 0 the coefficients tend to h/2, h/6, h/6, h/6 (no cancellation in the contour form).
@@ -47,8 +52,8 @@ def test_packed_pairs_do_not_mix_trajectories(name):
     u0, _ = eq.initial_condition(3, torch.Generator().manual_seed(1), 64)
     times = eq.kept_times()[:3]
     together = solvers.solve(eq, u0, times, step=0.05)
-    alone = torch.cat([solvers.solve(eq, u0[i:i + 1], times, step=0.05) for i in range(3)])
-    assert (together - alone).abs().max() <= 1e-10 * alone.abs().max()   # round-off only
+    alone = torch.cat([solvers.solve(eq, u0[i : i + 1], times, step=0.05) for i in range(3)])
+    assert (together - alone).abs().max() <= 1e-10 * alone.abs().max()  # round-off only
     assert together.abs().max() > 0.1
 
 
@@ -78,7 +83,7 @@ def test_solutions_satisfy_their_equation_and_not_another(name):
     dt = 0.01 if name != "Burgers" else 0.05
     times = 1.0 + dt * torch.arange(11, dtype=torch.float64)
     u = solvers.solve(eq, u0, times)
-    scale = solvers.spectral_derivatives(u, eq.L, 1)[1].mul(u).abs().mean()   # size of u u_x
+    scale = solvers.spectral_derivatives(u, eq.L, 1)[1].mul(u).abs().mean()  # size of u u_x
     own = solvers.residual_on_grid(eq, u, times).abs().mean() / scale
     other = pdes.get({"KdV": "cKdV", "KS": "KdV", "nKdV": "KdV", "cKdV": "KdV", "Burgers": "KdV"}[name])
     wrong = solvers.residual_on_grid(other, u, times).abs().mean() / scale
@@ -95,7 +100,7 @@ def test_stored_burgers_data_satisfy_burgers(tmp_path):
     eq = pdes.get("Burgers")
     np.testing.assert_allclose(stored["x"].values, eq.grid(256).numpy())
     derivs = solvers.spectral_derivatives(u[:, 2:-2], eq.L, 1)
-    scale = (derivs[0] * derivs[1]).abs().mean()                          # size of u u_x
+    scale = (derivs[0] * derivs[1]).abs().mean()  # size of u u_x
     res = solvers.residual_on_grid(eq, u, times).abs().mean() / scale
     nu_doubled = dataclasses.replace(eq, rhs=lambda t, u, u1, u2, u3, u4: -u * u1 + 0.02 * u2)
     wrong = solvers.residual_on_grid(nu_doubled, u, times).abs().mean() / scale
@@ -106,7 +111,7 @@ def test_stored_burgers_data_satisfy_burgers(tmp_path):
 def test_dataset_written_atomically_reused_and_mismatch_is_an_error(tmp_path, monkeypatch):
     ds = solvers.dataset("Burgers", "test", "smoke", root=tmp_path)
     path = tmp_path / "smoke" / "Burgers_test.nc"
-    assert sorted(os.listdir(path.parent)) == ["Burgers_test.nc"]          # no temporary left
+    assert sorted(os.listdir(path.parent)) == ["Burgers_test.nc"]  # no temporary left
     assert ds["u"].dims == ("sample", "t", "x") and ds.attrs["nu"] == 0.01
     for key in ("equation", "L", "T", "nx", "n_kept", "seed", "solver", "step", "generation_wall_time_s"):
         assert key in ds.attrs

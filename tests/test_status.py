@@ -1,4 +1,5 @@
 """make status: a run is current only while its code is HEAD's and its inputs are unchanged."""
+
 import json
 import subprocess
 
@@ -8,7 +9,9 @@ from symflow import io, status
 
 
 def _head():
-    return subprocess.run(["git", "-C", str(io.REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(io.REPO), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
 
 
 def _record(commit, inputs=None, end=None):
@@ -29,8 +32,9 @@ def test_a_run_of_head_with_unchanged_inputs_is_current_and_a_changed_input_make
 def test_dirty_unknown_and_older_commits_are_stale_with_their_reason():
     assert status.check_run(_record(_head() + "-dirty"), "02_pde_symmetries")[0].startswith("dirty")
     assert status.check_run(_record("0" * 40), "02_pde_symmetries")[0].startswith("unknown-commit")
-    last_lib = subprocess.run(["git", "-C", str(io.REPO), "log", "-n", "1", "--format=%H", "--", "lib"],
-                              capture_output=True, text=True).stdout.strip()
+    last_lib = subprocess.run(
+        ["git", "-C", str(io.REPO), "log", "-n", "1", "--format=%H", "--", "lib"], capture_output=True, text=True
+    ).stdout.strip()
     before = subprocess.run(["git", "-C", str(io.REPO), "rev-parse", f"{last_lib}~1"], capture_output=True, text=True)
     if not last_lib or before.returncode != 0:
         pytest.skip("needs the commit before the last change of lib/ (a shallow clone lacks it)")

@@ -9,6 +9,7 @@ stack); everything else lives in its module:
              solver_experiments, augmentation_study
     images   images, image_symmetries, image_augmentation
 """
+
 from __future__ import annotations
 
 import importlib

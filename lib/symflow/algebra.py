@@ -23,6 +23,7 @@ projection onto span{V_1..V_k} under the inner product: 0 for a bracket inside t
 1 (|[V,W]| <= |J_ab| + |J_ba|), and free of the fields' scales; a pair whose products both vanish
 (two translations) has residual 0.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -35,9 +36,9 @@ import torch
 from . import metrics, pdes
 from .generators import Field, FunctionField, InnerProduct
 
-
 # ---------------------------------------------------------------------------------------------
 # Brackets.
+
 
 def jacobian_products(field: Field, z: torch.Tensor) -> torch.Tensor:
     """(n, d, N, N) with [..., a, b] = (V_a . grad) V_b (z) = D V_b(z) V_a(z), one forward-mode
@@ -89,17 +90,19 @@ def nested_closure(field: Field, inner: InnerProduct) -> list[float]:
     with torch.no_grad():
         V = field(inner.points)
     J = jacobian_products(field, inner.points)
-    return [float(_structure(V[..., :k], J[:, :, :k, :k], inner)["closure_span"].max())
-            for k in range(1, field.n_generators + 1)]
+    return [
+        float(_structure(V[..., :k], J[:, :, :k, :k], inner)["closure_span"].max())
+        for k in range(1, field.n_generators + 1)
+    ]
 
 
 def _structure(V: torch.Tensor, J: torch.Tensor, inner: InnerProduct) -> dict:
     """`structure` from the fields' values V (n, d, k) and their products J (n, d, k, k)."""
     k = V.shape[-1]
     B = J - J.transpose(2, 3)
-    MV = _weighted(V, inner)                                    # (n*d, k)
-    MB = _weighted(B, inner).reshape(MV.shape[0], k * k)        # (n*d, k*k)
-    coef = torch.linalg.lstsq(MV, MB).solution                  # (k, k*k)
+    MV = _weighted(V, inner)  # (n*d, k)
+    MB = _weighted(B, inner).reshape(MV.shape[0], k * k)  # (n*d, k*k)
+    coef = torch.linalg.lstsq(MV, MB).solution  # (k, k*k)
     C = coef.T.reshape(k, k, k)
     residual = (MB - MV @ coef).norm(dim=0).reshape(k, k)
     norms = _weighted(J, inner).reshape(MV.shape[0], k * k).norm(dim=0).reshape(k, k)
@@ -114,7 +117,7 @@ def _structure(V: torch.Tensor, J: torch.Tensor, inner: InnerProduct) -> dict:
 def change_basis(C: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
     """The structure constants in the basis W_i = sum_a V_a M[a, i] (M (k, k) invertible):
 
-        C'[i, j, e] = sum_{a, b, c} M[a, i] M[b, j] C[a, b, c] M^-1[e, c]   (V = W M^-1).
+    C'[i, j, e] = sum_{a, b, c} M[a, i] M[b, j] C[a, b, c] M^-1[e, c]   (V = W M^-1).
     """
     M = M.to(C.dtype)
     return torch.einsum("ai,bj,abc,ec->ije", M, M, C, torch.linalg.inv(M))
@@ -137,8 +140,12 @@ X = pdes.x, pdes.t, pdes.u
 
 def sympy_bracket(v: tuple, w: tuple, coords=X) -> tuple:
     """[v, w] for vector fields given as component tuples of sympy expressions in `coords`."""
-    return tuple(sympy.simplify(sum(v[j] * sympy.diff(w[i], coords[j]) - w[j] * sympy.diff(v[i], coords[j])
-                                    for j in range(len(coords)))) for i in range(len(coords)))
+    return tuple(
+        sympy.simplify(
+            sum(v[j] * sympy.diff(w[i], coords[j]) - w[j] * sympy.diff(v[i], coords[j]) for j in range(len(coords)))
+        )
+        for i in range(len(coords))
+    )
 
 
 def exact_structure(fields: list[tuple], coords=X, seed: int = 0) -> np.ndarray | None:
@@ -151,22 +158,28 @@ def exact_structure(fields: list[tuple], coords=X, seed: int = 0) -> np.ndarray 
     fields = [tuple(sympy.sympify(c) for c in f) for f in fields]
     k = len(fields)
     rng = np.random.default_rng(seed)
-    points = [dict(zip(coords, [sympy.Rational(int(r), 7) + 1 for r in rng.integers(1, 40, len(coords))]))
-              for _ in range(k + 3)]
+    points = [
+        dict(zip(coords, [sympy.Rational(int(r), 7) + 1 for r in rng.integers(1, 40, len(coords))]))
+        for _ in range(k + 3)
+    ]
     C = np.zeros((k, k, k))
     c = sympy.symbols(f"c0:{k}")
     for a, b in itertools.combinations(range(k), 2):
         br = sympy_bracket(fields[a], fields[b], coords)
-        equations = [sympy.nsimplify(br[i].subs(p)) - sum(c[e] * fields[e][i].subs(p) for e in range(k))
-                     for p in points for i in range(len(coords))]
+        equations = [
+            sympy.nsimplify(br[i].subs(p)) - sum(c[e] * fields[e][i].subs(p) for e in range(k))
+            for p in points
+            for i in range(len(coords))
+        ]
         solution = sympy.solve(equations, c, dict=True)
         if not solution:
             return None
         values = [solution[0].get(ce, 0) for ce in c]
         if any(v.free_symbols for v in values):
             values = [v.subs({s: 0 for s in v.free_symbols}) for v in values]
-        if any(sympy.simplify(br[i] - sum(values[e] * fields[e][i] for e in range(k))) != 0
-               for i in range(len(coords))):
+        if any(
+            sympy.simplify(br[i] - sum(values[e] * fields[e][i] for e in range(k))) != 0 for i in range(len(coords))
+        ):
             return None
         C[a, b] = [float(v) for v in values]
         C[b, a] = -C[a, b]
@@ -180,6 +193,7 @@ def symmetry_components(symmetry: pdes.Symmetry) -> tuple:
 # ---------------------------------------------------------------------------------------------
 # Spans.
 
+
 def span_angles(V: torch.Tensor, W: torch.Tensor, inner: InnerProduct) -> dict:
     """Angles in degrees between span V and span W (values (n, d, A), (n, d, B)).
 
@@ -187,20 +201,23 @@ def span_angles(V: torch.Tensor, W: torch.Tensor, inner: InnerProduct) -> dict:
     span V (arccos of its fraction in the span), "V_in_W": per column of V the angle to span W}.
     """
     deg = 180.0 / math.pi
-    return {"principal": (metrics.principal_angles(V, W, inner) * deg).tolist(),
-            "W_in_V": (torch.arccos(metrics.fraction_in_span(W, V, inner).clamp(max=1.0)) * deg).tolist(),
-            "V_in_W": (torch.arccos(metrics.fraction_in_span(V, W, inner).clamp(max=1.0)) * deg).tolist()}
+    return {
+        "principal": (metrics.principal_angles(V, W, inner) * deg).tolist(),
+        "W_in_V": (torch.arccos(metrics.fraction_in_span(W, V, inner).clamp(max=1.0)) * deg).tolist(),
+        "V_in_W": (torch.arccos(metrics.fraction_in_span(V, W, inner).clamp(max=1.0)) * deg).tolist(),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # Symbolic readout.
+
 
 def pde_library(equation: pdes.Equation, fourier: int = 1, degree: int = 2, extra_t=()) -> list[tuple[str, sympy.Expr]]:
     """Candidate coefficient functions in physical (x, t, u), simplest first: t^i u^j (i + j <=
     degree), then the same times cos/sin(2 pi m x / L) for m = 1..fourier (periodic in x), then
     `extra_t` (sympy functions of t, e.g. the equation's own time-dependent coefficients)."""
     x, t, u = X
-    monomials = [t ** i * u ** j for total in range(degree + 1) for j in range(total + 1) for i in [total - j]]
+    monomials = [t**i * u**j for total in range(degree + 1) for j in range(total + 1) for i in [total - j]]
     terms = list(monomials)
     for m in range(1, fourier + 1):
         for trig in (sympy.cos, sympy.sin):
@@ -212,7 +229,7 @@ def pde_library(equation: pdes.Equation, fourier: int = 1, degree: int = 2, extr
 def image_library(degree: int = 2) -> list[tuple[str, sympy.Expr]]:
     """Polynomials in the image plane's (x, y) up to `degree`, simplest first."""
     x, y = sympy.symbols("x y", real=True)
-    terms = [x ** i * y ** j for total in range(degree + 1) for j in range(total + 1) for i in [total - j]]
+    terms = [x**i * y**j for total in range(degree + 1) for j in range(total + 1) for i in [total - j]]
     return [(str(e), e) for e in terms]
 
 
@@ -224,16 +241,30 @@ def _library_matrix(terms, coords, points_physical: torch.Tensor, scales) -> tor
     component i by scales[i] (the physical length of one field unit); column i*T + j is term j
     along coordinate i."""
     n, d = points_physical.shape
-    values = torch.stack([sympy.lambdify(coords, expr, modules=_LAMBDIFY)(*points_physical.unbind(-1))
-                          + torch.zeros(n, dtype=torch.float64) for _, expr in terms], dim=-1)   # (n, T)
+    values = torch.stack(
+        [
+            sympy.lambdify(coords, expr, modules=_LAMBDIFY)(*points_physical.unbind(-1))
+            + torch.zeros(n, dtype=torch.float64)
+            for _, expr in terms
+        ],
+        dim=-1,
+    )  # (n, T)
     out = torch.zeros(n, d, d, len(terms), dtype=torch.float64)
     for i in range(d):
         out[:, i, i] = values / scales[i]
     return out.reshape(n, d, d * len(terms))
 
 
-def symbolic_readout(V: torch.Tensor, inner: InnerProduct, points_physical: torch.Tensor, terms, coords,
-                     scales, threshold: float = 0.05, digits: int = 3) -> dict:
+def symbolic_readout(
+    V: torch.Tensor,
+    inner: InnerProduct,
+    points_physical: torch.Tensor,
+    terms,
+    coords,
+    scales,
+    threshold: float = 0.05,
+    digits: int = 3,
+) -> dict:
     """A sparse basis of span{V_1..V_k} in the library `terms` (x) d_{coords}.
 
     V (n, d, k): the fields at the inner product's points (field coordinates); points_physical
@@ -249,14 +280,14 @@ def symbolic_readout(V: torch.Tensor, inner: InnerProduct, points_physical: torc
     fraction of |V| the whole library explains, "kept": number of terms per field, "pivots"}.
     """
     n, d, k = V.shape
-    Phi = _library_matrix(terms, coords, points_physical, scales)            # (n, d, m)
+    Phi = _library_matrix(terms, coords, points_physical, scales)  # (n, d, m)
     MP, MV = _weighted(Phi, inner), _weighted(V, inner)
     col_norm = MP.norm(dim=0).clamp_min(1e-300)
-    A = MP / col_norm                                                        # unit columns
-    Xi = torch.linalg.lstsq(A, MV).solution                                  # (m, k)
+    A = MP / col_norm  # unit columns
+    Xi = torch.linalg.lstsq(A, MV).solution  # (m, k)
     fit = float((A @ Xi).norm() / MV.norm())
     # (2) RREF of the row space of Xi^T with pivots taken in library order when large enough
-    R = Xi.T.clone()                                                         # (k, m)
+    R = Xi.T.clone()  # (k, m)
     pivots = []
     for row in range(k):
         sub = R[row:]
@@ -272,18 +303,18 @@ def symbolic_readout(V: torch.Tensor, inner: InnerProduct, points_physical: torc
     # (3) sequential thresholding of each basis field, refitting on its kept terms
     fields, kept = [], []
     for row in range(k):
-        target = A @ R[row]                                                  # the basis field itself
+        target = A @ R[row]  # the basis field itself
         support = R[row].abs() >= threshold * R[row].abs().max()
-        support[pivots[row]] = True                                          # a field keeps its pivot
+        support[pivots[row]] = True  # a field keeps its pivot
         for _ in range(10):
             coef = torch.zeros_like(R[row])
             coef[support] = torch.linalg.lstsq(A[:, support], target[:, None]).solution[:, 0]
             new = coef.abs() >= threshold * coef.abs().max()
             if torch.equal(new, support):
                 break
-            support = (new & support)
+            support = new & support
             support[pivots[row]] = True
-        coef = coef / col_norm                                               # back to the terms' units
+        coef = coef / col_norm  # back to the terms' units
         coef = coef / coef[pivots[row]]
         comps = [sympy.Integer(0)] * d
         m = len(terms)
@@ -302,16 +333,14 @@ def pde_readout(equation: pdes.Equation, V: torch.Tensor, inner: InnerProduct, e
     """`symbolic_readout` of PDE fields V (n, 3, k) in normalised coordinates, in physical units."""
     z = inner.points.to(torch.float64)
     physical = torch.stack(equation.denormalise(z[:, 0], z[:, 1], z[:, 2]), dim=-1)
-    return symbolic_readout(V, inner, physical, pde_library(equation, extra_t=extra_t), X,
-                            equation.scales, **kwargs)
+    return symbolic_readout(V, inner, physical, pde_library(equation, extra_t=extra_t), X, equation.scales, **kwargs)
 
 
 def readout_field(equation: pdes.Equation, fields: list[tuple], names=None) -> FunctionField:
     """Physical sympy fields as one FunctionField in the equation's normalised coordinates."""
     syms = [pdes.Symmetry(names[i] if names else f"R{i + 1}", *f, "exact") for i, f in enumerate(fields)]
     parts = [equation.normalised_field(s) for s in syms]
-    return FunctionField(lambda z: torch.stack([p(z) for p in parts], dim=-1), len(parts), 3,
-                         [s.name for s in syms])
+    return FunctionField(lambda z: torch.stack([p(z) for p in parts], dim=-1), len(parts), 3, [s.name for s in syms])
 
 
 def format_field(components: tuple, names=("x", "t", "u")) -> str:
@@ -328,8 +357,15 @@ def format_field(components: tuple, names=("x", "t", "u")) -> str:
 # ---------------------------------------------------------------------------------------------
 # Counting.
 
-def count_symmetries(learned: list[float], exact: list[float], controls: list[float],
-                     margin_exact: float = 0.5, margin_control: float = 2.0, rule: str = "bound") -> int:
+
+def count_symmetries(
+    learned: list[float],
+    exact: list[float],
+    controls: list[float],
+    margin_exact: float = 0.5,
+    margin_control: float = 2.0,
+    rule: str = "bound",
+) -> int:
     """How many of V_1, V_2, ... (in order) are symmetries by validity: the largest c such that
     V_1..V_c all have validity at most a threshold.
 

@@ -15,6 +15,7 @@ the task's window no longer fits in it. Learned and known generators take the sa
 are orthonormalised under the mean inner product over data graph points (Gram-Schmidt in their
 given order, so span and order are kept), then used identically.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,13 @@ class Tabulated(Field):
     learned MLP as cheap as a closed-form field when thousands of copies are flowed.
     """
 
-    def __init__(self, field: Field, t_range: tuple[float, float], u_range: tuple[float, float],
-                 shape: tuple[int, int, int] = (64, 48, 48)):
+    def __init__(
+        self,
+        field: Field,
+        t_range: tuple[float, float],
+        u_range: tuple[float, float],
+        shape: tuple[int, int, int] = (64, 48, 48),
+    ):
         super().__init__()
         if field.dim != 3:
             raise ValueError(f"field must act on (x, t, u) (dim 3); got dim {field.dim}")
@@ -47,13 +53,15 @@ class Tabulated(Field):
         self.names = getattr(field, "names", None)
         self.lo = torch.tensor([0.0, t_range[0], u_range[0]], dtype=torch.float64)
         self.hi = torch.tensor([1.0, t_range[1], u_range[1]], dtype=torch.float64)
-        axes = [torch.linspace(float(a), float(b), n + (k == 0), dtype=torch.float64)
-                for k, (a, b, n) in enumerate(zip(self.lo, self.hi, shape))]
+        axes = [
+            torch.linspace(float(a), float(b), n + (k == 0), dtype=torch.float64)
+            for k, (a, b, n) in enumerate(zip(self.lo, self.hi, shape))
+        ]
         xs, ts, us = torch.meshgrid(axes[0], axes[1], axes[2], indexing="ij")
         with torch.no_grad():
             values = field(torch.stack([xs, ts, us], -1).reshape(-1, 3).to(torch.float32)).double()
-        table = values.reshape(*xs.shape, 3 * self.n_generators)      # (X, T, U, 3N), channel d N + a
-        table[-1] = table[0]                                                 # x = 1 is x = 0
+        table = values.reshape(*xs.shape, 3 * self.n_generators)  # (X, T, U, 3N), channel d N + a
+        table[-1] = table[0]  # x = 1 is x = 0
         # grid_sample layout (1, C, D, H, W) with (W, H, D) <- (x, t, u).
         self.register_buffer("table", table.permute(3, 2, 1, 0)[None].to(torch.float32).contiguous())
 
@@ -100,19 +108,22 @@ def load_learned(path, equation: str, k: int, nx: int | None = None) -> Function
     if field.dim != 3 or field.n_generators < k:
         raise ValueError(f"{path}: need >= {k} generators on (x, t, u); got {field.n_generators} on dim {field.dim}")
     if "equation" not in meta:
-        warnings.warn(f"{path} does not record its equation; assuming {equation}")
+        warnings.warn(f"{path} does not record its equation; assuming {equation}", stacklevel=2)
     return FunctionField(lambda z: field(z)[..., :k], k, 3)
 
 
-def prepare(field: Field, u: torch.Tensor, n_points: int = 8192, table: tuple[int, int, int] | None = None,
-            seed: int = 0) -> Field:
+def prepare(
+    field: Field, u: torch.Tensor, n_points: int = 8192, table: tuple[int, int, int] | None = None, seed: int = 0
+) -> Field:
     """The field augmentation uses: `field` orthonormalised under the mean inner product over
     n_points graph points of the trajectories u (n, nt, nx), then, when `table` is given,
     tabulated on that lattice (t in [-0.5, 1.5], u over the data's range widened by half of it;
     float32 table values)."""
     if field.dim != 3:
         raise ValueError(f"field must act on (x, t, u) (dim 3); got dim {field.dim}")
-    points = generators.sample_points(pde_graphs.grid_graph(u), n_points, torch.Generator().manual_seed(seed), replace=True)
+    points = generators.sample_points(
+        pde_graphs.grid_graph(u), n_points, torch.Generator().manual_seed(seed), replace=True
+    )
     ortho = generators.orthonormalise(field, InnerProduct(points.to(torch.float32)))
     if table is None:
         return ortho
@@ -128,25 +139,26 @@ def _combined(field: Field, coefficients: torch.Tensor):
         return field.combined(coefficients)
 
     def fn(z: torch.Tensor) -> torch.Tensor:
-        V = field(z.reshape(-1, 3)).reshape(z.shape[0], -1, field.n_generators)    # (B, 3n, N)
+        V = field(z.reshape(-1, 3)).reshape(z.shape[0], -1, field.n_generators)  # (B, 3n, N)
         return torch.bmm(V, coefficients.to(V.dtype)[:, :, None]).reshape(z.shape)
 
     return fn
 
 
-def transform(u: torch.Tensor, field: Field, coefficients: torch.Tensor, steps: int = 4,
-              method: str = "sinc") -> tuple[torch.Tensor, torch.Tensor]:
+def transform(
+    u: torch.Tensor, field: Field, coefficients: torch.Tensor, steps: int = 4, method: str = "sinc"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Flow the graph of each u[b] (B, nt, nx) along sum_a coefficients[b, a] V_a for unit time.
 
     Returns (u', covered) from `pde_graphs.resample_graph`: u' (B, nt, nx), covered (B, nt) bool.
     """
     if coefficients.shape != (u.shape[0], field.n_generators):
-        raise ValueError(f"coefficients must have shape ({u.shape[0]}, {field.n_generators}); "
-                         f"got {tuple(coefficients.shape)}")
+        raise ValueError(
+            f"coefficients must have shape ({u.shape[0]}, {field.n_generators}); got {tuple(coefficients.shape)}"
+        )
     b, nt, nx = u.shape
     with torch.no_grad():
-        moved = flows.flow(_combined(field, coefficients), pde_graphs.grid_graph(u).reshape(b, -1, 3),
-                           1.0, steps=steps)
+        moved = flows.flow(_combined(field, coefficients), pde_graphs.grid_graph(u).reshape(b, -1, 3), 1.0, steps=steps)
     return pde_graphs.resample_graph(moved.reshape(b, nt, nx, 3), method)
 
 
@@ -174,8 +186,17 @@ def fits(rows: torch.Tensor, task: Task) -> torch.Tensor:
     return (first <= task.start) & (stop >= task.start + task.span)
 
 
-def augment(u: torch.Tensor, field: Field, task: Task, n_copies: int = 16, scale: float = 0.1,
-            steps: int = 4, method: str = "sinc", seed: int = 0, batch: int = 16) -> tuple[TrajectoryPool, dict]:
+def augment(
+    u: torch.Tensor,
+    field: Field,
+    task: Task,
+    n_copies: int = 16,
+    scale: float = 0.1,
+    steps: int = 4,
+    method: str = "sinc",
+    seed: int = 0,
+    batch: int = 16,
+) -> tuple[TrajectoryPool, dict]:
     """u (n, nt, nx) -> (TrajectoryPool with n_copies transformed copies per trajectory, stats).
 
     Copy k of trajectory i flows along sum_a c_a V_a with c_a ~ U(-scale_a, scale_a) (scale: one
@@ -189,8 +210,10 @@ def augment(u: torch.Tensor, field: Field, task: Task, n_copies: int = 16, scale
         raise ValueError(f"n_copies must be a positive integer; got {n_copies!r}")
     scales = torch.as_tensor(scale, dtype=torch.float64).flatten()
     if scales.numel() not in (1, field.n_generators) or not bool((scales >= 0).all() & (scales > 0).any()):
-        raise ValueError(f"scale must be a positive number or {field.n_generators} non-negative numbers "
-                         f"(one per generator, not all 0); got {scale!r}")
+        raise ValueError(
+            f"scale must be a positive number or {field.n_generators} non-negative numbers "
+            f"(one per generator, not all 0); got {scale!r}"
+        )
     n, nt, nx = u.shape
     g = torch.Generator().manual_seed(seed)
     coefficients = (torch.rand(n, n_copies, field.n_generators, generator=g, dtype=torch.float64) * 2 - 1) * scales
@@ -198,30 +221,50 @@ def augment(u: torch.Tensor, field: Field, task: Task, n_copies: int = 16, scale
     rows = torch.empty(n, n_copies, 2, dtype=torch.long)
     per = max(1, batch // n_copies)
     for lo in range(0, n, per):
-        chunk = u[lo:lo + per]
+        chunk = u[lo : lo + per]
         m = chunk.shape[0]
-        out, covered = transform(chunk.repeat_interleave(n_copies, 0), field,
-                                 coefficients[lo:lo + m].reshape(m * n_copies, -1), steps, method)
-        copies[lo:lo + m] = out.reshape(m, n_copies, nt, nx).to(u.dtype)
-        rows[lo:lo + m] = covered_run(covered).reshape(m, n_copies, 2)
+        out, covered = transform(
+            chunk.repeat_interleave(n_copies, 0),
+            field,
+            coefficients[lo : lo + m].reshape(m * n_copies, -1),
+            steps,
+            method,
+        )
+        copies[lo : lo + m] = out.reshape(m, n_copies, nt, nx).to(u.dtype)
+        rows[lo : lo + m] = covered_run(covered).reshape(m, n_copies, 2)
     valid = fits(rows, task)
     rejected = int((~valid).sum())
-    stats = {"copies": n * n_copies, "rejected": rejected,
-             "mean_rows": float((rows[..., 1] - rows[..., 0])[valid].float().mean()) if rejected < valid.numel() else 0.0}
+    stats = {
+        "copies": n * n_copies,
+        "rejected": rejected,
+        "mean_rows": float((rows[..., 1] - rows[..., 0])[valid].float().mean()) if rejected < valid.numel() else 0.0,
+    }
     if rejected == valid.numel():
-        raise ValueError(f"scale={scale}: every one of the {valid.numel()} copies was rejected (no "
-                         f"window of {task.span} rows left); use a smaller scale")
+        raise ValueError(
+            f"scale={scale}: every one of the {valid.numel()} copies was rejected (no "
+            f"window of {task.span} rows left); use a smaller scale"
+        )
     if rejected > valid.numel() / 2:
-        warnings.warn(f"scale={scale}: {rejected} of {valid.numel()} copies rejected (too few rows left)")
-    pool = TrajectoryPool(torch.cat([u[:, None], copies], 1),
-                          torch.cat([torch.tensor([0, nt]).expand(n, 1, 2), rows], 1),
-                          torch.cat([torch.ones(n, 1, dtype=torch.bool), valid], 1))
+        warnings.warn(f"scale={scale}: {rejected} of {valid.numel()} copies rejected (too few rows left)", stacklevel=2)
+    pool = TrajectoryPool(
+        torch.cat([u[:, None], copies], 1),
+        torch.cat([torch.tensor([0, nt]).expand(n, 1, 2), rows], 1),
+        torch.cat([torch.ones(n, 1, dtype=torch.bool), valid], 1),
+    )
     return pool, stats
 
 
 @torch.no_grad()
-def equivariance_error(model, u: torch.Tensor, field: Field, coefficients, task: Task, start: int | None = None,
-                       steps: int = 4, method: str = "sinc") -> torch.Tensor:
+def equivariance_error(
+    model,
+    u: torch.Tensor,
+    field: Field,
+    coefficients,
+    task: Task,
+    start: int | None = None,
+    steps: int = 4,
+    method: str = "sinc",
+) -> torch.Tensor:
     """Relative equivariance error of a solver under the transformation g = exp(sum_a c_a V_a), (n,).
 
     With P = f(u[s : s + n_in]) and u~ = u with rows [s + lead, s + span) replaced by P, g acts
@@ -231,12 +274,12 @@ def equivariance_error(model, u: torch.Tensor, field: Field, coefficients, task:
     """
     n, nt, _ = u.shape
     s = task.start if task.start is not None else (start if start is not None else (nt - task.span) // 2)
-    pred = model(u[:, s:s + task.n_in])
+    pred = model(u[:, s : s + task.n_in])
     filled = u.clone()
-    filled[:, s + task.lead:s + task.span] = pred
+    filled[:, s + task.lead : s + task.span] = pred
     c = torch.as_tensor(coefficients, dtype=torch.float64).expand(n, field.n_generators)
     moved, covered = transform(filled, field, c, steps, method)
-    err = (model(moved[:, s:s + task.n_in]) - moved[:, s + task.lead:s + task.span]).flatten(1).norm(dim=1)
+    err = (model(moved[:, s : s + task.n_in]) - moved[:, s + task.lead : s + task.span]).flatten(1).norm(dim=1)
     err = err / pred.flatten(1).norm(dim=1).clamp_min(1e-30)
-    ok = covered[:, s:s + task.span].all(1)
+    ok = covered[:, s : s + task.span].all(1)
     return torch.where(ok, err, torch.full_like(err, math.nan))

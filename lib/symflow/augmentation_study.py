@@ -17,6 +17,7 @@ the resolved "pde_augmentation" settings (`profiles.resolved`).
                                             the trained models' equivariance errors
     closing_lines(runs, comparisons, p)     the learning curves and the positive control's verdict
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,9 +33,15 @@ PAIRS = (("none", "known"), ("none", "learned"), ("known", "learned"))
 def study_equations(p: dict) -> list[str]:
     """The equations of the main comparison, the sweep, the single-time targets, cKdV's kinds
     experiment and the resampling ablation, once each, in that order."""
-    return list(dict.fromkeys(p["equations"] + [p["sweep"]["equation"]] + p["single_time"]["equations"]
-                              + (["cKdV"] if p["ckdv"]["sizes"] else [])
-                              + ([p["ablation"]["equation"]] if p["ablation"]["sizes"] else [])))
+    return list(
+        dict.fromkeys(
+            p["equations"]
+            + [p["sweep"]["equation"]]
+            + p["single_time"]["equations"]
+            + (["cKdV"] if p["ckdv"]["sizes"] else [])
+            + ([p["ablation"]["equation"]] if p["ablation"]["sizes"] else [])
+        )
+    )
 
 
 def load_data(names, profile: str, p: dict, log=print) -> dict:
@@ -60,8 +67,16 @@ def generator_fields(names, data: dict, p: dict, generators_dir, log=print) -> t
         field = sx.known_field(name, data[name]["train"], p["augment"])
         known[name] = {s: field for s in p["seeds"]}
         try:
-            learned[name], used = sx.learned_fields(name, data[name]["train"], p["augment"], generators_dir,
-                                                    p["generator_seeds"], p["seeds"], k, data[name]["nx"])
+            learned[name], used = sx.learned_fields(
+                name,
+                data[name]["train"],
+                p["augment"],
+                generators_dir,
+                p["generator_seeds"],
+                p["seeds"],
+                k,
+                data[name]["nx"],
+            )
         except FileNotFoundError as missing:
             learned[name], used = None, {}
             log(f"{name}: no learned column ({missing})")
@@ -74,6 +89,7 @@ class Sweep:
     """The magnitude sweep: per (arm@scale, seed) scores (`table`, with columns scale and arm),
     per-trajectory errors, the ensemble model and its members, the arms' pools, the scale of
     each arm label, the copies made, and the chosen scale per augmentation."""
+
     table: pd.DataFrame
     errors: dict
     model: object
@@ -97,8 +113,9 @@ def magnitude_sweep(data: dict, known: dict, learned: dict, p: dict, task, devic
             scale_of[f"{aug}@{scale}"] = scale
             copies.append({"equation": eq, "n_train": n, "augmentation": aug, "scale": scale, **st})
             log(f"{eq} {aug} scale {scale}: {st['copies']} copies, {st['rejected']} rejected, {st['seconds']:.0f} s")
-    table, errors, model, members = sx.train_and_score(arms, p["seeds"], task, data[eq]["valid"], data[eq]["test"],
-                                                       p["fno"], p["fit"], device, log=log)
+    table, errors, model, members = sx.train_and_score(
+        arms, p["seeds"], task, data[eq]["valid"], data[eq]["test"], p["fno"], p["fit"], device, log=log
+    )
     table["scale"] = table.augmentation.map(scale_of)
     table["arm"] = table.augmentation.str.split("@").str[0]
     chosen = sx.choose_scales(table.assign(augmentation=table.arm))
@@ -125,6 +142,7 @@ class SizeRuns:
     """Every run of the size study: one row per (equation, n_train, augmentation, seed) with its
     scores (`runs`), the same in long form (`nmse`), per-trajectory errors
     {(equation, n, augmentation, seed, metric): (n_test,)}, the trained models, the copies made."""
+
     runs: pd.DataFrame
     nmse: pd.DataFrame
     errors: dict
@@ -132,8 +150,17 @@ class SizeRuns:
     copies: list
 
 
-def size_runs(sweep: Sweep, data: dict, known: dict, learned: dict, generators_used: pd.DataFrame, p: dict,
-              task, device="cpu", log=print) -> SizeRuns:
+def size_runs(
+    sweep: Sweep,
+    data: dict,
+    known: dict,
+    learned: dict,
+    generators_used: pd.DataFrame,
+    p: dict,
+    task,
+    device="cpu",
+    log=print,
+) -> SizeRuns:
     """Train and score every equation at every size of p["sizes"] (with augmentation, at the
     chosen scales) and p["curve_sizes"] (no augmentation only), reusing the sweep's runs."""
     rows, errors, models = _sweep_rows(sweep, p)
@@ -149,20 +176,38 @@ def size_runs(sweep: Sweep, data: dict, known: dict, learned: dict, generators_u
             if augmented and fields:
                 scale = sweep.chosen.get(aug, p["augment"]["scale"])
                 arms[aug], st = sx.make_pools(u, fields, task, p["augment"], scale)
-                copies.append({"equation": name, "n_train": n, "augmentation": aug, "scale": sweep.chosen.get(aug), **st})
+                copies.append(
+                    {"equation": name, "n_train": n, "augmentation": aug, "scale": sweep.chosen.get(aug), **st}
+                )
         log(f"--- {name}, {n} trajectories: {list(arms)}")
-        table, errs, model, members = sx.train_and_score(arms, p["seeds"], task, data[name]["valid"],
-                                                         data[name]["test"], p["fno"], p["fit"], device, log=log)
-        rows += [{**r, "equation": name, "n_train": n, "scale": sweep.chosen.get(r["augmentation"])}
-                 for r in table.to_dict("records")]
+        table, errs, model, members = sx.train_and_score(
+            arms, p["seeds"], task, data[name]["valid"], data[name]["test"], p["fno"], p["fit"], device, log=log
+        )
+        rows += [
+            {**r, "equation": name, "n_train": n, "scale": sweep.chosen.get(r["augmentation"])}
+            for r in table.to_dict("records")
+        ]
         errors.update({(name, n, a, s, m): v for (a, s, m), v in errs.items()})
         models.update({(name, n, a, s): model.member(e) for e, (a, s) in enumerate(members)})
-    runs = pd.DataFrame(rows).merge(generators_used[["equation", "seed", "generator_seed"]], how="left",
-                                    on=["equation", "seed"])
+    runs = pd.DataFrame(rows).merge(
+        generators_used[["equation", "seed", "generator_seed"]], how="left", on=["equation", "seed"]
+    )
     runs.loc[runs.augmentation != "learned", "generator_seed"] = pd.NA
-    nmse = runs.melt(id_vars=["equation", "n_train", "augmentation", "seed", "generator_seed", "scale",
-                              "steps_trained", "best_step"], value_vars=list(sx.METRICS), var_name="metric",
-                     value_name="nmse")
+    nmse = runs.melt(
+        id_vars=[
+            "equation",
+            "n_train",
+            "augmentation",
+            "seed",
+            "generator_seed",
+            "scale",
+            "steps_trained",
+            "best_step",
+        ],
+        value_vars=list(sx.METRICS),
+        var_name="metric",
+        value_name="nmse",
+    )
     return SizeRuns(runs, nmse, errors, models, copies)
 
 
@@ -175,16 +220,21 @@ def comparisons(runs: pd.DataFrame, errors: dict, p: dict) -> tuple[pd.DataFrame
         sub = {(a, s, m): v for (e_, n_, a, s, m), v in errors.items() if (e_, n_) == (name, n)}
         for metric in sx.METRICS:
             c = sx.compare(sub, PAIRS, p["seeds"], metric, p["n_boot"])
-            rows += [{"equation": name, "n_train": n, **r, "verdict": sx.verdict(r),
-                      "change_percent": sx.relative_change(r)} for r in c.to_dict("records")]
+            rows += [
+                {"equation": name, "n_train": n, **r, "verdict": sx.verdict(r), "change_percent": sx.relative_change(r)}
+                for r in c.to_dict("records")
+            ]
     table = pd.DataFrame(rows)
     summary = table.assign(
-        difference=[f"{r.difference:+.3g} [{r.difference_low:+.3g}, {r.difference_high:+.3g}]" for r in table.itertuples()],
+        difference=[
+            f"{r.difference:+.3g} [{r.difference_low:+.3g}, {r.difference_high:+.3g}]" for r in table.itertuples()
+        ],
         ratio=[f"{r.ratio:.2f} [{r.ratio_low:.2f}, {r.ratio_high:.2f}]" for r in table.itertuples()],
     )[["equation", "n_train", "metric", "comparison", "difference", "ratio", "verdict"]]
     mine = runs.groupby(["equation", "n_train", "augmentation"]).cumulative.mean().rename("cumulative (here)")
     lpsda = sx.LPSDA_REFERENCE.rename(columns={"cumulative": "cumulative (LPSDA)"}).merge(
-        mine.reset_index(), how="outer", on=["equation", "n_train", "augmentation"])
+        mine.reset_index(), how="outer", on=["equation", "n_train", "augmentation"]
+    )
     return table, summary, lpsda
 
 
@@ -195,8 +245,17 @@ def secondary_runs(data: dict, known: dict, learned: dict, chosen: dict, p: dict
     rows = []
 
     def add(kind, name, n, arms, task_):
-        table = sx.train_and_score(arms, p["seeds"], task_, data[name]["valid"], data[name]["test"],
-                                   p["fno"], p["fit"], device, metrics_=("rollout",))[0]
+        table = sx.train_and_score(
+            arms,
+            p["seeds"],
+            task_,
+            data[name]["valid"],
+            data[name]["test"],
+            p["fno"],
+            p["fit"],
+            device,
+            metrics_=("rollout",),
+        )[0]
         rows.extend({**r, "experiment": kind, "equation": name, "n_train": n} for r in table.to_dict("records"))
 
     st = p["single_time"]
@@ -218,8 +277,10 @@ def secondary_runs(data: dict, known: dict, learned: dict, chosen: dict, p: dict
     ab = p["ablation"]
     for n in ab["sizes"]:
         u = data[ab["equation"]]["train"][:n]
-        arms = {m: sx.make_pools(u, known[ab["equation"]], task, p["augment"], chosen.get("known"), m)[0]
-                for m in ("sinc", "bilinear")}
+        arms = {
+            m: sx.make_pools(u, known[ab["equation"]], task, p["augment"], chosen.get("known"), m)[0]
+            for m in ("sinc", "bilinear")
+        }
         add("resampling", ab["equation"], n, arms, task)
     return pd.DataFrame(rows)
 
@@ -235,16 +296,32 @@ def equivariance(models: dict, data: dict, p: dict, task) -> pd.DataFrame:
             g = sx.equivariance_field(name, sym, data[name]["train"], p["augment"])
             for (e_, n, aug, seed), model in models.items():
                 if e_ == name and seed == p["seeds"][0] and n in p["sizes"]:
-                    err = augmentation.equivariance_error(model, data[name]["test"][:eqv["n_test"]], g,
-                                                          [eqv["coefficient"]], task, steps=p["augment"]["steps"])
-                    rows.append({"equation": name, "symmetry": sym.name, "n_train": n, "augmentation": aug,
-                                 "error": float(err.nanmean()), "uncovered": int(err.isnan().sum())})
+                    err = augmentation.equivariance_error(
+                        model,
+                        data[name]["test"][: eqv["n_test"]],
+                        g,
+                        [eqv["coefficient"]],
+                        task,
+                        steps=p["augment"]["steps"],
+                    )
+                    rows.append(
+                        {
+                            "equation": name,
+                            "symmetry": sym.name,
+                            "n_train": n,
+                            "augmentation": aug,
+                            "error": float(err.nanmean()),
+                            "uncovered": int(err.isnan().sum()),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
 def _interval(r) -> str:
-    return (f"{r.difference:+.3f} [{r.difference_low:+.3f}, {r.difference_high:+.3f}], ratio {r.ratio:.2f} "
-            f"[{r.ratio_low:.2f}, {r.ratio_high:.2f}]")
+    return (
+        f"{r.difference:+.3f} [{r.difference_low:+.3f}, {r.difference_high:+.3f}], ratio {r.ratio:.2f} "
+        f"[{r.ratio_low:.2f}, {r.ratio_high:.2f}]"
+    )
 
 
 def control_passes(row) -> bool:
@@ -261,9 +338,12 @@ def closing_lines(runs: pd.DataFrame, comparisons_: pd.DataFrame, p: dict) -> li
     for name in p["equations"]:
         c = curve[name]
         drop = 100 * (1 - c.iloc[-1] / c.iloc[0])
-        lines.append(f"{name} learning curve (none, cumulative): " + ", ".join(f"{n}: {v:.3f}" for n, v in c.items())
-                     + f" -> {drop:.0f}% lower at {c.index[-1]} than at {c.index[0]} "
-                     + ("(falls >= 30%)" if drop >= 30 else "(does NOT fall 30%)"))
+        lines.append(
+            f"{name} learning curve (none, cumulative): "
+            + ", ".join(f"{n}: {v:.3f}" for n, v in c.items())
+            + f" -> {drop:.0f}% lower at {c.index[-1]} than at {c.index[0]} "
+            + ("(falls >= 30%)" if drop >= 30 else "(does NOT fall 30%)")
+        )
     cum = comparisons_[comparisons_.metric == "cumulative"].set_index(["equation", "n_train", "comparison"])
     for name in p["equations"]:
         for n in p["sizes"]:
@@ -271,8 +351,10 @@ def closing_lines(runs: pd.DataFrame, comparisons_: pd.DataFrame, p: dict) -> li
                 continue
             control = cum.loc[(name, n, "known - none")]
             passed = control_passes(control)
-            lines.append(f"{name} n={n}: known - none {_interval(control)} -> positive control "
-                         + ("PASSES" if passed else "FAILS (no conclusion about learned generators here)"))
+            lines.append(
+                f"{name} n={n}: known - none {_interval(control)} -> positive control "
+                + ("PASSES" if passed else "FAILS (no conclusion about learned generators here)")
+            )
             for comp in ("learned - none", "learned - known"):
                 if passed and (name, n, comp) in cum.index:
                     r = cum.loc[(name, n, comp)]

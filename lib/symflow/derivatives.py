@@ -31,6 +31,7 @@ residual is -8.0 (KdV), -9.2 (KS, at the floor) against -6.2 and -4.1 for the lo
 a quick-profile training iteration costs about 1/120 of theirs (`make bench-iterations`). The local
 fits remain the choice for rough (jittered) point maps.
 """
+
 from __future__ import annotations
 
 import functools
@@ -48,9 +49,15 @@ _EXPONENTS = [(p, q) for total in range(_DEGREE + 1) for q in range(total + 1) f
 _WANTED = {"x": (1, 0), "t": (0, 1), "xx": (2, 0), "xxx": (3, 0), "xxxx": (4, 0)}
 
 
-def derivatives(x: torch.Tensor, t: torch.Tensor, u: torch.Tensor, period: float,
-                orders=ORDERS, method: str = "curvilinear", row_order: int = 6
-                ) -> dict[str, torch.Tensor]:
+def derivatives(
+    x: torch.Tensor,
+    t: torch.Tensor,
+    u: torch.Tensor,
+    period: float,
+    orders=ORDERS,
+    method: str = "curvilinear",
+    row_order: int = 6,
+) -> dict[str, torch.Tensor]:
     """Derivatives of u at the points (x, t), all of shape (..., nt, nx).
 
     orders: any of "x", "t", "xx", "xxx", "xxxx". Returns {order: tensor (..., nt, nx)}.
@@ -72,18 +79,22 @@ def _check(x, t, u, period, orders, method, row_order) -> None:
     if bad:
         raise ValueError(f"orders must be drawn from {ORDERS}; got {bad}")
     if not (x.shape == t.shape == u.shape) or x.ndim < 2:
-        raise ValueError(f"x, t, u must share one shape (..., nt, nx); got "
-                         f"{tuple(x.shape)}, {tuple(t.shape)}, {tuple(u.shape)}")
+        raise ValueError(
+            f"x, t, u must share one shape (..., nt, nx); got {tuple(x.shape)}, {tuple(t.shape)}, {tuple(u.shape)}"
+        )
     if not period > 0:
         raise ValueError(f"period must be positive; got {period!r}")
     need_rows, need_cols = (row_order + 1, 4) if method == "curvilinear" else (_ROWS, _COLS + 2)
     if x.shape[-2] < need_rows or x.shape[-1] < need_cols:
-        raise ValueError(f"the {method} method needs nt >= {need_rows} rows and nx >= {need_cols} "
-                         f"columns; got (nt, nx) = {tuple(x.shape[-2:])}")
+        raise ValueError(
+            f"the {method} method needs nt >= {need_rows} rows and nx >= {need_cols} "
+            f"columns; got (nt, nx) = {tuple(x.shape[-2:])}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # Chain rule on the curvilinear grid.
+
 
 def periodic_derivative(f: torch.Tensor, length: float | None = None, order: int = 1) -> torch.Tensor:
     """d^order f / dx^order along the last axis of samples f (..., n) of a periodic function on
@@ -96,7 +107,7 @@ def periodic_derivative(f: torch.Tensor, length: float | None = None, order: int
     if n % 2 == 0 and order % 2:
         k[-1] = 0.0
     factor = 2j * math.pi / (n if length is None else length)
-    return torch.fft.irfft(torch.fft.rfft(f) * factor ** order * k ** order, n=n)
+    return torch.fft.irfft(torch.fft.rfft(f) * factor**order * k**order, n=n)
 
 
 def _d_column(f: torch.Tensor) -> torch.Tensor:
@@ -111,7 +122,7 @@ def _fd_weights(offsets: tuple[int, ...]) -> list[float]:
     # Solve sum_k w_k offset_k^m = [m == 1] for m = 0..n-1, exactly in rationals.
     A = [[Fraction(o) ** m for o in offsets] for m in range(n)]
     b = [Fraction(int(m == 1)) for m in range(n)]
-    for c in range(n):                                  # Gauss-Jordan elimination
+    for c in range(n):  # Gauss-Jordan elimination
         pivot = next(r for r in range(c, n) if A[r][c] != 0)
         A[c], A[pivot], b[c], b[pivot] = A[pivot], A[c], b[pivot], b[c]
         for r in range(n):
@@ -129,11 +140,11 @@ def _row_matrix(nt: int, order: int) -> torch.Tensor:
     D = torch.zeros(nt, nt, dtype=torch.float64)
     centred = _fd_weights(tuple(range(-half, half + 1)))
     for i in range(half, nt - half):
-        D[i, i - half:i + half + 1] = torch.tensor(centred, dtype=torch.float64)
+        D[i, i - half : i + half + 1] = torch.tensor(centred, dtype=torch.float64)
     for i in range(half):
         w = torch.tensor(_fd_weights(tuple(k - i for k in range(order + 1))), dtype=torch.float64)
-        D[i, :order + 1] = w
-        D[nt - 1 - i, nt - 1 - order:] = -w.flip(0)
+        D[i, : order + 1] = w
+        D[nt - 1 - i, nt - 1 - order :] = -w.flip(0)
     return D
 
 
@@ -148,7 +159,7 @@ def _d_row(f: torch.Tensor, order: int) -> torch.Tensor:
 def _curvilinear(x, t, u, period, orders, row_order):
     n = x.shape[-1]
     j = torch.arange(n, dtype=x.dtype, device=x.device)
-    x_j = _d_column(x - period * j / n) + period / n   # x - period*j/n is periodic in j
+    x_j = _d_column(x - period * j / n) + period / n  # x - period*j/n is periodic in j
     x_i, t_i, t_j = _d_row(x, row_order), _d_row(t, row_order), _d_column(t)
     det = x_j * t_i - x_i * t_j
 
@@ -171,6 +182,7 @@ def _curvilinear(x, t, u, period, orders, row_order):
 # ---------------------------------------------------------------------------------------------
 # WENO-weighted local least-squares polynomial fits.
 
+
 def _stencils(nt: int, nx: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Index stencils: list of (rows, cols), each (nt, nx, ROWS*COLS); cols may leave [0, nx)."""
     i = torch.arange(nt)[:, None, None]
@@ -178,9 +190,9 @@ def _stencils(nt: int, nx: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     dr, dc = torch.meshgrid(torch.arange(_ROWS), torch.arange(_COLS), indexing="ij")
     dr, dc = dr.reshape(-1), dc.reshape(-1)
     out = []
-    for row_start in (_ROWS // 2, _ROWS // 2 - 1):          # the two near-centred row windows
+    for row_start in (_ROWS // 2, _ROWS // 2 - 1):  # the two near-centred row windows
         first_row = (i - row_start).clamp(0, nt - _ROWS)
-        for col_shift in (-1, 0, 1):                        # left-shifted, centred, right-shifted
+        for col_shift in (-1, 0, 1):  # left-shifted, centred, right-shifted
             first_col = j - _COLS // 2 + col_shift
             rows = (first_row + dr).expand(nt, nx, -1)
             cols = (first_col + dc).expand(nt, nx, -1)
@@ -234,15 +246,15 @@ def _fit(xi: torch.Tensor, eta: torch.Tensor, values: torch.Tensor) -> tuple[tor
     coordinates scaled to order one, G's conditioning costs ~1e-9 relative, far below the fits'
     truncation errors (tests/test_derivatives.py).
     """
-    X, E = _powers(xi, 2 * _DEGREE), _powers(eta, 2 * _DEGREE)              # (..., m, 2D+1)
-    moments = X.mT @ E                                                        # (..., 2D+1, 2D+1)
-    G = moments[..., _GP, _GQ]                                                # (..., K, K)
-    Xv, E5 = X[..., :_DEGREE + 1] * values[..., None], E[..., :_DEGREE + 1]
-    b = (Xv.mT @ E5)[..., _P, _Q]                                             # (..., K)
+    X, E = _powers(xi, 2 * _DEGREE), _powers(eta, 2 * _DEGREE)  # (..., m, 2D+1)
+    moments = X.mT @ E  # (..., 2D+1, 2D+1)
+    G = moments[..., _GP, _GQ]  # (..., K, K)
+    Xv, E5 = X[..., : _DEGREE + 1] * values[..., None], E[..., : _DEGREE + 1]
+    b = (Xv.mT @ E5)[..., _P, _Q]  # (..., K)
     c = _SolveSymmetric.apply(G, b)
     C = c.new_zeros(*c.shape[:-1], _DEGREE + 1, _DEGREE + 1)
-    C[..., _P, _Q] = c                                                        # (..., D+1, D+1)
-    fitted = ((X[..., :_DEGREE + 1] @ C) * E5).sum(-1)                         # (..., m)
+    C[..., _P, _Q] = c  # (..., D+1, D+1)
+    fitted = ((X[..., : _DEGREE + 1] @ C) * E5).sum(-1)  # (..., m)
     return c, (values - fitted).square().mean(-1)
 
 
@@ -259,19 +271,19 @@ def _weno(x, t, u, period, orders):
     for rows, cols in _stencils(nt, nx):
         wraps = torch.div(cols, nx, rounding_mode="floor").to(torch.float64)
         cols = cols % nx
-        xi = (x[..., rows, cols] + period * wraps - x[..., None]) / sx   # (..., nt, nx, m)
+        xi = (x[..., rows, cols] + period * wraps - x[..., None]) / sx  # (..., nt, nx, m)
         eta = (t[..., rows, cols] - t[..., None]) / st
-        coef, beta = _fit(xi, eta, u[..., rows, cols])                        # (..., K), (...)
+        coef, beta = _fit(xi, eta, u[..., rows, cols])  # (..., K), (...)
         fits.append(coef)
         betas.append(beta)
-    beta = torch.stack(betas)                                                  # (S, ..., nt, nx)
+    beta = torch.stack(betas)  # (S, ..., nt, nx)
     weights = 1.0 / (1e-12 * u_scale + beta).square()
     weights = weights / weights.sum(0)
-    coef = (weights[..., None] * torch.stack(fits)).sum(0)                    # (..., nt, nx, K)
+    coef = (weights[..., None] * torch.stack(fits)).sum(0)  # (..., nt, nx, K)
     out = {}
     for order in orders:
         p, q = _WANTED[order]
         k = _EXPONENTS.index((p, q))
-        scale = math.factorial(p) * math.factorial(q) / (sx ** p * st ** q)
+        scale = math.factorial(p) * math.factorial(q) / (sx**p * st**q)
         out[order] = (coef[..., k] * scale).to(dtype)
     return out

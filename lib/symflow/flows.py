@@ -7,6 +7,7 @@ Integration uses the reparametrisation r = s * tau, tau in [0, 1]:
     dz/dtau = s V(z),
 so that one RK4 grid on [0, 1] serves a batch of different (also negative) end times s.
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,8 +34,15 @@ def _parameters_of(field) -> tuple[torch.Tensor, ...]:
     return tuple(p for p in owner.parameters() if p.requires_grad) if isinstance(owner, nn.Module) else ()
 
 
-def flow(field, points: torch.Tensor, s, steps: int = 20, times=None, adjoint: bool = False,
-         start_velocity: torch.Tensor | None = None) -> torch.Tensor:
+def flow(
+    field,
+    points: torch.Tensor,
+    s,
+    steps: int = 20,
+    times=None,
+    adjoint: bool = False,
+    start_velocity: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Flow `points` along `field` for time `s` with `steps` fixed RK4 steps.
 
     field:  callable (B, n, d) -> (B, n, d), e.g. `GeneratorField.per_generator` (row b of the
@@ -62,21 +70,36 @@ def flow(field, points: torch.Tensor, s, steps: int = 20, times=None, adjoint: b
     if any(not 0 < f <= 1 for f in fractions):
         raise ValueError(f"times must be fractions in (0, 1]; got {times!r}")
     if start_velocity is not None and start_velocity.shape != points.shape:
-        raise ValueError(f"start_velocity must have the points' shape {tuple(points.shape)}; "
-                         f"got {tuple(start_velocity.shape)}")
+        raise ValueError(
+            f"start_velocity must have the points' shape {tuple(points.shape)}; got {tuple(start_velocity.shape)}"
+        )
     if adjoint:
         t = torch.tensor([0.0, *fractions], dtype=points.dtype, device=points.device)
         options = {"step_size": 1.0 / steps}
         params = _parameters_of(field) + ((s,) if s.requires_grad else ())
-        path = odeint_adjoint(_ScaledField(field, s), points, t, method="rk4", options=options,
-                              adjoint_method="rk4", adjoint_options=options, adjoint_params=params)
+        path = odeint_adjoint(
+            _ScaledField(field, s),
+            points,
+            t,
+            method="rk4",
+            options=options,
+            adjoint_method="rk4",
+            adjoint_options=options,
+            adjoint_params=params,
+        )
         return path[-1] if times is None else path[1:]
     path = _rk4_readouts(field, points, s[:, None, None], steps, fractions, start_velocity)
     return path[-1] if times is None else torch.stack(path)
 
 
-def _rk4_readouts(field, z: torch.Tensor, s: torch.Tensor, steps: int, fractions: list[float],
-                  start_velocity: torch.Tensor | None = None) -> list[torch.Tensor]:
+def _rk4_readouts(
+    field,
+    z: torch.Tensor,
+    s: torch.Tensor,
+    steps: int,
+    fractions: list[float],
+    start_velocity: torch.Tensor | None = None,
+) -> list[torch.Tensor]:
     """dz/dtau = s V(z) on tau in [0, 1] with `steps` steps of the RK4 3/8 rule; the states at the
     `fractions` (linear interpolation inside a step, exact at multiples of 1/steps).
 
@@ -123,8 +146,7 @@ def sample_images(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     images (B, C, H, W); grid (B, H', W', 2) in [-1, 1]^2 with (x, y) = (column, row),
     align_corners=True (pixel centres at -1 and 1).
     """
-    return nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="zeros",
-                                     align_corners=True)
+    return nn.functional.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
 def warp_images(images: torch.Tensor, field: Field, s, steps: int = 20, adjoint: bool = False) -> torch.Tensor:
@@ -139,9 +161,10 @@ def warp_images(images: torch.Tensor, field: Field, s, steps: int = 20, adjoint:
     n_gen, (b, c, h, w) = field.n_generators, images.shape
     grid = grid_points(h, w, dtype=images.dtype).to(images.device)
     s = torch.as_tensor(s, dtype=images.dtype, device=images.device)
-    start = None if adjoint else field(grid).permute(2, 0, 1)      # every generator at the same grid
-    moved = flow(field.per_generator, grid.expand(n_gen, -1, -1), -s.expand(n_gen), steps, adjoint=adjoint,
-                 start_velocity=start)
+    start = None if adjoint else field(grid).permute(2, 0, 1)  # every generator at the same grid
+    moved = flow(
+        field.per_generator, grid.expand(n_gen, -1, -1), -s.expand(n_gen), steps, adjoint=adjoint, start_velocity=start
+    )
     grids = moved.reshape(n_gen, 1, h, w, 2).expand(n_gen, b, h, w, 2).reshape(n_gen * b, h, w, 2)
     batch = images.expand(n_gen, b, c, h, w).reshape(n_gen * b, c, h, w)
     return sample_images(batch, grids).reshape(n_gen, b, c, h, w)

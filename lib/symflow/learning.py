@@ -19,6 +19,7 @@ S1..SN). `learn` owns everything else, identically for every domain:
 
     learn(field, step, schedule, identity, seed, checkpoint) -> history (DataFrame)
 """
+
 from __future__ import annotations
 
 import math
@@ -48,6 +49,7 @@ class Schedule:
     (None: not clipped); log_every, checkpoint_every: iterations between log lines and between
     checkpoints (0: only at the end).
     """
+
     iterations: int
     lr: float
     decay_at: float = 1.0
@@ -76,12 +78,27 @@ def log_line(name: str, values: dict, n_iterations: int) -> str:
     skip = {"iteration", "loss", "lr", "grad_norm", "seconds"}
     s = [f"{v:.2f}" for k, v in values.items() if k[:1] == "S" and k[1:].isdigit()]
     rest = [f"{k} {v:.3g}" for k, v in values.items() if k not in skip and not (k[:1] == "S" and k[1:].isdigit())]
-    return (f"{name} it {values['iteration'] + 1}/{n_iterations}  loss {values['loss']:.4f}  S " + " ".join(s)
-            + "  " + " ".join(rest) + f"  |grad| {values['grad_norm']:.3g}  {values['seconds']:.2f} s/it")
+    return (
+        f"{name} it {values['iteration'] + 1}/{n_iterations}  loss {values['loss']:.4f}  S "
+        + " ".join(s)
+        + "  "
+        + " ".join(rest)
+        + f"  |grad| {values['grad_norm']:.3g}  {values['seconds']:.2f} s/it"
+    )
 
 
-def learn(field: torch.nn.Module, step: Step, schedule: Schedule, identity: dict, seed: int = 0,
-          checkpoint=None, name: str = "run", log=print, callback=None, callback_every: int = 0) -> pd.DataFrame:
+def learn(
+    field: torch.nn.Module,
+    step: Step,
+    schedule: Schedule,
+    identity: dict,
+    seed: int = 0,
+    checkpoint=None,
+    name: str = "run",
+    log=print,
+    callback=None,
+    callback_every: int = 0,
+) -> pd.DataFrame:
     """Train `field` in place by Adam on `step`'s loss; returns the history (module docstring).
 
     identity: what makes this run this run (settings, seed, data name): stored in the checkpoint
@@ -98,8 +115,17 @@ def learn(field: torch.nn.Module, step: Step, schedule: Schedule, identity: dict
     def save(iteration):
         if checkpoint is not None:
             with io.atomic_path(checkpoint) as tmp:
-                torch.save({"identity": identity, "iteration": iteration, "field": field.state_dict(),
-                            "optimiser": optimiser.state_dict(), "rng": rng.get_state(), "history": history}, tmp)
+                torch.save(
+                    {
+                        "identity": identity,
+                        "iteration": iteration,
+                        "field": field.state_dict(),
+                        "optimiser": optimiser.state_dict(),
+                        "rng": rng.get_state(),
+                        "history": history,
+                    },
+                    tmp,
+                )
 
     n_it = done = schedule.iterations
     for it in range(start, n_it):
@@ -123,8 +149,10 @@ def _resume(checkpoint, identity, field, optimiser, rng, name, log) -> tuple[lis
     device = next(field.parameters()).device
     state = torch.load(checkpoint, map_location=device, weights_only=False)
     if state.get("identity") != identity:
-        raise ValueError(f"checkpoint {checkpoint} belongs to another run (its settings, seed or data differ); "
-                         "delete it or use another output_dir")
+        raise ValueError(
+            f"checkpoint {checkpoint} belongs to another run (its settings, seed or data differ); "
+            "delete it or use another output_dir"
+        )
     field.load_state_dict(state["field"])
     optimiser.load_state_dict(state["optimiser"])
     rng.set_state(state["rng"])
@@ -142,8 +170,10 @@ def _iteration(field, step, schedule, optimiser, rng, it, name, checkpoint, hist
     values = {"iteration": it, "loss": loss.item(), "lr": lr, **record}
     if not math.isfinite(values["loss"]):
         last = history[-1]["iteration"] + 1 if history else 0
-        raise NonFiniteLoss(f"{name}: the loss became {values['loss']} at iteration {it}; terms {values}. "
-                            f"The last good checkpoint ({checkpoint}, iteration {last}) is kept.")
+        raise NonFiniteLoss(
+            f"{name}: the loss became {values['loss']} at iteration {it}; terms {values}. "
+            f"The last good checkpoint ({checkpoint}, iteration {last}) is kept."
+        )
     optimiser.zero_grad()
     loss.backward()
     values["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(field.parameters(), schedule.clip or math.inf))

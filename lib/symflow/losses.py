@@ -11,6 +11,7 @@ Regularisers keep the generators distinct, non-trivial and smooth:
     lipschitz          hinge on neighbour differences exceeding tau
     sobolev            log of an H^2-type energy along a periodic axis
 """
+
 from __future__ import annotations
 
 import math
@@ -93,10 +94,10 @@ def span_orthogonality(V: torch.Tensor, inner: InnerProduct) -> torch.Tensor:
     so that form's gradient vanishes there. Here leaving the span lowers term_b at slope -1.
     """
     root = inner.weights.to(V.dtype).sqrt()[:, None, None]
-    M = (root * V).flatten(0, 1)                          # (n d, N): Euclidean dot = inner
-    Q, _ = torch.linalg.qr(M.detach())                    # Q[:, :b] spans stopgrad V_1..V_b
-    C = torch.triu(Q.T @ M, diagonal=1)                   # C[k, b] = <q_k, V_b> for k < b, else 0
-    residual = M - Q @ C                                  # column b: r_b
+    M = (root * V).flatten(0, 1)  # (n d, N): Euclidean dot = inner
+    Q, _ = torch.linalg.qr(M.detach())  # Q[:, :b] spans stopgrad V_1..V_b
+    C = torch.triu(Q.T @ M, diagonal=1)  # C[k, b] = <q_k, V_b> for k < b, else 0
+    residual = M - Q @ C  # column b: r_b
     along = (C[:, 1:] ** 2).sum(dim=0).clamp_min(1e-30).sqrt()
     return torch.atan2(along, (residual[:, 1:] ** 2).sum(dim=0).clamp_min(1e-30).sqrt()).sum()
 
@@ -132,14 +133,16 @@ def sobolev(values: torch.Tensor, axis: int, length: float = 1.0) -> torch.Tenso
     returns sum_a log E_a. High-frequency content raises it far more than smooth content.
     """
     if not -values.ndim <= axis < values.ndim or axis % values.ndim == values.ndim - 1:
-        raise ValueError(f"axis must index one of the first {values.ndim - 1} dims of values "
-                         f"with shape {tuple(values.shape)}; got {axis}")
+        raise ValueError(
+            f"axis must index one of the first {values.ndim - 1} dims of values "
+            f"with shape {tuple(values.shape)}; got {axis}"
+        )
     axis = axis % values.ndim
     n = values.shape[axis]
     spectrum = torch.fft.fft(values, dim=axis)
     k = 2 * math.pi * torch.fft.fftfreq(n, d=length / n, device=values.device).to(values.dtype)
     shape = [1] * values.ndim
     shape[axis] = n
-    weight = ((1 + k ** 2) ** 2).reshape(shape)
-    energy = (weight * spectrum.abs() ** 2).flatten(0, -2).sum(dim=0) / n ** 2
+    weight = ((1 + k**2) ** 2).reshape(shape)
+    energy = (weight * spectrum.abs() ** 2).flatten(0, -2).sum(dim=0) / n**2
     return torch.log(energy).sum()

@@ -19,6 +19,7 @@ Comparing two methods over training seeds and test items:
     hierarchical_bootstrap(baseline, treatment) paired difference and ratio of (seeds, items)
                                                 scores, intervals resampling seeds, then items
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,9 @@ from .generators import InnerProduct
 def _weighted(V: torch.Tensor, inner: InnerProduct, name: str) -> torch.Tensor:
     """V (n, d, A) -> sqrt(w) V flattened to (n*d, A), in float64."""
     if V.ndim != 3 or V.shape[0] != inner.points.shape[0]:
-        raise ValueError(f"{name} must have shape (n, d, A) with n={inner.points.shape[0]} points; "
-                         f"got {tuple(V.shape)}")
+        raise ValueError(
+            f"{name} must have shape (n, d, A) with n={inner.points.shape[0]} points; got {tuple(V.shape)}"
+        )
     w = inner.weights.to(torch.float64).sqrt()
     return (w[:, None, None] * V.detach().to(torch.float64)).reshape(-1, V.shape[-1])
 
@@ -82,8 +84,7 @@ def bootstrap_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0)
     return float(v.mean()), low, high
 
 
-def hierarchical_bootstrap(baseline, treatment, n_boot: int = 2000, level: float = 0.95,
-                           seed: int = 0) -> dict:
+def hierarchical_bootstrap(baseline, treatment, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
     """Paired comparison of two methods scored on the same training seeds and test items.
 
     baseline, treatment: (S, N) arrays; row s is training seed s (paired: the same seed index in
@@ -105,8 +106,10 @@ def hierarchical_bootstrap(baseline, treatment, n_boot: int = 2000, level: float
     b = torch.as_tensor(baseline, dtype=torch.float64)
     t = torch.as_tensor(treatment, dtype=torch.float64)
     if b.ndim != 2 or b.shape != t.shape or b.numel() == 0:
-        raise ValueError(f"baseline and treatment must be (seeds, items) arrays of one shape; got "
-                         f"{tuple(b.shape)} and {tuple(t.shape)}")
+        raise ValueError(
+            f"baseline and treatment must be (seeds, items) arrays of one shape; got "
+            f"{tuple(b.shape)} and {tuple(t.shape)}"
+        )
     if bool(torch.isnan(b).any() | torch.isnan(t).any()):
         raise ValueError("baseline and treatment must not contain NaN")
     if not 0 < level < 1:
@@ -120,6 +123,15 @@ def hierarchical_bootstrap(baseline, treatment, n_boot: int = 2000, level: float
     d_lo, d_hi = torch.quantile(mt - mb, q).tolist()
     r_lo, r_hi = torch.quantile(mt / mb, q).tolist()
     m_b, m_t = float(b.mean()), float(t.mean())
-    return {"baseline": m_b, "treatment": m_t, "difference": m_t - m_b, "difference_low": d_lo,
-            "difference_high": d_hi, "ratio": m_t / m_b if m_b != 0 else math.nan, "ratio_low": r_lo,
-            "ratio_high": r_hi, "seeds": S, "items": N}
+    return {
+        "baseline": m_b,
+        "treatment": m_t,
+        "difference": m_t - m_b,
+        "difference_low": d_lo,
+        "difference_high": d_hi,
+        "ratio": m_t / m_b if m_b != 0 else math.nan,
+        "ratio_low": r_lo,
+        "ratio_high": r_hi,
+        "seeds": S,
+        "items": N,
+    }

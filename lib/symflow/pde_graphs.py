@@ -10,6 +10,7 @@ is the graph of points (x_i, t_j, u_ij):
     graph_residual(equation, graph)        the PDE residual of graph points, normalised
     validity(field, equation, graph, s)    mean log clamped residual after flowing by s, (N,)
 """
+
 from __future__ import annotations
 
 import functools
@@ -83,8 +84,12 @@ def _interpolate(F: torch.Tensor, xi: torch.Tensor, eta: torch.Tensor, factor: i
     if factor == 1:
         terms = [(0, 1 - w), (1, w)]
     else:
-        terms = [(-1, -w * (w - 1) * (w - 2) / 6), (0, (w + 1) * (w - 1) * (w - 2) / 2),
-                 (1, -(w + 1) * w * (w - 2) / 2), (2, (w + 1) * w * (w - 1) / 6)]
+        terms = [
+            (-1, -w * (w - 1) * (w - 2) / 6),
+            (0, (w + 1) * (w - 1) * (w - 2) / 2),
+            (1, -(w + 1) * w * (w - 2) / 2),
+            (2, (w + 1) * w * (w - 1) / 6),
+        ]
     out = 0
     for offset, weight in terms:
         index = lower + torch.remainder(column + offset, n)
@@ -94,8 +99,9 @@ def _interpolate(F: torch.Tensor, xi: torch.Tensor, eta: torch.Tensor, factor: i
     return out
 
 
-def resample_graph(graph: torch.Tensor, method: str = "sinc", tol: float | None = None,
-                   max_iter: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
+def resample_graph(
+    graph: torch.Tensor, method: str = "sinc", tol: float | None = None, max_iter: int = 50
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Resample a transformed graph to the grid it came from.
 
     graph: (B, nt, nx, 3), point [b, j, i] the image of the grid point (i/nx, j/nt, u_ij) (see
@@ -139,8 +145,10 @@ def resample_graph(graph: torch.Tensor, method: str = "sinc", tol: float | None 
 # ---------------------------------------------------------------------------------------------
 # PDE solutions: moving the graph of a solution (notebook 02).
 
-def transform_graph(field: Field, graph: torch.Tensor, s, steps: int = 10, times=None,
-                    adjoint: bool = False) -> torch.Tensor:
+
+def transform_graph(
+    field: Field, graph: torch.Tensor, s, steps: int = 10, times=None, adjoint: bool = False
+) -> torch.Tensor:
     """Move every point (x, t, u) of solution graphs along each of the N generators of `field`.
 
     graph (P, nt, nx, 3): P patches of graph points; s a float or a tensor (N,), one end time
@@ -158,7 +166,7 @@ def transform_graph(field: Field, graph: torch.Tensor, s, steps: int = 10, times
         raise ValueError(f"s must be a float or have shape ({n_gen},); got {tuple(s.shape)}")
     flat = graph.reshape(-1, 3)
     points = flat[None].expand(n_gen, -1, -1)
-    start = None if adjoint else field(flat).permute(2, 0, 1)     # every generator at the same points
+    start = None if adjoint else field(flat).permute(2, 0, 1)  # every generator at the same points
     moved = flow(field.per_generator, points, s, steps, times, adjoint, start_velocity=start)
     return moved.reshape(*moved.shape[:-2], *graph.shape)
 
@@ -174,8 +182,10 @@ def as_equation(equation) -> pdes.Equation:
     if isinstance(equation, str):
         return pdes.get(equation)
     if not callable(getattr(equation, "residual", None)):
-        raise ValueError(f"equation must be one of {', '.join(pdes.EQUATIONS)} or an Equation "
-                         f"with a registered residual; got {equation!r}")
+        raise ValueError(
+            f"equation must be one of {', '.join(pdes.EQUATIONS)} or an Equation "
+            f"with a registered residual; got {equation!r}"
+        )
     return equation
 
 
@@ -187,8 +197,7 @@ def _orders(equation: pdes.Equation) -> tuple[str, ...]:
     return ("t",) + tuple(o for o, sym in zip(_JET, jet[1:]) if sym in used)
 
 
-def graph_residual(equation, graph: torch.Tensor, method: str = "curvilinear",
-                   row_order: int = 6) -> torch.Tensor:
+def graph_residual(equation, graph: torch.Tensor, method: str = "curvilinear", row_order: int = 6) -> torch.Tensor:
     """c * (u_t - F(t, u, u_x, ...)) at graph points, shape (..., nt, nx), float64.
 
     graph (..., nt, nx, 3): points (x, t, u) in the equation's normalised coordinates, rows
@@ -207,9 +216,18 @@ def graph_residual(equation, graph: torch.Tensor, method: str = "curvilinear",
     return eq.c * eq.residual(u, d["t"], *jets, t)
 
 
-def validity(field, equation, graph: torch.Tensor, s, steps: int = 10, times=None,
-             floor: float = 1e-4, method: str = "curvilinear", row_order: int = 6,
-             adjoint: bool = False) -> torch.Tensor:
+def validity(
+    field,
+    equation,
+    graph: torch.Tensor,
+    s,
+    steps: int = 10,
+    times=None,
+    floor: float = 1e-4,
+    method: str = "curvilinear",
+    row_order: int = 6,
+    adjoint: bool = False,
+) -> torch.Tensor:
     """Validity S_a of each generator of `field`: mean log max(|residual|, floor) of the graphs
     moved by s_a along generator a (read at the fractions `times` of s too, when given).
 
@@ -222,6 +240,6 @@ def validity(field, equation, graph: torch.Tensor, s, steps: int = 10, times=Non
     eq = as_equation(equation)
     moved = transform_graph(field, graph, s, steps, times, adjoint)
     residual = graph_residual(eq, moved, method, row_order)
-    axis = residual.ndim - 4                       # the generator axis: (T?, N, P, nt, nx)
+    axis = residual.ndim - 4  # the generator axis: (T?, N, P, nt, nx)
     dims = tuple(k for k in range(residual.ndim) if k != axis)
     return losses.residual_validity(residual, floor, dims)

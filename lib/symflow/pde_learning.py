@@ -24,6 +24,7 @@ on the gradient clipped to norm `clip`; the learning rate drops by 10x at `decay
 The loop itself (Adam, the learning-rate drop, clipping, checkpoints and resume, the NaN
 guard, the history and the log) is `learning.learn`, shared with the image learner.
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,8 +35,8 @@ import pandas as pd
 import torch
 
 from . import learning, losses, metrics, pde_graphs, pdes
-from .learning import NonFiniteLoss  # noqa: F401  (re-exported: the error train raises)
 from .generators import Field, GeneratorField, InnerProduct, normalise, sample_points
+from .learning import NonFiniteLoss  # noqa: F401  (re-exported: the error train raises)
 
 TERMS = ("validity", "ortho", "lipschitz", "sobolev")
 
@@ -55,22 +56,30 @@ def sample_patches(graphs: torch.Tensor, rows: int, batch: int, generator: torch
         raise ValueError(f"rows must be an integer in [7, {nt}] (the data has {nt} time rows); got {rows!r}")
     which = torch.randint(n, (batch,), generator=generator)
     first = torch.randint(nt - rows + 1, (batch,), generator=generator)
-    return torch.stack([graphs[k, f:f + rows] for k, f in zip(which.tolist(), first.tolist())])
+    return torch.stack([graphs[k, f : f + rows] for k, f in zip(which.tolist(), first.tolist())])
 
 
 def new_field(params: dict, seed: int) -> GeneratorField:
     """The untrained field of a run: seeded initialisation; `params["affine"]` as in GeneratorField."""
     torch.manual_seed(seed)
-    return GeneratorField(3, params["n_generators"], params["width"], params["head_width"], periodic=(0,),
-                          affine=params["affine"])
+    return GeneratorField(
+        3, params["n_generators"], params["width"], params["head_width"], periodic=(0,), affine=params["affine"]
+    )
 
 
 INNERS = ("batch", "data")
 
 
-def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.Tensor, params: dict,
-               sobolev: bool, generator: torch.Generator, inner: InnerProduct | None = None
-               ) -> dict[str, torch.Tensor]:
+def loss_terms(
+    field: GeneratorField,
+    equation,
+    patches: torch.Tensor,
+    s: torch.Tensor,
+    params: dict,
+    sobolev: bool,
+    generator: torch.Generator,
+    inner: InnerProduct | None = None,
+) -> dict[str, torch.Tensor]:
     """The loss terms of one batch: validity (N,), ortho, lipschitz, sobolev (scalars).
 
     inner: the inner product of the unit norms and of the orthonormality term; None draws
@@ -78,17 +87,27 @@ def loss_terms(field: GeneratorField, equation, patches: torch.Tensor, s: torch.
     """
     if inner is None:
         inner = InnerProduct(sample_points(patches, params["n_inner"], generator))
-    at_inner = field(inner.points)                                       # (n_inner, 3, N), reused
+    at_inner = field(inner.points)  # (n_inner, 3, N), reused
     V = normalise(field, inner, at_points=at_inner)
-    validity = pde_graphs.validity(V, equation, patches, s, params["steps"], params["times"],
-                                method=params["method"], row_order=params["row_order"],
-                                adjoint=params["adjoint"])
-    grid = patches[0]                                                    # (rows, nx, 3)
-    values = V(grid.reshape(-1, 3)).reshape(*grid.shape, -1)             # (rows, nx, 3, N)
-    return {"validity": validity,
-            "ortho": losses.orthonormality(at_inner * V.scale, inner, params["ortho_mode"]),
-            "lipschitz": losses.lipschitz(values, params["tau"], grid),
-            "sobolev": losses.sobolev(values, axis=1) if sobolev else values.new_zeros(())}
+    validity = pde_graphs.validity(
+        V,
+        equation,
+        patches,
+        s,
+        params["steps"],
+        params["times"],
+        method=params["method"],
+        row_order=params["row_order"],
+        adjoint=params["adjoint"],
+    )
+    grid = patches[0]  # (rows, nx, 3)
+    values = V(grid.reshape(-1, 3)).reshape(*grid.shape, -1)  # (rows, nx, 3, N)
+    return {
+        "validity": validity,
+        "ortho": losses.orthonormality(at_inner * V.scale, inner, params["ortho_mode"]),
+        "lipschitz": losses.lipschitz(values, params["tau"], grid),
+        "sobolev": losses.sobolev(values, axis=1) if sobolev else values.new_zeros(()),
+    }
 
 
 def warmed_up(weights: dict, iteration: int, warmup: int) -> dict:
@@ -98,12 +117,25 @@ def warmed_up(weights: dict, iteration: int, warmup: int) -> dict:
 
 
 def total_loss(terms: dict, weights: dict) -> torch.Tensor:
-    return (weights["sym"] * terms["validity"].sum() + weights["ortho"] * terms["ortho"]
-            + weights["lip"] * terms["lipschitz"] + weights["sob"] * terms["sobolev"])
+    return (
+        weights["sym"] * terms["validity"].sum()
+        + weights["ortho"] * terms["ortho"]
+        + weights["lip"] * terms["lipschitz"]
+        + weights["sob"] * terms["sobolev"]
+    )
 
 
-def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: int = 0,
-          log=print, device="cpu", callback=None, callback_every: int = 0) -> tuple[GeneratorField, pd.DataFrame]:
+def train(
+    equation,
+    graphs: torch.Tensor,
+    params: dict,
+    checkpoint=None,
+    seed: int = 0,
+    log=print,
+    device="cpu",
+    callback=None,
+    callback_every: int = 0,
+) -> tuple[GeneratorField, pd.DataFrame]:
     """Learn `params["n_generators"]` generators on the training graphs (S, nt, nx, 3).
 
     params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, clip (the
@@ -126,7 +158,7 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
         raise ValueError(f"inner must be one of {INNERS}; got {params['inner']!r}")
     dtype = getattr(torch, params["dtype"])
     graphs = graphs.to(device=device, dtype=dtype)
-    sample_patches(graphs, params["rows"], 1, torch.Generator().manual_seed(0))   # checks rows
+    sample_patches(graphs, params["rows"], 1, torch.Generator().manual_seed(0))  # checks rows
     fixed_inner = None
     if params["inner"] == "data":
         fixed_inner = InnerProduct(sample_points(graphs, params["n_inner"], torch.Generator().manual_seed(seed)))
@@ -139,18 +171,32 @@ def train(equation, graphs: torch.Tensor, params: dict, checkpoint=None, seed: i
         s = (sign * torch.rand(n_gen, generator=rng) * params["sigma"]).to(device)
         terms = loss_terms(field, eq, patches, s, params, it >= params["sobolev_from"] * n_it, rng, fixed_inner)
         loss = total_loss(terms, warmed_up(params["weights"], it, params["sym_warmup"]))
-        return loss, {**{f"S{a + 1}": v.item() for a, v in enumerate(terms["validity"].detach())},
-                      **{k: terms[k].item() for k in TERMS[1:]}}
+        return loss, {
+            **{f"S{a + 1}": v.item() for a, v in enumerate(terms["validity"].detach())},
+            **{k: terms[k].item() for k in TERMS[1:]},
+        }
 
-    schedule = learning.Schedule(n_it, params["lr"], params["decay_at"], params["clip"], params["log_every"],
-                                 params["checkpoint_every"])
-    history = learning.learn(field, step, schedule, {"params": params, "seed": seed, "equation": eq.name}, seed,
-                             checkpoint, f"{eq.name} seed {seed}", log, callback, callback_every)
+    schedule = learning.Schedule(
+        n_it, params["lr"], params["decay_at"], params["clip"], params["log_every"], params["checkpoint_every"]
+    )
+    history = learning.learn(
+        field,
+        step,
+        schedule,
+        {"params": params, "seed": seed, "equation": eq.name},
+        seed,
+        checkpoint,
+        f"{eq.name} seed {seed}",
+        log,
+        callback,
+        callback_every,
+    )
     return field, history
 
 
 # ---------------------------------------------------------------------------------------------
 # Judging a learned field against the registry.
+
 
 def known_names(equation) -> list[tuple[str, str]]:
     """(name, kind) of every registered field of the equation, in registry order."""
@@ -169,7 +215,7 @@ def evaluation_set(equation, profile: str, evaluate: dict, device="cpu") -> tupl
     eq = pde_graphs.as_equation(equation)
     test = graphs_of(eq, solvers.dataset(eq.name, "test", profile, device=device), torch.float64)
     r0, nr = evaluate["first_row"], evaluate["rows"]
-    return test[:evaluate["n_patches"], r0:r0 + nr], evaluation_inner(test, evaluate["n_points"], seed=0)
+    return test[: evaluate["n_patches"], r0 : r0 + nr], evaluation_inner(test, evaluate["n_points"], seed=0)
 
 
 def evaluation_inner(graphs: torch.Tensor, n_points: int, seed: int = 0) -> InnerProduct:
@@ -177,8 +223,9 @@ def evaluation_inner(graphs: torch.Tensor, n_points: int, seed: int = 0) -> Inne
     return InnerProduct(sample_points(graphs, n_points, torch.Generator().manual_seed(seed)).to(torch.float64))
 
 
-def recovery_table(equation, field: Field, untrained: Field, inner: InnerProduct, seed: int,
-                   n_span: int = 3) -> pd.DataFrame:
+def recovery_table(
+    equation, field: Field, untrained: Field, inner: InnerProduct, seed: int, n_span: int = 3
+) -> pd.DataFrame:
     """Fraction of each registered field's norm inside the span of the first `n_span` learned
     (and untrained) generators, and the same as an angle (degrees, arccos of the fraction):
     columns equation, seed, field, kind, is_symmetry, fraction_in_span, fraction_untrained,
@@ -190,19 +237,37 @@ def recovery_table(equation, field: Field, untrained: Field, inner: InnerProduct
         base = double(untrained)(inner.points)[..., :n_span]
     f = metrics.fraction_in_span(known, learned, inner)
     f0 = metrics.fraction_in_span(known, base, inner)
-    return pd.DataFrame([{"equation": eq.name, "seed": seed, "field": name, "kind": kind,
-                          "is_symmetry": kind in ("exact", "approximate"),
-                          "fraction_in_span": float(a), "fraction_untrained": float(b),
-                          "angle_deg": _degrees(a), "angle_untrained_deg": _degrees(b)}
-                         for (name, kind), a, b in zip(known_names(eq), f, f0)])
+    return pd.DataFrame(
+        [
+            {
+                "equation": eq.name,
+                "seed": seed,
+                "field": name,
+                "kind": kind,
+                "is_symmetry": kind in ("exact", "approximate"),
+                "fraction_in_span": float(a),
+                "fraction_untrained": float(b),
+                "angle_deg": _degrees(a),
+                "angle_untrained_deg": _degrees(b),
+            }
+            for (name, kind), a, b in zip(known_names(eq), f, f0)
+        ]
+    )
 
 
 def _degrees(fraction) -> float:
     return math.degrees(math.acos(min(1.0, float(fraction))))
 
 
-def learned_in_known(equation, field: Field, untrained: Field, inner: InnerProduct, seed: int,
-                     n_span: int = 3, kinds=("exact", "approximate")) -> pd.DataFrame:
+def learned_in_known(
+    equation,
+    field: Field,
+    untrained: Field,
+    inner: InnerProduct,
+    seed: int,
+    n_span: int = 3,
+    kinds=("exact", "approximate"),
+) -> pd.DataFrame:
     """Each of V1..V{n_span} (learned and untrained) against the span of the registered fields of
     `kinds`: columns equation, seed, field, fraction_in_span, fraction_untrained, angle_deg,
     angle_untrained_deg (a learned field that is a symmetry lies inside that span: angle 0)."""
@@ -213,13 +278,33 @@ def learned_in_known(equation, field: Field, untrained: Field, inner: InnerProdu
         base = double(untrained)(inner.points)[..., :n_span]
     f = metrics.fraction_in_span(learned, known, inner)
     f0 = metrics.fraction_in_span(base, known, inner)
-    return pd.DataFrame([{"equation": eq.name, "seed": seed, "field": f"V{a + 1}", "fraction_in_span": float(x),
-                          "fraction_untrained": float(y), "angle_deg": _degrees(x),
-                          "angle_untrained_deg": _degrees(y)} for a, (x, y) in enumerate(zip(f, f0))])
+    return pd.DataFrame(
+        [
+            {
+                "equation": eq.name,
+                "seed": seed,
+                "field": f"V{a + 1}",
+                "fraction_in_span": float(x),
+                "fraction_untrained": float(y),
+                "angle_deg": _degrees(x),
+                "angle_untrained_deg": _degrees(y),
+            }
+            for a, (x, y) in enumerate(zip(f, f0))
+        ]
+    )
 
 
-def validity_table(equation, field: Field, graphs: torch.Tensor, inner: InnerProduct, s_values,
-                   seed: int, steps: int = 10, method: str = "curvilinear", row_order: int = 6) -> pd.DataFrame:
+def validity_table(
+    equation,
+    field: Field,
+    graphs: torch.Tensor,
+    inner: InnerProduct,
+    s_values,
+    seed: int,
+    steps: int = 10,
+    method: str = "curvilinear",
+    row_order: int = 6,
+) -> pd.DataFrame:
     """Validity at each s of V1..VN and of every registered field, all scaled to unit norm under
     `inner`, on the patches `graphs` (P, nt, nx, 3); computed in float64. Columns equation,
     seed, field, kind, s, validity."""
@@ -231,10 +316,16 @@ def validity_table(equation, field: Field, graphs: torch.Tensor, inner: InnerPro
     rows = []
     with torch.no_grad():
         for s in s_values:
-            v = torch.cat([pde_graphs.validity(f, eq, graphs, float(s), steps, method=method, row_order=row_order)
-                           for f in (learned, known)])
-            rows += [{"equation": eq.name, "seed": seed, "field": n, "kind": k, "s": float(s),
-                      "validity": float(x)} for (n, k), x in zip(names, v)]
+            v = torch.cat(
+                [
+                    pde_graphs.validity(f, eq, graphs, float(s), steps, method=method, row_order=row_order)
+                    for f in (learned, known)
+                ]
+            )
+            rows += [
+                {"equation": eq.name, "seed": seed, "field": n, "kind": k, "s": float(s), "validity": float(x)}
+                for (n, k), x in zip(names, v)
+            ]
     return pd.DataFrame(rows)
 
 
@@ -250,8 +341,15 @@ def independence(field: Field, inner: InnerProduct, n_span: int = 3) -> float:
     return float(torch.linalg.eigvalsh(metrics.cosine_matrix(V, V, inner))[0])
 
 
-def acceptance(recovery: pd.DataFrame, validity: pd.DataFrame, independent: float, s: float = 0.1,
-               n_learned: int = 3, min_independence: float = 0.5, max_angle_deg: float = 1.0) -> pd.DataFrame:
+def acceptance(
+    recovery: pd.DataFrame,
+    validity: pd.DataFrame,
+    independent: float,
+    s: float = 0.1,
+    n_learned: int = 3,
+    min_independence: float = 0.5,
+    max_angle_deg: float = 1.0,
+) -> pd.DataFrame:
     """The recovery criteria of one run, one row per check with its numbers and `passed`.
 
     V1..V{n_learned} are independent: `independent` (from `independence`) >= min_independence.
@@ -261,35 +359,65 @@ def acceptance(recovery: pd.DataFrame, validity: pd.DataFrame, independent: floa
     symmetries, in either direction (recovery rows of kind "exact", and of kind "learned" from
     `learned_in_known`, when present) <= max_angle_deg degrees.
     """
-    out = [{"check": f"independence: V1..V{n_learned}", "value": independent,
+    out = [
+        {
+            "check": f"independence: V1..V{n_learned}",
+            "value": independent,
             "bound": f"smallest eigenvalue of the unit Gram matrix >= {min_independence}",
-            "passed": bool(independent >= min_independence)}]
+            "passed": bool(independent >= min_independence),
+        }
+    ]
     for r in recovery[recovery.kind == "exact"].itertuples():
-        left, left0 = 1 - r.fraction_in_span ** 2, 1 - r.fraction_untrained ** 2
-        out.append({"check": f"span: {r.field}", "value": r.fraction_in_span,
-                    "bound": "f >= 0.98 and 1-f^2 <= (1-f0^2)/5",
-                    "passed": bool(r.fraction_in_span >= 0.98 and left <= left0 / 5)})
+        left, left0 = 1 - r.fraction_in_span**2, 1 - r.fraction_untrained**2
+        out.append(
+            {
+                "check": f"span: {r.field}",
+                "value": r.fraction_in_span,
+                "bound": "f >= 0.98 and 1-f^2 <= (1-f0^2)/5",
+                "passed": bool(r.fraction_in_span >= 0.98 and left <= left0 / 5),
+            }
+        )
     both = recovery[recovery.kind.isin(["exact", "learned"])]
     if len(both):
         worst_angle, untrained = float(both.angle_deg.max()), float(both.angle_untrained_deg.max())
-        out.append({"check": f"angle: span(V1..V{n_learned}) and the symmetries", "value": worst_angle,
-                    "bound": f"largest principal angle, both directions, <= {max_angle_deg} degrees "
-                             f"(untrained: {untrained:.1f})",
-                    "passed": bool(worst_angle <= max_angle_deg)})
+        out.append(
+            {
+                "check": f"angle: span(V1..V{n_learned}) and the symmetries",
+                "value": worst_angle,
+                "bound": f"largest principal angle, both directions, <= {max_angle_deg} degrees "
+                f"(untrained: {untrained:.1f})",
+                "passed": bool(worst_angle <= max_angle_deg),
+            }
+        )
     at = validity[validity.s == s]
     worst = at[at.kind == "exact"].validity.max()
     best_control = at[at.kind == "control"].validity.min()
     for r in at[at.kind == "learned"].head(n_learned).itertuples():
         bound = min(worst + 0.5, best_control - 2)
-        out.append({"check": f"validity: {r.field} at s={s}", "value": r.validity,
-                    "bound": f"<= {bound:.2f} (worst symmetry {worst:.2f} + 0.5, best control {best_control:.2f} - 2)",
-                    "passed": bool(r.validity <= bound)})
+        out.append(
+            {
+                "check": f"validity: {r.field} at s={s}",
+                "value": r.validity,
+                "bound": f"<= {bound:.2f} (worst symmetry {worst:.2f} + 0.5, best control {best_control:.2f} - 2)",
+                "passed": bool(r.validity <= bound),
+            }
+        )
     return pd.DataFrame(out)
 
 
-def judge(equation, field: Field, untrained: Field, patches: torch.Tensor, inner: InnerProduct,
-          seed: int, s_values, steps: int = 10, method: str = "curvilinear", row_order: int = 6,
-          s_check: float = 0.1) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def judge(
+    equation,
+    field: Field,
+    untrained: Field,
+    patches: torch.Tensor,
+    inner: InnerProduct,
+    seed: int,
+    s_values,
+    steps: int = 10,
+    method: str = "curvilinear",
+    row_order: int = 6,
+    s_check: float = 0.1,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Everything notebook 02 says about one learned field: (recovery, validity, checks).
 
     recovery: `recovery_table` against the untrained field, followed by the rows of
@@ -303,8 +431,7 @@ def judge(equation, field: Field, untrained: Field, patches: torch.Tensor, inner
     other = learned_in_known(eq, field, untrained, inner, seed).assign(kind="learned", is_symmetry=False)
     recovery = pd.concat([recovery, other[recovery.columns]], ignore_index=True)
     s_all = sorted(set(float(v) for v in s_values) | {float(s_check)})
-    validity = validity_table(eq, field, patches, inner, s_all, seed, steps=steps, method=method,
-                              row_order=row_order)
+    validity = validity_table(eq, field, patches, inner, s_all, seed, steps=steps, method=method, row_order=row_order)
     checks = acceptance(recovery, validity, independence(field, inner), s=s_check)
     warn_if_data_cannot_separate(validity, s_check)
     checks.insert(0, "equation", eq.name)
@@ -322,11 +449,13 @@ def warn_if_data_cannot_separate(validity: pd.DataFrame, s: float = 0.1, margin:
     if exact.empty or control.empty or exact.max() <= control.min() - margin:
         return False
     name = at.equation.iloc[0]
-    warnings.warn(f"{name}: the exact symmetries reach validity {exact.max():.2f} at s={s} and the controls "
-                  f"{control.min():.2f}, less than {margin} apart: the data cannot separate symmetries from "
-                  f"non-symmetries, so the validity checks cannot pass. Generate the data with a smaller "
-                  f"solver step (the `step` of the pde_data settings) or check the equation's residual.",
-                  stacklevel=2)
+    warnings.warn(
+        f"{name}: the exact symmetries reach validity {exact.max():.2f} at s={s} and the controls "
+        f"{control.min():.2f}, less than {margin} apart: the data cannot separate symmetries from "
+        f"non-symmetries, so the validity checks cannot pass. Generate the data with a smaller "
+        f"solver step (the `step` of the pde_data settings) or check the equation's residual.",
+        stacklevel=2,
+    )
     return True
 
 

@@ -27,6 +27,7 @@ named by `profiles.extra_modules()` (the environment variable SYMFLOW_EXTRA_MODU
 and `profiles.EXTRA_MODULES`), once each, so that an equation registered in a module of one's own is
 seen by `make data`, the notebooks and the tables without editing them: examples/my_equations.py.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,6 +50,7 @@ KINDS = ("exact", "approximate", "broken_by_domain", "control")
 @dataclasses.dataclass(frozen=True)
 class Symmetry:
     """The vector field `xi d_x + tau d_t + phi d_u`, sympy expressions in physical (x, t, u)."""
+
     name: str
     xi: sympy.Expr
     tau: sympy.Expr
@@ -71,9 +73,11 @@ def _exp(z):
 
 def _controls() -> list[Symmetry]:
     """Fields that are symmetries of none of the five equations."""
-    return [Symmetry("u-shift d_u", 0, 0, 1, "control"),
-            Symmetry("u-scaling u d_u", 0, 0, u, "control"),
-            Symmetry("shear t d_x", t, 0, 0, "control")]
+    return [
+        Symmetry("u-shift d_u", 0, 0, 1, "control"),
+        Symmetry("u-scaling u d_u", 0, 0, u, "control"),
+        Symmetry("shear t d_x", t, 0, 0, "control"),
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +106,7 @@ class Equation:
     max_step        largest step accepted (larger ones are unstable for this equation's data)
     symmetries      tuple of Symmetry
     """
+
     name: str
     formula: str
     L: float
@@ -140,7 +145,7 @@ class Equation:
 
     def kept_times(self) -> torch.Tensor:
         """The kept window's times, (n_kept,) float64: the last n_kept saved times."""
-        return self.saved_times()[-self.n_kept:]
+        return self.saved_times()[-self.n_kept :]
 
     def grid(self, nx: int) -> torch.Tensor:
         """Grid points x_i = i L / nx, (nx,) float64."""
@@ -164,8 +169,8 @@ class Equation:
         phase = torch.rand(n, self.n_sines, generator=generator, dtype=torch.float64) * 2 * math.pi
         choice = torch.randint(len(self.wavenumbers), (n, self.n_sines), generator=generator)
         wavenumber = torch.tensor(self.wavenumbers, dtype=torch.float64)[choice]
-        k = 2 * math.pi * wavenumber / self.L                                  # (n, n_sines)
-        arg = k[..., None] * self.grid(nx) + phase[..., None]                  # (n, n_sines, nx)
+        k = 2 * math.pi * wavenumber / self.L  # (n, n_sines)
+        arg = k[..., None] * self.grid(nx) + phase[..., None]  # (n, n_sines, nx)
         if self.method == "cole_hopf":
             u0 = -2 * self.nu * (amp[..., None] * k[..., None] * torch.cos(arg)).sum(1)
         else:
@@ -292,18 +297,18 @@ def _kdv_rhs(t_, u_, u1, u2, u3, u4):
 
 
 def _kdv_linear(k):
-    return 1j * k ** 3          # -u_xxx -> -(ik)^3 = i k^3
+    return 1j * k**3  # -u_xxx -> -(ik)^3 = i k^3
 
 
 def _ks_linear(k):
-    return (k ** 2 - k ** 4).to(torch.complex128)   # -u_xx - u_xxxx
+    return (k**2 - k**4).to(torch.complex128)  # -u_xx - u_xxxx
 
 
 def _square(u_):
-    return u_.square_()             # with flux_scale -1/2: -(u^2/2)_x = -u u_x
+    return u_.square_()  # with flux_scale -1/2: -(u^2/2)_x = -u u_x
 
 
-_TAU = 50 * (sympy.exp(t / 50) - 1)    # nKdV: u_tau + u u_x + u_xxx = 0 in tau(t)
+_TAU = 50 * (sympy.exp(t / 50) - 1)  # nKdV: u_tau + u u_x + u_xxx = 0 in tau(t)
 
 
 class _Registry(MutableMapping):
@@ -343,73 +348,148 @@ class _Registry(MutableMapping):
         return f"EQUATIONS({', '.join(self._equations)})"
 
 
-EQUATIONS: MutableMapping[str, Equation] = _Registry({
-    "KdV": Equation(
-        name="KdV", formula="u_t + u u_x + u_xxx = 0", L=128.0, T=100.0, n_saved=250, n_kept=140,
-        c=0.3463, rhs=_kdv_rhs, method="etdrk4", linear=_kdv_linear, flux=_square, flux_scale=-0.5,
-        step=0.005, max_step=0.1,
-        symmetries=(
-            Symmetry("x-translation d_x", 1, 0, 0, "exact"),
-            Symmetry("t-translation d_t", 0, 1, 0, "exact"),
-            Symmetry("Galilean boost t d_x + d_u", t, 0, 1, "exact"),
-            Symmetry("scaling x d_x + 3t d_t - 2u d_u", x, 3 * t, -2 * u, "broken_by_domain"),
-            *_controls()),
-        **_sines()),
-    "KS": Equation(
-        name="KS", formula="u_t + u_xx + u_xxxx + u u_x = 0", L=64.0, T=100.0, n_saved=500,
-        n_kept=140, c=0.2130, rhs=lambda t_, u_, u1, u2, u3, u4: -u_ * u1 - u2 - u4,
-        method="etdrk4", linear=_ks_linear, flux=_square, flux_scale=-0.5, step=0.005, max_step=0.25,
-        symmetries=(
-            Symmetry("x-translation d_x", 1, 0, 0, "exact"),
-            Symmetry("t-translation d_t", 0, 1, 0, "exact"),
-            Symmetry("Galilean boost t d_x + d_u", t, 0, 1, "exact"),
-            *_controls()),
-        **_sines()),
-    "Burgers": Equation(
-        name="Burgers", formula="u_t + u u_x = nu u_xx", L=2 * math.pi, T=18.0, n_saved=180,
-        n_kept=140, c=20.19, nu=0.01, rhs=lambda t_, u_, u1, u2, u3, u4: -u_ * u1 + 0.01 * u2,
-        method="cole_hopf", step=0.0, max_step=0.0, n_sines=20, wavenumbers=(1, 2, 3), amplitude=0.5,
-        symmetries=(
-            Symmetry("x-translation d_x", 1, 0, 0, "exact"),
-            Symmetry("t-translation d_t", 0, 1, 0, "exact"),
-            Symmetry("Galilean boost t d_x + d_u", t, 0, 1, "exact"),
-            Symmetry("scaling x d_x + 2t d_t - u d_u", x, 2 * t, -u, "broken_by_domain"),
-            Symmetry("projective tx d_x + t^2 d_t + (x - tu) d_u", t * x, t ** 2, x - t * u,
-                     "broken_by_domain"),
-            *_controls()),
-    ),
-    "nKdV": Equation(
-        name="nKdV", formula="u_t + exp(t/50) (u u_x + u_xxx) = 0", L=128.0, T=100.0, n_saved=250,
-        n_kept=140, c=0.4345, rhs=lambda t_, u_, u1, u2, u3, u4: -_exp(t_ / 50) * (u_ * u1 + u3),
-        method="etdrk4", linear=_kdv_linear, flux=_square, flux_scale=-0.5, step=0.005, max_step=0.1,
-        solver_time=lambda t_: 50 * (math.exp(t_ / 50) - 1),
-        symmetries=(
-            Symmetry("x-translation d_x", 1, 0, 0, "exact"),
-            Symmetry("tau-translation exp(-t/50) d_t", 0, sympy.exp(-t / 50), 0, "exact"),
-            Symmetry("Galilean boost tau d_x + d_u", _TAU, 0, 1, "exact"),
-            Symmetry("scaling x d_x + 150(1 - exp(-t/50)) d_t - 2u d_u", x,
-                     150 * (1 - sympy.exp(-t / 50)), -2 * u, "broken_by_domain"),
-            Symmetry("t-translation d_t (KdV's, not nKdV's)", 0, 1, 0, "control"),
-            *_controls()),
-        **_sines()),
-    "cKdV": Equation(
-        name="cKdV", formula="u_t + u u_x + u_xxx + u / (2t + 2) = 0", L=128.0, T=100.0,
-        n_saved=250, n_kept=140, c=3.6310,
-        rhs=lambda t_, u_, u1, u2, u3, u4: -u_ * u1 - u3 - u_ / (2 * t_ + 2),
-        method="etdrk4", linear=_kdv_linear, flux=_square, flux_scale=-0.5, step=0.005, max_step=0.1,
-        decay=lambda s: -1.0 / (2 * s + 2),
-        symmetries=(
-            Symmetry("x-translation d_x", 1, 0, 0, "exact"),
-            Symmetry("cylindrical boost 2 sqrt(t+1) d_x + d_u / sqrt(t+1)", 2 * sympy.sqrt(t + 1),
-                     0, 1 / sympy.sqrt(t + 1), "exact"),
-            Symmetry("scaling x d_x + 3(t+1) d_t - 2u d_u", x, 3 * (t + 1), -2 * u, "broken_by_domain"),
-            Symmetry("t-translation d_t", 0, 1, 0, "approximate"),
-            *_controls()),
-        **_sines()),
-})
+EQUATIONS: MutableMapping[str, Equation] = _Registry(
+    {
+        "KdV": Equation(
+            name="KdV",
+            formula="u_t + u u_x + u_xxx = 0",
+            L=128.0,
+            T=100.0,
+            n_saved=250,
+            n_kept=140,
+            c=0.3463,
+            rhs=_kdv_rhs,
+            method="etdrk4",
+            linear=_kdv_linear,
+            flux=_square,
+            flux_scale=-0.5,
+            step=0.005,
+            max_step=0.1,
+            symmetries=(
+                Symmetry("x-translation d_x", 1, 0, 0, "exact"),
+                Symmetry("t-translation d_t", 0, 1, 0, "exact"),
+                Symmetry("Galilean boost t d_x + d_u", t, 0, 1, "exact"),
+                Symmetry("scaling x d_x + 3t d_t - 2u d_u", x, 3 * t, -2 * u, "broken_by_domain"),
+                *_controls(),
+            ),
+            **_sines(),
+        ),
+        "KS": Equation(
+            name="KS",
+            formula="u_t + u_xx + u_xxxx + u u_x = 0",
+            L=64.0,
+            T=100.0,
+            n_saved=500,
+            n_kept=140,
+            c=0.2130,
+            rhs=lambda t_, u_, u1, u2, u3, u4: -u_ * u1 - u2 - u4,
+            method="etdrk4",
+            linear=_ks_linear,
+            flux=_square,
+            flux_scale=-0.5,
+            step=0.005,
+            max_step=0.25,
+            symmetries=(
+                Symmetry("x-translation d_x", 1, 0, 0, "exact"),
+                Symmetry("t-translation d_t", 0, 1, 0, "exact"),
+                Symmetry("Galilean boost t d_x + d_u", t, 0, 1, "exact"),
+                *_controls(),
+            ),
+            **_sines(),
+        ),
+        "Burgers": Equation(
+            name="Burgers",
+            formula="u_t + u u_x = nu u_xx",
+            L=2 * math.pi,
+            T=18.0,
+            n_saved=180,
+            n_kept=140,
+            c=20.19,
+            nu=0.01,
+            rhs=lambda t_, u_, u1, u2, u3, u4: -u_ * u1 + 0.01 * u2,
+            method="cole_hopf",
+            step=0.0,
+            max_step=0.0,
+            n_sines=20,
+            wavenumbers=(1, 2, 3),
+            amplitude=0.5,
+            symmetries=(
+                Symmetry("x-translation d_x", 1, 0, 0, "exact"),
+                Symmetry("t-translation d_t", 0, 1, 0, "exact"),
+                Symmetry("Galilean boost t d_x + d_u", t, 0, 1, "exact"),
+                Symmetry("scaling x d_x + 2t d_t - u d_u", x, 2 * t, -u, "broken_by_domain"),
+                Symmetry("projective tx d_x + t^2 d_t + (x - tu) d_u", t * x, t**2, x - t * u, "broken_by_domain"),
+                *_controls(),
+            ),
+        ),
+        "nKdV": Equation(
+            name="nKdV",
+            formula="u_t + exp(t/50) (u u_x + u_xxx) = 0",
+            L=128.0,
+            T=100.0,
+            n_saved=250,
+            n_kept=140,
+            c=0.4345,
+            rhs=lambda t_, u_, u1, u2, u3, u4: -_exp(t_ / 50) * (u_ * u1 + u3),
+            method="etdrk4",
+            linear=_kdv_linear,
+            flux=_square,
+            flux_scale=-0.5,
+            step=0.005,
+            max_step=0.1,
+            solver_time=lambda t_: 50 * (math.exp(t_ / 50) - 1),
+            symmetries=(
+                Symmetry("x-translation d_x", 1, 0, 0, "exact"),
+                Symmetry("tau-translation exp(-t/50) d_t", 0, sympy.exp(-t / 50), 0, "exact"),
+                Symmetry("Galilean boost tau d_x + d_u", _TAU, 0, 1, "exact"),
+                Symmetry(
+                    "scaling x d_x + 150(1 - exp(-t/50)) d_t - 2u d_u",
+                    x,
+                    150 * (1 - sympy.exp(-t / 50)),
+                    -2 * u,
+                    "broken_by_domain",
+                ),
+                Symmetry("t-translation d_t (KdV's, not nKdV's)", 0, 1, 0, "control"),
+                *_controls(),
+            ),
+            **_sines(),
+        ),
+        "cKdV": Equation(
+            name="cKdV",
+            formula="u_t + u u_x + u_xxx + u / (2t + 2) = 0",
+            L=128.0,
+            T=100.0,
+            n_saved=250,
+            n_kept=140,
+            c=3.6310,
+            rhs=lambda t_, u_, u1, u2, u3, u4: -u_ * u1 - u3 - u_ / (2 * t_ + 2),
+            method="etdrk4",
+            linear=_kdv_linear,
+            flux=_square,
+            flux_scale=-0.5,
+            step=0.005,
+            max_step=0.1,
+            decay=lambda s: -1.0 / (2 * s + 2),
+            symmetries=(
+                Symmetry("x-translation d_x", 1, 0, 0, "exact"),
+                Symmetry(
+                    "cylindrical boost 2 sqrt(t+1) d_x + d_u / sqrt(t+1)",
+                    2 * sympy.sqrt(t + 1),
+                    0,
+                    1 / sympy.sqrt(t + 1),
+                    "exact",
+                ),
+                Symmetry("scaling x d_x + 3(t+1) d_t - 2u d_u", x, 3 * (t + 1), -2 * u, "broken_by_domain"),
+                Symmetry("t-translation d_t", 0, 1, 0, "approximate"),
+                *_controls(),
+            ),
+            **_sines(),
+        ),
+    }
+)
 
-_imported: set[str] = set()   # extra modules imported so far
-_loading = False              # an extra module is being imported (it may read the registry)
+_imported: set[str] = set()  # extra modules imported so far
+_loading = False  # an extra module is being imported (it may read the registry)
 
 
 def load_extra_modules() -> tuple[str, ...]:
@@ -427,12 +507,16 @@ def load_extra_modules() -> tuple[str, ...]:
                 try:
                     importlib.import_module(name)
                 except Exception as err:
-                    where = ("profiles.EXTRA_MODULES" if name in profiles.EXTRA_MODULES else
-                             f"the environment variable {profiles.ENV_EXTRA_MODULES}")
+                    where = (
+                        "profiles.EXTRA_MODULES"
+                        if name in profiles.EXTRA_MODULES
+                        else f"the environment variable {profiles.ENV_EXTRA_MODULES}"
+                    )
                     raise ImportError(
                         f"could not import the extra equation module {name!r} (listed in {where}): "
                         f"{type(err).__name__}: {err} (is its folder on the Python path, PYTHONPATH?)",
-                        name=name) from err
+                        name=name,
+                    ) from err
                 _imported.add(name)
         finally:
             _loading = False
@@ -444,10 +528,11 @@ def register(equation: Equation, replace: bool = False) -> Equation:
     is a ValueError unless `replace` (the same object again is accepted: re-importing is harmless)."""
     if not isinstance(equation, Equation):
         raise TypeError(f"register takes a pdes.Equation; got {type(equation).__name__}")
-    known = EQUATIONS._equations       # not through the mapping: no extra-module import from here
+    known = EQUATIONS._equations  # not through the mapping: no extra-module import from here
     if equation.name in known and known[equation.name] is not equation and not replace:
-        raise ValueError(f"an equation called {equation.name!r} is already registered "
-                         "(pass replace=True to replace it)")
+        raise ValueError(
+            f"an equation called {equation.name!r} is already registered (pass replace=True to replace it)"
+        )
     EQUATIONS[equation.name] = equation
     return equation
 

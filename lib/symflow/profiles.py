@@ -18,6 +18,7 @@ that equations registered there (`pdes.register`) are seen by `make data`, the n
 tables alike: the environment variable SYMFLOW_EXTRA_MODULES (comma-separated) and EXTRA_MODULES
 below. See examples/my_equations.py.
 """
+
 from __future__ import annotations
 
 import copy
@@ -39,6 +40,7 @@ ENV_EXTRA_MODULES = "SYMFLOW_EXTRA_MODULES"
 class Replace:
     """In overrides given to `merge`: `value` replaces the base value whole (a dict is not merged
     key by key). Its type is checked like any other override."""
+
     value: Any
 
 
@@ -54,11 +56,19 @@ _SETTINGS: dict[str, dict[str, dict]] = {}
 # the larger steps of quick and smoke against the default); n_show: trajectories drawn per equation;
 # equations: the equations notebook 01 shows (None: every registered one).
 _SETTINGS["pde_data"] = {
-    "quick": {"equations": None, "sizes": {"train": 512, "valid": 128, "test": 256}, "nx": 256,
-              "seeds": {"train": 1, "valid": 2, "test": 3},
-              "step": {"KdV": 0.02, "KS": 0.02, "nKdV": 0.02, "cKdV": 0.02}, "n_show": 3},
-    "smoke": {"sizes": {"train": 16, "valid": 4, "test": 8},
-              "step": {"KdV": 0.1, "KS": 0.1, "nKdV": 0.1, "cKdV": 0.1}, "n_show": 2},
+    "quick": {
+        "equations": None,
+        "sizes": {"train": 512, "valid": 128, "test": 256},
+        "nx": 256,
+        "seeds": {"train": 1, "valid": 2, "test": 3},
+        "step": {"KdV": 0.02, "KS": 0.02, "nKdV": 0.02, "cKdV": 0.02},
+        "n_show": 3,
+    },
+    "smoke": {
+        "sizes": {"train": 16, "valid": 4, "test": 8},
+        "step": {"KdV": 0.1, "KS": 0.1, "nKdV": 0.1, "cKdV": 0.1},
+        "n_show": 2,
+    },
     "paper": {"sizes": {"train": 1024, "valid": 1024, "test": 4096}, "step": None},
 }
 
@@ -92,31 +102,98 @@ _SETTINGS["intro"] = {
 # keeps the paper's choices except 64-row patches of the full period, not 64 x 64 (the curvilinear
 # derivatives need whole periodic rows) and the adjoint method (the paper allows either).
 _SETTINGS["pde_symmetries"] = {
-    "quick": {"equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"], "seed": 0,
-              "learn": {"n_generators": 4, "width": 32, "head_width": 16, "rows": 8, "batch": 2,
-                        "iterations": 3000, "lr": 1e-3, "decay_at": 0.8, "clip": 1.0, "sigma": 0.4, "steps": 2,
-                        "times": [0.5, 1.0], "n_inner": 2048, "tau": 3.0,
-                        "weights": {"sym": 1.0, "ortho": 3.0, "lip": 1.0, "sob": 1.0},
-                        "ortho_mode": "span", "sym_warmup": 100, "inner": "data", "adjoint": False,
-                        "affine": {"centre": [0.0, 0.5, 0.0], "scale": [0.0, 3.464, 0.0]},
-                        "sobolev_from": 0.9, "method": "curvilinear", "row_order": 6, "dtype": "float32",
-                        "checkpoint_every": 500, "log_every": 300},
-              "evaluate": {"n_points": 4096, "n_patches": 8, "rows": 20, "first_row": 60, "steps": 10,
-                           "s_values": [0.02, 0.1, 0.4], "s_curve": [0.02, 0.05, 0.1, 0.2, 0.4]}},
-    "smoke": {"equations": ["KdV"],
-              "learn": {"width": 16, "head_width": 8, "rows": 7, "batch": 1, "iterations": 3, "lr": 3e-3,
-                        "decay_at": 0.5, "steps": 1, "times": None, "n_inner": 256, "sym_warmup": 0,
-                        "sobolev_from": 0.6, "checkpoint_every": 2, "log_every": 1},
-              "evaluate": {"n_points": 512, "n_patches": 1, "rows": 7, "first_row": 0, "steps": 2,
-                           "s_curve": [0.02, 0.1, 0.4]}},
+    "quick": {
+        "equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"],
+        "seed": 0,
+        "learn": {
+            "n_generators": 4,
+            "width": 32,
+            "head_width": 16,
+            "rows": 8,
+            "batch": 2,
+            "iterations": 3000,
+            "lr": 1e-3,
+            "decay_at": 0.8,
+            "clip": 1.0,
+            "sigma": 0.4,
+            "steps": 2,
+            "times": [0.5, 1.0],
+            "n_inner": 2048,
+            "tau": 3.0,
+            "weights": {"sym": 1.0, "ortho": 3.0, "lip": 1.0, "sob": 1.0},
+            "ortho_mode": "span",
+            "sym_warmup": 100,
+            "inner": "data",
+            "adjoint": False,
+            "affine": {"centre": [0.0, 0.5, 0.0], "scale": [0.0, 3.464, 0.0]},
+            "sobolev_from": 0.9,
+            "method": "curvilinear",
+            "row_order": 6,
+            "dtype": "float32",
+            "checkpoint_every": 500,
+            "log_every": 300,
+        },
+        "evaluate": {
+            "n_points": 4096,
+            "n_patches": 8,
+            "rows": 20,
+            "first_row": 60,
+            "steps": 10,
+            "s_values": [0.02, 0.1, 0.4],
+            "s_curve": [0.02, 0.05, 0.1, 0.2, 0.4],
+        },
+    },
+    "smoke": {
+        "equations": ["KdV"],
+        "learn": {
+            "width": 16,
+            "head_width": 8,
+            "rows": 7,
+            "batch": 1,
+            "iterations": 3,
+            "lr": 3e-3,
+            "decay_at": 0.5,
+            "steps": 1,
+            "times": None,
+            "n_inner": 256,
+            "sym_warmup": 0,
+            "sobolev_from": 0.6,
+            "checkpoint_every": 2,
+            "log_every": 1,
+        },
+        "evaluate": {
+            "n_points": 512,
+            "n_patches": 1,
+            "rows": 7,
+            "first_row": 0,
+            "steps": 2,
+            "s_curve": [0.02, 0.1, 0.4],
+        },
+    },
     # the paper: Adam 1e-4 without clipping, x0.1 halfway, batch 4, width 256, 4 readouts, 25,600
     # iterations, the plain MLP, the batch's inner product, pairwise orthonormality
-    "paper": {"learn": {"width": 256, "head_width": 32, "rows": 64, "batch": 4, "iterations": 25600,
-                        "lr": 1e-4, "decay_at": 0.5, "clip": None, "steps": 12,
-                        "times": [0.25, 0.5, 0.75, 1.0], "n_inner": 8192, "ortho_mode": "pairwise",
-                        "sym_warmup": 0, "inner": "batch", "adjoint": True, "affine": None,
-                        "log_every": 100},
-              "evaluate": {"n_points": 16384, "n_patches": 64}},
+    "paper": {
+        "learn": {
+            "width": 256,
+            "head_width": 32,
+            "rows": 64,
+            "batch": 4,
+            "iterations": 25600,
+            "lr": 1e-4,
+            "decay_at": 0.5,
+            "clip": None,
+            "steps": 12,
+            "times": [0.25, 0.5, 0.75, 1.0],
+            "n_inner": 8192,
+            "ortho_mode": "pairwise",
+            "sym_warmup": 0,
+            "inner": "batch",
+            "adjoint": True,
+            "affine": None,
+            "log_every": 100,
+        },
+        "evaluate": {"n_points": 16384, "n_patches": 64},
+    },
 }
 
 # notebook 04: learning the symmetries of images (the paper's image experiments 1-2). dataset:
@@ -129,29 +206,59 @@ _SETTINGS["pde_symmetries"] = {
 # curves at s_values on `n_eval` test images, LieGG on `liegg_images`.
 # quick departs from the paper in ortho_mode ("span"), lr and the number of steps.
 _SETTINGS["image_symmetries"] = {
-    "quick": {"dataset": "mnist", "n_train": None, "seed": 0,
-              "extractor": {"arch": "SmallCNN", "width": 16, "epochs": 6, "batch_size": 64, "lr": 0.05,
-                            "weight_decay": 5e-4, "milestones": [0.5, 0.8], "gamma": 0.2},
-              "weights": {"n_images": 1000, "n_projections": 8, "bump_sigma": 1.5},
-              "learn": {"n_generators": 10, "iterations": 300, "batch_size": 32, "lr": 3e-3, "sigma": 0.4,
-                        "steps": 2, "w_ortho": 10.0, "w_lip": 10.0, "tau": 0.5, "clip": None,
-                        "ortho_mode": "span"},
-              "evaluate": {"n_eval": 500, "s": 0.2, "s_values": [0.1, 0.2, 0.3, 0.4], "steps": 4,
-                           "liegg_images": 1000}},
-    "smoke": {"n_train": 500,
-              "extractor": {"width": 4, "epochs": 1, "milestones": [0.3, 0.6, 0.8]},
-              "weights": {"n_images": 50, "n_projections": 2},
-              "learn": {"iterations": 2, "batch_size": 8, "lr": 1e-3},
-              "evaluate": {"n_eval": 20, "s_values": [0.2], "steps": 2, "liegg_images": 20}},
+    "quick": {
+        "dataset": "mnist",
+        "n_train": None,
+        "seed": 0,
+        "extractor": {
+            "arch": "SmallCNN",
+            "width": 16,
+            "epochs": 6,
+            "batch_size": 64,
+            "lr": 0.05,
+            "weight_decay": 5e-4,
+            "milestones": [0.5, 0.8],
+            "gamma": 0.2,
+        },
+        "weights": {"n_images": 1000, "n_projections": 8, "bump_sigma": 1.5},
+        "learn": {
+            "n_generators": 10,
+            "iterations": 300,
+            "batch_size": 32,
+            "lr": 3e-3,
+            "sigma": 0.4,
+            "steps": 2,
+            "w_ortho": 10.0,
+            "w_lip": 10.0,
+            "tau": 0.5,
+            "clip": None,
+            "ortho_mode": "span",
+        },
+        "evaluate": {"n_eval": 500, "s": 0.2, "s_values": [0.1, 0.2, 0.3, 0.4], "steps": 4, "liegg_images": 1000},
+    },
+    "smoke": {
+        "n_train": 500,
+        "extractor": {"width": 4, "epochs": 1, "milestones": [0.3, 0.6, 0.8]},
+        "weights": {"n_images": 50, "n_projections": 2},
+        "learn": {"iterations": 2, "batch_size": 8, "lr": 1e-3},
+        "evaluate": {"n_eval": 20, "s_values": [0.2], "steps": 2, "liegg_images": 20},
+    },
     # the paper: CIFAR-10 (data/cifar-10-python.tar.gz), ResNet-18 200 epochs, generators 50 epochs
     # of 50,000 images at batch 128 (= 19,531 steps), Adam 1e-4, step sigma/20
-    "paper": {"dataset": "cifar10",
-              "extractor": {"arch": "ResNet18", "width": 64, "epochs": 200, "batch_size": 128, "lr": 0.1,
-                            "milestones": [0.3, 0.6, 0.8]},
-              "weights": {"n_images": 5000, "n_projections": 16},
-              "learn": {"iterations": 19531, "batch_size": 128, "lr": 1e-4, "steps": 20,
-                        "ortho_mode": "pairwise"},
-              "evaluate": {"n_eval": 2000, "steps": 20, "liegg_images": 2000}},
+    "paper": {
+        "dataset": "cifar10",
+        "extractor": {
+            "arch": "ResNet18",
+            "width": 64,
+            "epochs": 200,
+            "batch_size": 128,
+            "lr": 0.1,
+            "milestones": [0.3, 0.6, 0.8],
+        },
+        "weights": {"n_images": 5000, "n_projections": 16},
+        "learn": {"iterations": 19531, "batch_size": 128, "lr": 1e-4, "steps": 20, "ortho_mode": "pairwise"},
+        "evaluate": {"n_eval": 2000, "steps": 20, "liegg_images": 2000},
+    },
 }
 
 # notebook 05: classifier accuracy with no / default / affine / learned augmentation (the paper's
@@ -165,15 +272,51 @@ _SETTINGS["image_symmetries"] = {
 # after `padding` zero pixels (+ flips if `flip`). n_boot: bootstrap draws.
 # quick: the regime where the positive control (affine - none) is detectable; notebook 05, section 2.
 _SETTINGS["image_augmentation"] = {
-    "quick": {"dataset": "mnist", "train_per_class": 20, "test_per_class": None, "seeds": list(range(21)),
-              "symmetry_seeds": [0, 1, 2], "arch": "SmallCNN", "width": 8, "epochs": 80, "batch_size": 50,
-              "lr": 0.05, "weight_decay": 5e-4, "milestones": [0.5, 0.8], "gamma": 0.2, "padding": 2,
-              "flip": False, "n_fields": 6, "scale": 0.04082, "steps": 4, "n_boot": 2000},
-    "smoke": {"train_per_class": 5, "test_per_class": 20, "seeds": [0, 1, 2], "symmetry_seeds": [0],
-              "width": 4, "epochs": 1, "batch_size": 25, "steps": 2, "n_boot": 200},
-    "paper": {"dataset": "cifar10", "train_per_class": None, "seeds": [0, 1, 2], "arch": "ResNet18",
-              "width": 64, "epochs": 200, "batch_size": 128, "lr": 0.1, "milestones": [0.3, 0.6, 0.8],
-              "padding": 4, "flip": True},
+    "quick": {
+        "dataset": "mnist",
+        "train_per_class": 20,
+        "test_per_class": None,
+        "seeds": list(range(21)),
+        "symmetry_seeds": [0, 1, 2],
+        "arch": "SmallCNN",
+        "width": 8,
+        "epochs": 80,
+        "batch_size": 50,
+        "lr": 0.05,
+        "weight_decay": 5e-4,
+        "milestones": [0.5, 0.8],
+        "gamma": 0.2,
+        "padding": 2,
+        "flip": False,
+        "n_fields": 6,
+        "scale": 0.04082,
+        "steps": 4,
+        "n_boot": 2000,
+    },
+    "smoke": {
+        "train_per_class": 5,
+        "test_per_class": 20,
+        "seeds": [0, 1, 2],
+        "symmetry_seeds": [0],
+        "width": 4,
+        "epochs": 1,
+        "batch_size": 25,
+        "steps": 2,
+        "n_boot": 200,
+    },
+    "paper": {
+        "dataset": "cifar10",
+        "train_per_class": None,
+        "seeds": [0, 1, 2],
+        "arch": "ResNet18",
+        "width": 64,
+        "epochs": 200,
+        "batch_size": 128,
+        "lr": 0.1,
+        "milestones": [0.3, 0.6, 0.8],
+        "padding": 4,
+        "flip": True,
+    },
 }
 
 # notebook 06: the algebra of the learned generators (symflow.algebra). n_span: how many leading
@@ -183,9 +326,13 @@ _SETTINGS["image_augmentation"] = {
 # gets none), those of the known symmetries of nKdV and cKdV (so for them the readout is a
 # consistency check).
 _SETTINGS["generator_algebra"] = {
-    "quick": {"equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"], "n_span": 3, "s": 0.1,
-              "readout": {"threshold": 0.05, "digits": 3},
-              "extra_t": {"nKdV": ["exp(-t/50)", "exp(t/50)"], "cKdV": ["sqrt(t + 1)", "1/sqrt(t + 1)"]}},
+    "quick": {
+        "equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"],
+        "n_span": 3,
+        "s": 0.1,
+        "readout": {"threshold": 0.05, "digits": 3},
+        "extra_t": {"nKdV": ["exp(-t/50)", "exp(t/50)"], "cKdV": ["sqrt(t + 1)", "1/sqrt(t + 1)"]},
+    },
     "smoke": {"equations": ["KdV"], "extra_t": Replace({})},
     "paper": {},
 }
@@ -205,45 +352,85 @@ _SETTINGS["generator_algebra"] = {
 # else. single_time / ckdv / ablation: the secondary experiments (skipped when their list is
 # empty). equivariance: the equivariance error on n_test test trajectories at `coefficient`.
 _SETTINGS["pde_augmentation"] = {
-    "quick": {"equations": ["KdV", "KS"], "sizes": [32, 128], "curve_sizes": [512], "seeds": [0, 1, 2],
-              "generator_seeds": [0, 1, 2], "n_test": 128, "x_stride": 2,
-              "fno": {"width": 32, "modes": 16, "layers": 4, "hidden": 128},
-              "fit": {"batch": 16, "lr": 2e-3, "weight_decay": 1e-4, "p_original": 0.5, "max_epochs": 300,
-                      "eval_every": 10.0, "patience": 8, "n_valid": 64, "schedule": "cosine",
-                      "max_steps": 4500},
-              "augment": {"n_copies": 16, "max_copies": 1024, "scale": 0.1, "steps": 2, "table": [64, 48, 48],
-                          "n_points": 8192, "seed": 0},
-              "sweep": {"equation": "KdV", "n_train": 32, "scales": [0.1, 0.2]},
-              "n_boot": 2000,
-              "single_time": {"equations": [], "sizes": [32], "first": 20, "target": 90},
-              "ckdv": {"sizes": []},
-              "ablation": {"equation": "KS", "sizes": []},
-              "equivariance": {"n_test": 16, "coefficient": 0.1}},
-    "smoke": {"equations": ["KdV"], "sizes": [4, 8], "curve_sizes": [], "seeds": [0, 1],
-              "generator_seeds": [0], "n_test": 8,
-              "fno": {"width": 8, "modes": 4, "layers": 2, "hidden": 16},
-              "fit": {"batch": 4, "lr": 1e-3, "max_epochs": 2, "eval_every": 1.0, "patience": 5, "n_valid": 4,
-                      "max_steps": None},
-              "augment": {"n_copies": 1, "max_copies": None, "table": [16, 12, 12], "n_points": 1024},
-              "sweep": {"n_train": 4, "scales": [0.05, 0.1]},
-              "n_boot": 200,
-              "single_time": {"equations": ["cKdV"], "sizes": [4]},
-              "ckdv": {"sizes": [4]},
-              "ablation": {"equation": "KdV", "sizes": [4]},
-              "equivariance": {"n_test": 4}},
+    "quick": {
+        "equations": ["KdV", "KS"],
+        "sizes": [32, 128],
+        "curve_sizes": [512],
+        "seeds": [0, 1, 2],
+        "generator_seeds": [0, 1, 2],
+        "n_test": 128,
+        "x_stride": 2,
+        "fno": {"width": 32, "modes": 16, "layers": 4, "hidden": 128},
+        "fit": {
+            "batch": 16,
+            "lr": 2e-3,
+            "weight_decay": 1e-4,
+            "p_original": 0.5,
+            "max_epochs": 300,
+            "eval_every": 10.0,
+            "patience": 8,
+            "n_valid": 64,
+            "schedule": "cosine",
+            "max_steps": 4500,
+        },
+        "augment": {
+            "n_copies": 16,
+            "max_copies": 1024,
+            "scale": 0.1,
+            "steps": 2,
+            "table": [64, 48, 48],
+            "n_points": 8192,
+            "seed": 0,
+        },
+        "sweep": {"equation": "KdV", "n_train": 32, "scales": [0.1, 0.2]},
+        "n_boot": 2000,
+        "single_time": {"equations": [], "sizes": [32], "first": 20, "target": 90},
+        "ckdv": {"sizes": []},
+        "ablation": {"equation": "KS", "sizes": []},
+        "equivariance": {"n_test": 16, "coefficient": 0.1},
+    },
+    "smoke": {
+        "equations": ["KdV"],
+        "sizes": [4, 8],
+        "curve_sizes": [],
+        "seeds": [0, 1],
+        "generator_seeds": [0],
+        "n_test": 8,
+        "fno": {"width": 8, "modes": 4, "layers": 2, "hidden": 16},
+        "fit": {
+            "batch": 4,
+            "lr": 1e-3,
+            "max_epochs": 2,
+            "eval_every": 1.0,
+            "patience": 5,
+            "n_valid": 4,
+            "max_steps": None,
+        },
+        "augment": {"n_copies": 1, "max_copies": None, "table": [16, 12, 12], "n_points": 1024},
+        "sweep": {"n_train": 4, "scales": [0.05, 0.1]},
+        "n_boot": 200,
+        "single_time": {"equations": ["cKdV"], "sizes": [4]},
+        "ckdv": {"sizes": [4]},
+        "ablation": {"equation": "KdV", "sizes": [4]},
+        "equivariance": {"n_test": 4},
+    },
     # the paper: FNO1d 5 layers, width 256, 32 modes; AdamW 1e-4, batch 16, 40 epochs, 16 copies at
     # coefficient 0.1, 4096 test trajectories
-    "paper": {"equations": ["KdV", "KS", "Burgers"], "sizes": [32, 128, 512], "curve_sizes": [],
-              "n_test": None, "x_stride": 1,
-              "fno": {"width": 256, "modes": 32, "layers": 5},
-              "fit": {"lr": 1e-4, "max_epochs": 40, "eval_every": 1.0, "patience": 10, "n_valid": 1024,
-                      "max_steps": None},
-              "augment": {"max_copies": None, "steps": 4, "table": None, "n_points": 16384},
-              "sweep": {"scales": [0.05, 0.1, 0.2, 0.4]},
-              "single_time": {"equations": ["nKdV", "cKdV"], "sizes": [32, 128, 512]},
-              "ckdv": {"sizes": [32, 128]},
-              "ablation": {"sizes": [32, 128, 512]},
-              "equivariance": {"n_test": 256}},
+    "paper": {
+        "equations": ["KdV", "KS", "Burgers"],
+        "sizes": [32, 128, 512],
+        "curve_sizes": [],
+        "n_test": None,
+        "x_stride": 1,
+        "fno": {"width": 256, "modes": 32, "layers": 5},
+        "fit": {"lr": 1e-4, "max_epochs": 40, "eval_every": 1.0, "patience": 10, "n_valid": 1024, "max_steps": None},
+        "augment": {"max_copies": None, "steps": 4, "table": None, "n_points": 16384},
+        "sweep": {"scales": [0.05, 0.1, 0.2, 0.4]},
+        "single_time": {"equations": ["nKdV", "cKdV"], "sizes": [32, 128, 512]},
+        "ckdv": {"sizes": [32, 128]},
+        "ablation": {"sizes": [32, 128, 512]},
+        "equivariance": {"n_test": 256},
+    },
 }
 
 
@@ -286,8 +473,9 @@ def merge(base: dict, overrides: dict | None, where: str = "overrides") -> dict:
         value = value.value if whole else value
         expected, got = _kind(out[key]), _kind(value)
         if expected is not None and got is not None and expected != got:
-            raise ValueError(f"{path}: expected a {expected} (like {out[key]!r}); "
-                             f"got {value!r} ({type(value).__name__})")
+            raise ValueError(
+                f"{path}: expected a {expected} (like {out[key]!r}); got {value!r} ({type(value).__name__})"
+            )
         if isinstance(out[key], dict) and isinstance(value, dict) and not whole:
             out[key] = merge(out[key], value, path)
         else:
@@ -297,10 +485,17 @@ def merge(base: dict, overrides: dict | None, where: str = "overrides") -> dict:
 
 def _build() -> dict[str, dict[str, dict]]:
     """Every (experiment, profile)'s settings: quick as written, smoke and paper merged into it."""
-    return {experiment: {profile: (copy.deepcopy(spec["quick"]) if profile == "quick" else
-                                   merge(spec["quick"], spec[profile], f"{experiment} {profile}"))
-                         for profile in PROFILES}
-            for experiment, spec in _SETTINGS.items()}
+    return {
+        experiment: {
+            profile: (
+                copy.deepcopy(spec["quick"])
+                if profile == "quick"
+                else merge(spec["quick"], spec[profile], f"{experiment} {profile}")
+            )
+            for profile in PROFILES
+        }
+        for experiment, spec in _SETTINGS.items()
+    }
 
 
 _EXPERIMENTS: dict[str, dict[str, dict]] = _build()

@@ -14,6 +14,7 @@ must give its own outputs distinct names (e.g. a `seed1/` sub-folder). A failed 
 run keeps its `.partial` folder, so the next run with the same tag resumes from whatever
 checkpoints the notebook left there.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,10 @@ def notebook_folder(notebook: str, profile: str, output_dir=None, log=print) -> 
         folder = Path(output_dir)
     else:
         folder = SCRATCH / notebook / profile
-        log(f"interactive run: writing to the scratch folder {folder} (not to the committed results; "
-            f"`python -m symflow.runner {notebook} --profile {profile}` writes those)")
+        log(
+            f"interactive run: writing to the scratch folder {folder} (not to the committed results; "
+            f"`python -m symflow.runner {notebook} --profile {profile}` writes those)"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -56,9 +59,13 @@ def notebook_folder(notebook: str, profile: str, output_dir=None, log=print) -> 
 # The settings entry (`symflow.profiles`) each notebook resolves from its `overrides`, recorded in
 # its provenance.
 NOTEBOOK_SETTINGS = {
-    "00_generators_and_flows": "intro", "01_pde_data": "pde_data", "02_pde_symmetries": "pde_symmetries",
-    "03_pde_augmentation": "pde_augmentation", "04_image_symmetries": "image_symmetries",
-    "05_image_augmentation": "image_augmentation", "06_generator_algebra": "generator_algebra",
+    "00_generators_and_flows": "intro",
+    "01_pde_data": "pde_data",
+    "02_pde_symmetries": "pde_symmetries",
+    "03_pde_augmentation": "pde_augmentation",
+    "04_image_symmetries": "image_symmetries",
+    "05_image_augmentation": "image_augmentation",
+    "06_generator_algebra": "generator_algebra",
 }
 
 
@@ -109,8 +116,15 @@ def combine_seed_tables(notebook: str, profile: str, root: Path | None = None) -
     return written
 
 
-def run_notebook(notebook: str, profile: str, device: str = "cpu", parameters: dict | None = None,
-                 tag: str | None = None, html: bool = True, progress: bool = False) -> Path:
+def run_notebook(
+    notebook: str,
+    profile: str,
+    device: str = "cpu",
+    parameters: dict | None = None,
+    tag: str | None = None,
+    html: bool = True,
+    progress: bool = False,
+) -> Path:
     """Execute `notebooks/<notebook>.ipynb` and return its final results folder."""
     import nbformat
     import papermill as pm
@@ -133,16 +147,32 @@ def run_notebook(notebook: str, profile: str, device: str = "cpu", parameters: d
     inputs_log.unlink(missing_ok=True)
     start, commit = time.time(), io.git_commit()
     with _environment(io.INPUTS_LOG, str(inputs_log)):
-        pm.execute_notebook(str(source), str(executed), parameters=params, kernel_name="python3",
-                            cwd=str(io.REPO), progress_bar=progress, log_output=progress)
+        pm.execute_notebook(
+            str(source),
+            str(executed),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(io.REPO),
+            progress_bar=progress,
+            log_output=progress,
+        )
     wall = time.time() - start
     read = inputs_log.read_text().split() if inputs_log.exists() else []
     inputs_log.unlink(missing_ok=True)
     written = {p.resolve() for p in partial.rglob("*")}
     inputs = io.fingerprints(p for p in read if Path(p).resolve() not in written)
-    io.write_json(partial / f"provenance{suffix}.json",
-                  io.provenance(profile, {k: v for k, v in params.items() if k != "output_dir"},
-                                wall, device, commit_at_start=commit, settings=settings, inputs=inputs))
+    io.write_json(
+        partial / f"provenance{suffix}.json",
+        io.provenance(
+            profile,
+            {k: v for k, v in params.items() if k != "output_dir"},
+            wall,
+            device,
+            commit_at_start=commit,
+            settings=settings,
+            inputs=inputs,
+        ),
+    )
     if html:
         body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
         io.write_text(executed.with_suffix(".html"), body)
@@ -167,16 +197,28 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", default="quick", help=f"one of {profiles.PROFILES}")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
     parser.add_argument("--tag", default=None, help="name of an extra run (e.g. seed1) beside the default one")
-    parser.add_argument("-p", dest="params", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra notebook parameter (Python literal or string)")
+    parser.add_argument(
+        "-p",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra notebook parameter (Python literal or string)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no streamed notebook output")
     args = parser.parse_args(argv)
     if not args.quiet:  # stream the notebook's own output (its training loops' lines) and a cell bar
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-    out = run_notebook(args.notebook, args.profile, args.device,
-                       dict(_parse_parameter(p) for p in args.params), args.tag, progress=not args.quiet)
+    out = run_notebook(
+        args.notebook,
+        args.profile,
+        args.device,
+        dict(_parse_parameter(p) for p in args.params),
+        args.tag,
+        progress=not args.quiet,
+    )
     print(f"{args.notebook} [{args.profile}] -> {out.relative_to(io.REPO) if out.is_relative_to(io.REPO) else out}")
 
 

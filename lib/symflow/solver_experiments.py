@@ -21,6 +21,7 @@ test trajectory, for two metrics:
     cumulative  sum over rows 40..139 of mean_x (pred - u)^2 / mean_x u^2, rolled out from rows
                 20..39 (LPSDA's metric, `fno.cumulative_nmse`)
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,9 @@ from .generators import Field, FunctionField
 METRICS = ("rollout", "cumulative")
 
 
-def load_trajectories(equation: str, split: str, profile: str, x_stride: int = 1,
-                      n: int | None = None, root=None) -> tuple[torch.Tensor, int]:
+def load_trajectories(
+    equation: str, split: str, profile: str, x_stride: int = 1, n: int | None = None, root=None
+) -> tuple[torch.Tensor, int]:
     """The `split` trajectories of `equation` at `profile` in normalised units c u, every
     x_stride-th grid column: ((n, nt, nx / x_stride) float32, the data's nx).
 
@@ -51,8 +53,9 @@ def load_trajectories(equation: str, split: str, profile: str, x_stride: int = 1
         raise ValueError(f"x_stride must be a positive integer; got {x_stride!r}")
     path = solvers.data_path(eq.name, split, profile, root)
     if not path.exists():
-        raise FileNotFoundError(f"the {split!r} split of {eq.name} is missing ({path}); make it with "
-                                f"`make data PROFILE={profile}`")
+        raise FileNotFoundError(
+            f"the {split!r} split of {eq.name} is missing ({path}); make it with `make data PROFILE={profile}`"
+        )
     ds = solvers.dataset(eq, split, profile, root=root)
     u = torch.tensor(ds.u.values[:n, :, ::x_stride] * eq.c, dtype=torch.float32)
     return u, int(ds.attrs["nx"])
@@ -63,15 +66,17 @@ def check_sizes(sizes, n_available: int, equation: str) -> list[int]:
     sizes = list(sizes)
     bad = [s for s in sizes if not isinstance(s, int) or not 0 < s <= n_available]
     if bad:
-        raise ValueError(f"sizes must be training-set sizes in 1..{n_available} ({equation}'s training "
-                         f"trajectories); got {bad}")
+        raise ValueError(
+            f"sizes must be training-set sizes in 1..{n_available} ({equation}'s training trajectories); got {bad}"
+        )
     return sizes
 
 
 def _prepared(field: Field, train: torch.Tensor, augment: dict) -> Field:
     table = augment.get("table")
-    return augmentation.prepare(field, train, augment["n_points"], tuple(table) if table else None,
-                                seed=augment["seed"])
+    return augmentation.prepare(
+        field, train, augment["n_points"], tuple(table) if table else None, seed=augment["seed"]
+    )
 
 
 def known_field(equation: str, train: torch.Tensor, augment: dict, kinds=("exact",)) -> Field:
@@ -84,20 +89,24 @@ def generator_path(generators_dir, equation: str, generator_seed: int) -> Path:
     return Path(generators_dir) / f"{equation}_seed{generator_seed}" / "generators.pt"
 
 
-def learned_field(equation: str, train: torch.Tensor, augment: dict, generators_dir, generator_seed: int,
-                  k: int, nx: int) -> Field:
+def learned_field(
+    equation: str, train: torch.Tensor, augment: dict, generators_dir, generator_seed: int, k: int, nx: int
+) -> Field:
     """The first k generators notebook 02 learned for (equation, generator_seed), prepared as
     `known_field`. Raises FileNotFoundError (the path and the command that makes it) or the
     ValueError of `augmentation.load_learned` (another equation or grid, too few generators)."""
     path = generator_path(generators_dir, equation, generator_seed)
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run notebook 02 for {equation} with seed "
-                                f"{generator_seed} (`make reproduce` / `make evidence`)")
+        raise FileNotFoundError(
+            f"{path} is missing: run notebook 02 for {equation} with seed "
+            f"{generator_seed} (`make reproduce` / `make evidence`)"
+        )
     return _prepared(augmentation.load_learned(path, equation, k, nx=nx), train, augment)
 
 
-def learned_fields(equation: str, train: torch.Tensor, augment: dict, generators_dir, generator_seeds,
-                   seeds, k: int, nx: int) -> tuple[dict[int, Field], dict[int, int]]:
+def learned_fields(
+    equation: str, train: torch.Tensor, augment: dict, generators_dir, generator_seeds, seeds, k: int, nx: int
+) -> tuple[dict[int, Field], dict[int, int]]:
     """Learned fields per training seed: seed s uses generator seed generator_seeds[s % len], among
     those whose file exists (missing ones are skipped; none found: FileNotFoundError of the first).
     Returns ({training seed: field}, {training seed: generator seed})."""
@@ -120,8 +129,14 @@ def copies_per_trajectory(n_train: int, augment: dict) -> int:
     return augment["n_copies"] if cap is None else min(augment["n_copies"], max(1, cap // n_train))
 
 
-def make_pools(train: torch.Tensor, fields: dict[int, Field] | None, task: fno.Task, augment: dict,
-               scale=None, method: str = "sinc") -> tuple[dict, dict]:
+def make_pools(
+    train: torch.Tensor,
+    fields: dict[int, Field] | None,
+    task: fno.Task,
+    augment: dict,
+    scale=None,
+    method: str = "sinc",
+) -> tuple[dict, dict]:
     """Pools of one arm for the training seeds in `fields` ({seed: field}; None: no augmentation,
     which returns {None: plain pool}). `copies_per_trajectory` copies of every trajectory; seeds
     that share a field share its copies. scale: the
@@ -135,11 +150,15 @@ def make_pools(train: torch.Tensor, fields: dict[int, Field] | None, task: fno.T
     for seed, field in fields.items():
         if id(field) not in built:
             start = time.perf_counter()
-            pool, st = augmentation.augment(train, field, task, n_copies, scale, augment["steps"],
-                                            method, seed=augment["seed"])
+            pool, st = augmentation.augment(
+                train, field, task, n_copies, scale, augment["steps"], method, seed=augment["seed"]
+            )
             built[id(field)] = pool
-            stats = {"copies": stats["copies"] + st["copies"], "rejected": stats["rejected"] + st["rejected"],
-                     "seconds": stats["seconds"] + time.perf_counter() - start}
+            stats = {
+                "copies": stats["copies"] + st["copies"],
+                "rejected": stats["rejected"] + st["rejected"],
+                "seconds": stats["seconds"] + time.perf_counter() - start,
+            }
         pools[seed] = built[id(field)]
     return pools, stats
 
@@ -149,9 +168,18 @@ def fit_settings(settings: dict) -> fno.FitSettings:
     return fno.FitSettings(**settings)
 
 
-def train_and_score(arms: dict[str, dict], seeds, task: fno.Task, valid: torch.Tensor, test: torch.Tensor,
-                    fno_size: dict, fit: dict, device="cpu", log=None,
-                    metrics_: tuple[str, ...] = METRICS) -> tuple[pd.DataFrame, dict, fno.FNO1d, list]:
+def train_and_score(
+    arms: dict[str, dict],
+    seeds,
+    task: fno.Task,
+    valid: torch.Tensor,
+    test: torch.Tensor,
+    fno_size: dict,
+    fit: dict,
+    device="cpu",
+    log=None,
+    metrics_: tuple[str, ...] = METRICS,
+) -> tuple[pd.DataFrame, dict, fno.FNO1d, list]:
     """Train every (arm, training seed) as one member of a single ensemble FNO (`fno.fit`) and
     score each member on every test trajectory.
 
@@ -170,17 +198,25 @@ def train_and_score(arms: dict[str, dict], seeds, task: fno.Task, valid: torch.T
             members.append((label, seed))
             pools.append(pool)
     model = fno.seeded([s for _, s in members], task.n_in, task.n_out, **fno_size)
-    history = fno.fit(model, pools, task, valid, fit_settings(fit), seeds=[s for _, s in members],
-                      device=device, log=log)
+    history = fno.fit(
+        model, pools, task, valid, fit_settings(fit), seeds=[s for _, s in members], device=device, log=log
+    )
     model.cpu()
-    scores = {"rollout": lambda: fno.nmse(model, test, task),
-              "cumulative": lambda: fno.cumulative_nmse(model, test, task)}
+    scores = {
+        "rollout": lambda: fno.nmse(model, test, task),
+        "cumulative": lambda: fno.cumulative_nmse(model, test, task),
+    }
     errors, rows = {}, []
     values = {m: scores[m]().reshape(len(members), -1).double() for m in metrics_}
     for e, (label, seed) in enumerate(members):
-        row = {"augmentation": label, "seed": seed, "steps_trained": history["steps"],
-               "best_step": history["best_step"][e], "best_valid": history["best_valid"][e],
-               "train_seconds": history["seconds"] / len(members)}
+        row = {
+            "augmentation": label,
+            "seed": seed,
+            "steps_trained": history["steps"],
+            "best_step": history["best_step"][e],
+            "best_valid": history["best_valid"][e],
+            "train_seconds": history["seconds"] / len(members),
+        }
         for m in metrics_:
             errors[(label, seed, m)] = values[m][e]
             row[m] = float(values[m][e].mean())
@@ -203,8 +239,15 @@ def compare(errors: dict, pairs, seeds, metric: str, n_boot: int = 2000, seed: i
         b = torch.stack([errors[k] for k in keys[0]])
         t = torch.stack([errors[k] for k in keys[1]])
         out = metrics.hierarchical_bootstrap(b, t, n_boot, seed=seed)
-        rows.append({"comparison": f"{treatment} - {baseline}", "baseline": baseline, "treatment": treatment,
-                     "metric": metric, **out})
+        rows.append(
+            {
+                "comparison": f"{treatment} - {baseline}",
+                "baseline": baseline,
+                "treatment": treatment,
+                "metric": metric,
+                **out,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -232,16 +275,18 @@ def relative_change(row) -> float:
 # an FNO on KdV and KS without augmentation and with x-/t-translation plus the Galilean boost,
 # read off the figures of Brandstetter, Welling & Worrall 2022 ("Lie point symmetry data
 # augmentation for neural PDE solvers", ICML), as quoted in this project's issue tracker.
-LPSDA_REFERENCE = pd.DataFrame([
-    {"equation": "KdV", "n_train": 32, "augmentation": "none", "cumulative": 0.49},
-    {"equation": "KdV", "n_train": 128, "augmentation": "none", "cumulative": 0.23},
-    {"equation": "KdV", "n_train": 512, "augmentation": "none", "cumulative": 0.11},
-    {"equation": "KdV", "n_train": 32, "augmentation": "known", "cumulative": 0.18},
-    {"equation": "KdV", "n_train": 128, "augmentation": "known", "cumulative": 0.087},
-    {"equation": "KdV", "n_train": 512, "augmentation": "known", "cumulative": 0.028},
-    {"equation": "KS", "n_train": 32, "augmentation": "none", "cumulative": 0.85},
-    {"equation": "KS", "n_train": 32, "augmentation": "known", "cumulative": 0.53},
-])
+LPSDA_REFERENCE = pd.DataFrame(
+    [
+        {"equation": "KdV", "n_train": 32, "augmentation": "none", "cumulative": 0.49},
+        {"equation": "KdV", "n_train": 128, "augmentation": "none", "cumulative": 0.23},
+        {"equation": "KdV", "n_train": 512, "augmentation": "none", "cumulative": 0.11},
+        {"equation": "KdV", "n_train": 32, "augmentation": "known", "cumulative": 0.18},
+        {"equation": "KdV", "n_train": 128, "augmentation": "known", "cumulative": 0.087},
+        {"equation": "KdV", "n_train": 512, "augmentation": "known", "cumulative": 0.028},
+        {"equation": "KS", "n_train": 32, "augmentation": "none", "cumulative": 0.85},
+        {"equation": "KS", "n_train": 32, "augmentation": "known", "cumulative": 0.53},
+    ]
+)
 
 
 def choose_scales(sweep: pd.DataFrame) -> dict[str, float]:
@@ -261,8 +306,18 @@ def errors_dataset(errors: dict, runs: pd.DataFrame):
 
     keys = sorted(errors, key=str)
     values = np.stack([errors[k].numpy() for k in keys])
-    coords = {name: ("run", [k[i] for k in keys])
-              for i, name in enumerate(("equation", "n_train", "augmentation", "seed", "metric"))}
-    return xr.Dataset({"nmse": (("run", "trajectory"), values,
-                                {"long_name": "normalised MSE of the rolled-out test trajectory", "units": "1"})},
-                      coords=coords, attrs={"runs": len(runs)})
+    coords = {
+        name: ("run", [k[i] for k in keys])
+        for i, name in enumerate(("equation", "n_train", "augmentation", "seed", "metric"))
+    }
+    return xr.Dataset(
+        {
+            "nmse": (
+                ("run", "trajectory"),
+                values,
+                {"long_name": "normalised MSE of the rolled-out test trajectory", "units": "1"},
+            )
+        },
+        coords=coords,
+        attrs={"runs": len(runs)},
+    )

@@ -19,6 +19,7 @@ Two solvers, both torch float64, batched over trajectories and device-agnostic:
 `dataset(equation, split, profile)` loads `data/<profile>/<Equation>_<split>.nc` when its
 attributes match the request and generates it (atomically) otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,8 @@ from . import derivatives, io, pdes, profiles
 
 SPLITS = ("train", "valid", "test")
 CONTOUR_POINTS = 64
-BLOW_UP = 1e6          # |u| above this counts as an overflow
-BATCH = 1024           # trajectories solved together (bounds memory)
+BLOW_UP = 1e6  # |u| above this counts as an overflow
+BATCH = 1024  # trajectories solved together (bounds memory)
 
 
 class BlowUpError(FloatingPointError):
@@ -72,9 +73,9 @@ def etdrk4_coefficients(lh: torch.Tensor, h: float, m: int = CONTOUR_POINTS):
     z = lh[..., None] + r
     ez, ez2 = torch.exp(z), torch.exp(z / 2)
     q = h * ((ez2 - 1) / z).mean(-1)
-    f1 = h * ((-4 - z + ez * (4 - 3 * z + z ** 2)) / z ** 3).mean(-1)
-    f2 = h * ((2 + z + ez * (z - 2)) / z ** 3).mean(-1)
-    f3 = h * ((-4 - 3 * z - z ** 2 + ez * (4 - z)) / z ** 3).mean(-1)
+    f1 = h * ((-4 - z + ez * (4 - 3 * z + z**2)) / z**3).mean(-1)
+    f2 = h * ((2 + z + ez * (z - 2)) / z**3).mean(-1)
+    f3 = h * ((-4 - 3 * z - z**2 + ez * (4 - z)) / z**3).mean(-1)
     return torch.exp(lh), torch.exp(lh / 2), q, f1, f2, f3
 
 
@@ -111,7 +112,7 @@ class SpectralParts:
         linear = equation.linear(k).to(torch.complex128)
         linear[nx // 2] = linear[nx // 2].real.clone()
         self.linear = linear
-        self.derivative = equation.flux_scale * 1j * k * (index.abs() <= nx // 3)     # 2/3 rule
+        self.derivative = equation.flux_scale * 1j * k * (index.abs() <= nx // 3)  # 2/3 rule
         self.fold = self.derivative if equation.decay is None else 1
         self.stage = self.flux_hat if equation.decay is None else self.nonlinear
 
@@ -150,8 +151,9 @@ def _check_finite(u: torch.Tensor, when: float):
 def check_step(equation: pdes.Equation, step) -> float:
     """Return `step` if it lies in (0, max_step] for `equation`, else raise a ValueError."""
     if not isinstance(step, (int, float)) or isinstance(step, bool) or not 0 < step <= equation.max_step:
-        raise ValueError(f"step must be in (0, {equation.max_step:g}] for {equation.name} "
-                         f"(larger steps are unstable); got {step!r}")
+        raise ValueError(
+            f"step must be in (0, {equation.max_step:g}] for {equation.name} (larger steps are unstable); got {step!r}"
+        )
     return float(step)
 
 
@@ -180,8 +182,9 @@ def _etdrk4_step(v, s, h, N, E, E2, Q, G, Q2, f1, f2x2, f3):
     return out.addcmul_(f2x2, na.add_(nb)).addcmul_(f3, nc)
 
 
-def solve_etdrk4(equation: pdes.Equation, u0: torch.Tensor, times, step: float | None = None,
-                 progress=None) -> torch.Tensor:
+def solve_etdrk4(
+    equation: pdes.Equation, u0: torch.Tensor, times, step: float | None = None, progress=None
+) -> torch.Tensor:
     """Integrate u0 (B, nx) from t=0 and return u at `times` (physical), shape (B, len(times), nx).
 
     Each interval between requested times (in solver time s) is crossed in ceil(ds/step) equal
@@ -224,15 +227,16 @@ def solve_cole_hopf(equation: pdes.Equation, u0: torch.Tensor, times, progress=N
     u_hat = torch.fft.rfft(u0.to(torch.float64))
     mean = u_hat[:, 0].real / nx
     if mean.abs().max() > 1e-10 * (1 + u0.abs().max()):
-        raise ValueError("u0 must have zero mean for the Cole-Hopf solver (a periodic psi); "
-                         f"got mean up to {mean.abs().max():.3g}")
+        raise ValueError(
+            f"u0 must have zero mean for the Cole-Hopf solver (a periodic psi); got mean up to {mean.abs().max():.3g}"
+        )
     k_safe = torch.where(k > 0, k, torch.ones_like(k))
     F = torch.fft.irfft(torch.where(k > 0, u_hat / (1j * k_safe), 0), n=nx)
     log_psi = -F / (2 * nu)
     psi_hat = torch.fft.rfft(torch.exp(log_psi - log_psi.amax(-1, keepdim=True)))
     out = torch.empty(u0.shape[0], len(times), nx, dtype=torch.float64, device=u0.device)
     for j, tt in enumerate(_solver_times(equation, times)):
-        p_hat = psi_hat * torch.exp(-nu * k ** 2 * tt)
+        p_hat = psi_hat * torch.exp(-nu * k**2 * tt)
         out[:, j] = -2 * nu * torch.fft.irfft(1j * k * p_hat, n=nx) / torch.fft.irfft(p_hat, n=nx)
         _check_finite(out[:, j], float(tt))
         if progress is not None:
@@ -240,8 +244,7 @@ def solve_cole_hopf(equation: pdes.Equation, u0: torch.Tensor, times, progress=N
     return out
 
 
-def solve(equation: pdes.Equation, u0: torch.Tensor, times, step: float | None = None,
-          progress=None) -> torch.Tensor:
+def solve(equation: pdes.Equation, u0: torch.Tensor, times, step: float | None = None, progress=None) -> torch.Tensor:
     """u0 (B, nx) at t=0 -> u (B, len(times), nx) with the equation's solver."""
     if equation.method == "cole_hopf":
         return solve_cole_hopf(equation, u0, times, progress)
@@ -272,34 +275,56 @@ def residual_on_grid(equation: pdes.Equation, u: torch.Tensor, times) -> torch.T
 def solver_description(equation: pdes.Equation) -> str:
     if equation.method == "cole_hopf":
         return "exact Fourier solution of psi_t = nu psi_xx, Cole-Hopf u = -2 nu psi_x / psi"
-    return (f"ETDRK4 (Kassam-Trefethen, {CONTOUR_POINTS}-point contour), 2/3 dealiasing, "
-            "pseudo-spectral, float64")
+    return f"ETDRK4 (Kassam-Trefethen, {CONTOUR_POINTS}-point contour), 2/3 dealiasing, pseudo-spectral, float64"
 
 
-def request_attributes(equation: pdes.Equation, split: str, n_samples: int, nx: int, seed: int,
-                       step: float | None = None) -> dict:
+def request_attributes(
+    equation: pdes.Equation, split: str, n_samples: int, nx: int, seed: int, step: float | None = None
+) -> dict:
     """Every parameter that determines a data file's content (what a reused file must match)."""
     attrs = {
-        "equation": equation.name, "formula": equation.formula, "split": split,
-        "n_samples": n_samples, "nx": nx, "L": equation.L, "T": equation.T,
-        "n_saved": equation.n_saved, "n_kept": equation.n_kept, "t_first_kept": equation.t0,
-        "seed": seed, "solver": solver_description(equation),
+        "equation": equation.name,
+        "formula": equation.formula,
+        "split": split,
+        "n_samples": n_samples,
+        "nx": nx,
+        "L": equation.L,
+        "T": equation.T,
+        "n_saved": equation.n_saved,
+        "n_kept": equation.n_kept,
+        "t_first_kept": equation.t0,
+        "seed": seed,
+        "solver": solver_description(equation),
         "step": float(equation.step if step is None else step) if equation.method == "etdrk4" else 0.0,
         "solver_time": "tau = 50 (exp(t/50) - 1)" if equation.name == "nKdV" else "t",
-        "ic_n_sines": equation.n_sines, "ic_wavenumbers": list(equation.wavenumbers),
+        "ic_n_sines": equation.n_sines,
+        "ic_wavenumbers": list(equation.wavenumbers),
         "ic_amplitude": equation.amplitude,
-        "ic": ("psi0 = exp(sum A sin(2 pi l x / L + phase)), u0 = -2 nu psi0_x / psi0"
-               if equation.method == "cole_hopf" else "u0 = sum A sin(2 pi l x / L + phase)")
+        "ic": (
+            "psi0 = exp(sum A sin(2 pi l x / L + phase)), u0 = -2 nu psi0_x / psi0"
+            if equation.method == "cole_hopf"
+            else "u0 = sum A sin(2 pi l x / L + phase)"
+        )
         + ", A ~ U(-amplitude, amplitude), l uniform in ic_wavenumbers, phase ~ U(0, 2 pi)",
-        "normalisation_c": equation.c, "dtype": "float64",
+        "normalisation_c": equation.c,
+        "dtype": "float64",
     }
     if equation.nu is not None:
         attrs["nu"] = equation.nu
     return attrs
 
 
-def generate(equation: pdes.Equation, split: str, n_samples: int, nx: int, seed: int,
-             step: float | None = None, device="cpu", batch: int = BATCH, progress=None) -> xr.Dataset:
+def generate(
+    equation: pdes.Equation,
+    split: str,
+    n_samples: int,
+    nx: int,
+    seed: int,
+    step: float | None = None,
+    device="cpu",
+    batch: int = BATCH,
+    progress=None,
+) -> xr.Dataset:
     """Sample `n_samples` initial conditions with `seed`, solve, and return the kept window.
 
     Dataset: u (sample, t, x) float64 and the initial conditions' amplitude/phase/wavenumber
@@ -314,26 +339,32 @@ def generate(equation: pdes.Equation, split: str, n_samples: int, nx: int, seed:
     chunks = []
     for lo in range(0, n_samples, batch):
         try:
-            chunks.append(solve(equation, u0[lo:lo + batch].to(device), times, step, progress).cpu())
+            chunks.append(solve(equation, u0[lo : lo + batch].to(device), times, step, progress).cpu())
         except BlowUpError as err:
             i = lo + err.index
             detail = ", ".join(f"{k}={v[i].tolist()}" for k, v in params.items())
-            raise BlowUpError(f"{equation.name} {split} sample {i} (seed {seed}): {err}; "
-                              f"initial condition {detail}", i) from None
+            raise BlowUpError(
+                f"{equation.name} {split} sample {i} (seed {seed}): {err}; initial condition {detail}", i
+            ) from None
     u = torch.cat(chunks).numpy()
     attrs["generation_wall_time_s"] = round(time.perf_counter() - start, 3)
     attrs["device"] = io.device_description(str(device))
     attrs["created_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     mode = ("sample", "mode")
     return xr.Dataset(
-        {"u": (("sample", "t", "x"), u, {"long_name": "solution u(x, t)", "units": "1 (nondimensional)"}),
-         "amplitude": (mode, params["amplitude"].numpy()),
-         "phase": (mode, params["phase"].numpy()),
-         "wavenumber": (mode, params["wavenumber"].numpy().astype(np.int64))},
-        coords={"sample": np.arange(n_samples),
-                "t": ("t", times.numpy(), {"long_name": "time", "units": "1 (nondimensional)"}),
-                "x": ("x", equation.grid(nx).numpy(), {"long_name": "space", "units": "1 (nondimensional)"})},
-        attrs=attrs)
+        {
+            "u": (("sample", "t", "x"), u, {"long_name": "solution u(x, t)", "units": "1 (nondimensional)"}),
+            "amplitude": (mode, params["amplitude"].numpy()),
+            "phase": (mode, params["phase"].numpy()),
+            "wavenumber": (mode, params["wavenumber"].numpy().astype(np.int64)),
+        },
+        coords={
+            "sample": np.arange(n_samples),
+            "t": ("t", times.numpy(), {"long_name": "time", "units": "1 (nondimensional)"}),
+            "x": ("x", equation.grid(nx).numpy(), {"long_name": "space", "units": "1 (nondimensional)"}),
+        },
+        attrs=attrs,
+    )
 
 
 def data_path(equation_name: str, split: str, profile: str, root=None) -> Path:
@@ -345,8 +376,11 @@ def _mismatches(found: dict, wanted: dict) -> list[str]:
     out = []
     for key, value in wanted.items():
         have = found.get(key)
-        same = have == value if isinstance(value, str) else (
-            have is not None and np.array_equal(np.asarray(have), np.asarray(value)))
+        same = (
+            have == value
+            if isinstance(value, str)
+            else (have is not None and np.array_equal(np.asarray(have), np.asarray(value)))
+        )
         if not same:
             have = np.asarray(have).tolist() if have is not None else None
             out.append(f"{key}: file {have!r}, requested {value!r}")
@@ -361,8 +395,12 @@ def split_parameters(profile: str, split: str, equation: pdes.Equation) -> dict:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     p = profiles.get(profile, "pde_data")
     step = (p["step"] or {}).get(equation.name)
-    return {"n_samples": p["sizes"][split], "nx": p["nx"], "seed": p["seeds"][split],
-            "step": equation.step if step is None else step}
+    return {
+        "n_samples": p["sizes"][split],
+        "nx": p["nx"],
+        "seed": p["seeds"][split],
+        "step": equation.step if step is None else step,
+    }
 
 
 def dataset(equation, split: str, profile: str, device="cpu", root=None, progress=None) -> xr.Dataset:
@@ -381,8 +419,9 @@ def dataset(equation, split: str, profile: str, device="cpu", root=None, progres
             ds = ds.load()
         bad = _mismatches(ds.attrs, wanted)
         if bad:
-            raise ValueError(f"{path} was generated with other parameters ({'; '.join(bad)}); "
-                             "delete it or choose another profile")
+            raise ValueError(
+                f"{path} was generated with other parameters ({'; '.join(bad)}); delete it or choose another profile"
+            )
         return ds
     ds = generate(equation, split, device=device, progress=progress, **params)
     io.write_netcdf(ds, path)
@@ -395,26 +434,36 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Generate (or check) every PDE data set of a profile.")
     parser.add_argument("--profile", default="quick", help=f"one of {profiles.PROFILES}")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--equations", nargs="*", default=None,
-                        help="registered equation names (default: every registered equation, those of "
-                             f"the modules in {profiles.ENV_EXTRA_MODULES} included)")
+    parser.add_argument(
+        "--equations",
+        nargs="*",
+        default=None,
+        help="registered equation names (default: every registered equation, those of "
+        f"the modules in {profiles.ENV_EXTRA_MODULES} included)",
+    )
     parser.add_argument("--root", default=None, help="data folder (default: the repository's data/)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (1: the FFTs are small; more threads contend on shared cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (1: the FFTs are small; more threads contend on shared cores)",
+    )
     args = parser.parse_args(argv)
     profiles.check_profile(args.profile)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     names = pdes.names() if args.equations is None else args.equations
-    chosen = [pdes.get(name) for name in names]      # every name checked before any generation
+    chosen = [pdes.get(name) for name in names]  # every name checked before any generation
     for eq in chosen:
         name = eq.name
         for split in SPLITS:
             chunks = math.ceil(split_parameters(args.profile, split, eq)["n_samples"] / BATCH)
             with tqdm(total=eq.n_kept * chunks, desc=f"{name} {split}", unit="saved step", leave=False) as bar:
                 ds = dataset(eq, split, args.profile, args.device, args.root, progress=bar.update)
-            tqdm.write(f"{name:8s} {split:5s} {ds.sizes['sample']:5d} x {ds.sizes['t']} x "
-                       f"{ds.sizes['x']}  (generation {ds.attrs['generation_wall_time_s']:.1f} s)")
+            tqdm.write(
+                f"{name:8s} {split:5s} {ds.sizes['sample']:5d} x {ds.sizes['t']} x "
+                f"{ds.sizes['x']}  (generation {ds.attrs['generation_wall_time_s']:.1f} s)"
+            )
     print(f"profile {args.profile!r}: all data ready in {time.perf_counter() - start:.1f} s")
 
 

@@ -12,8 +12,10 @@ with each reason:
     input          an input file (SHA-256 in the provenance) changed or is gone
     unknown-commit its commit is not in this repository's history
 
-"Code" is what `io.git_commit` watches: CODE_PATHS, with only this run's notebook of notebooks/.
+"Code" is CODE_PATHS with only this run's notebook of notebooks/, less the READERS (modules that
+only read results).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,6 +28,8 @@ import pandas as pd
 from . import io, profiles
 
 CODE_PATHS = ("lib", "Makefile", "requirements.txt")
+# Library modules that only read results (they cannot change one): not counted as code.
+READERS = ("lib/symflow/report.py", "lib/symflow/status.py")
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
@@ -37,7 +41,7 @@ def changed_code(commit: str, notebook: str, until: str = "HEAD") -> list[str] |
     if _git("cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
         return None
     out = _git("diff", "--name-only", commit, until, "--", *CODE_PATHS, f"notebooks/{notebook}.ipynb")
-    return [line for line in out.stdout.splitlines() if line]
+    return [line for line in out.stdout.splitlines() if line and line not in READERS]
 
 
 def check_run(record: dict, notebook: str) -> list[str]:
@@ -75,9 +79,15 @@ def status(profile: str = "quick", root: Path | None = None) -> pd.DataFrame:
         notebook = path.parent.parent.name
         record = json.loads(path.read_text())
         reasons = check_run(record, notebook)
-        rows.append({"notebook": notebook, "run": path.stem.removeprefix("provenance").lstrip("_") or "default",
-                     "commit": str(record.get("git_commit", ""))[:12], "status": "stale" if reasons else "current",
-                     "reasons": "; ".join(reasons)})
+        rows.append(
+            {
+                "notebook": notebook,
+                "run": path.stem.removeprefix("provenance").lstrip("_") or "default",
+                "commit": str(record.get("git_commit", ""))[:12],
+                "status": "stale" if reasons else "current",
+                "reasons": "; ".join(reasons),
+            }
+        )
     return pd.DataFrame(rows, columns=["notebook", "run", "commit", "status", "reasons"])
 
 
