@@ -187,7 +187,7 @@ def image_extractor(profile, device, synthetic):
             milestones=tuple(ex["milestones"]),
             gamma=ex["gamma"],
             log=None,
-        )[0]
+        )["loss"][0]
 
     per_epoch = math.ceil((P["n_train"] or TRAIN_IMAGES[name]) / ex["batch_size"])
     return {
@@ -262,7 +262,7 @@ def image_augmentation(profile, device, synthetic):
             gamma=p["gamma"],
             augment=augment,
             log=None,
-        )[0]
+        )["loss"][0]
 
     n_train = 10 * p["train_per_class"] if p["train_per_class"] else TRAIN_IMAGES[p["dataset"]]
     per_epoch = math.ceil(n_train / p["batch_size"])

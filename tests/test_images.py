@@ -87,7 +87,9 @@ def test_training_separates_an_easy_task_and_roundtrips(tmp_path):
     y = torch.arange(64) % 2
     x[y == 1, :, :6] += 0.8  # class 1: bright upper half
     model = im.SmallCNN(1, 2, 12, width=4)
-    im.train_classifier(model, x, y, epochs=8, batch_size=16, lr=0.05, log=None)
+    history = im.train_classifier(model, x, y, epochs=8, batch_size=16, lr=0.05, log=None)
+    assert list(history.epoch) == list(range(8)) and {"loss", "lr", "seconds"} <= set(history.columns)
+    assert history.loss.iloc[-1] < history.loss.iloc[0] and history.lr.iloc[0] == 0.05
     assert im.accuracy(model, x, y) == 1.0
     path = im.save_classifier(model, tmp_path / "m.pt", test_accuracy=1.0)
     loaded = im.load_classifier(path)

@@ -21,10 +21,12 @@ import copy
 import hashlib
 import pickle
 import tarfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import xarray as xr
 from torch import nn
@@ -308,7 +310,8 @@ def train_classifier(
     the given fractions of `epochs` (the paper: 60/120/160 of 200 epochs, gamma 0.2).
 
     augment: optional callable (images, torch.Generator) -> images applied to every batch.
-    Returns the mean training loss of each epoch. The model is left in eval mode.
+    Returns the history in the convention of `symflow.learning`: one row per epoch (from 0) with
+    loss (the epoch's mean training loss), lr and seconds. The model is left in eval mode.
     """
     check_images(x, model.input_shape, "x")
     if y.shape != x.shape[:1]:
@@ -318,6 +321,7 @@ def train_classifier(
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [round(f * epochs) for f in milestones], gamma)
     history = []
     for epoch in range(epochs):
+        tic, lr_now = time.perf_counter(), opt.param_groups[0]["lr"]
         model.train()
         order, total = torch.randperm(len(x), generator=gen), 0.0
         for i in range(0, len(x), batch_size):
@@ -329,11 +333,11 @@ def train_classifier(
             opt.step()
             total += float(loss.detach()) * len(idx)
         sched.step()
-        history.append(total / len(x))
+        history.append({"epoch": epoch, "loss": total / len(x), "lr": lr_now, "seconds": time.perf_counter() - tic})
         if log:
-            log(f"epoch {epoch + 1}/{epochs}: train loss {history[-1]:.4f}")
+            log(f"epoch {epoch + 1}/{epochs}: train loss {history[-1]['loss']:.4f}")
     model.eval()
-    return history
+    return pd.DataFrame(history)
 
 
 @torch.no_grad()
