@@ -1,4 +1,6 @@
-"""The results index links only to files that exist."""
+"""The results index links only to files that exist; the README's summary table is built from the results."""
+
+import json
 import re
 from pathlib import Path
 
@@ -21,12 +23,272 @@ def test_committed_results_index_links_exist():
 
 def test_seed_checks_summarise_every_seed(tmp_path):
     from symflow import report
+
     for seed, passed in ((0, [True, True]), (1, [True, False])):
         run = tmp_path / "02_pde_symmetries" / "quick" / f"KdV_seed{seed}"
         run.mkdir(parents=True)
-        (run / "acceptance.csv").write_text("equation,seed,check,value,bound,passed\n" + "".join(
-            f"KdV,{seed},{name},0.5,b,{ok}\n" for name, ok in zip(("span: d_x", "span: boost"), passed)))
+        (run / "acceptance.csv").write_text(
+            "equation,seed,check,value,bound,passed\n"
+            + "".join(f"KdV,{seed},{name},0.5,b,{ok}\n" for name, ok in zip(("span: d_x", "span: boost"), passed))
+        )
     text = "\n".join(report._seed_checks(tmp_path, "quick"))
     assert "| KdV | 0 | 2/2 | none |" in text
     assert "| KdV | 1 | 1/2 | span: boost |" in text
 
+
+# ---------------------------------------------------------------------------------------------
+# The README's summary table (report.summary_rows / summary_markdown / replace_block).
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _acceptance(root: Path, equation: str, seed: int, checks: list[tuple[str, bool]]) -> None:
+    _write(
+        root / "02_pde_symmetries" / "quick" / f"{equation}_seed{seed}" / "acceptance.csv",
+        "equation,seed,check,value,bound,passed\n"
+        + "".join(f'{equation},{seed},{name},0.5,"b, c",{ok}\n' for name, ok in checks),
+    )
+
+
+def synthetic_results(root: Path) -> Path:
+    """A small results tree with known numbers for every row of the summary."""
+    good = [
+        ("independence: V1..V3", True),
+        ("span: x-translation d_x", True),
+        ("span: Galilean boost t d_x + d_u", True),
+        ("validity: V1 at s=0.1", True),
+    ]
+    _acceptance(root, "KdV", 0, good)
+    _acceptance(root, "KdV", 1, good)
+    _acceptance(root, "nKdV", 0, [("span: tau-translation exp(-t/50) d_t", True), ("validity: V1 at s=0.1", False)])
+    _acceptance(root, "Burgers", 0, [("span: x-translation d_x", False), ("validity: V1 at s=0.1", True)])
+    _write(
+        root / "06_generator_algebra" / "quick" / "algebra_summary.csv",
+        "equation,seed,max_principal_angle_deg,max_principal_angle_untrained_deg,closure_max,closure_untrained_max\n"
+        "KdV,0,0.05,20.0,0.01,0.99\nKdV,1,0.08,25.0,0.02,0.98\n"
+        "nKdV,0,12.0,50.0,0.3,0.97\nBurgers,0,40.0,41.0,0.05,0.9\n",
+    )
+    _write(
+        root / "06_generator_algebra" / "quick" / "image_algebra.json",
+        json.dumps({"closure_max": 0.52, "affine_closure_max": 2e-16, "max_principal_angle_to_aff2_deg": 35.87}),
+    )
+    images = root / "04_image_symmetries" / "quick"
+    for seed, below_untrained in ((0, True), (1, False)):
+        _write(
+            images / f"checks_seed{seed}.json",
+            json.dumps(
+                {
+                    "seed": seed,
+                    "learned_first6_mean": 0.25 + 0.01 * seed,
+                    "learned_7to10_mean": 0.4,
+                    "affine_mean": 0.31,
+                    "untrained_first6_mean": 0.3,
+                    "liegg_mean": 0.32,
+                    "first6_below_affine": True,
+                    "first6_below_untrained": below_untrained,
+                    "first6_below_7to10": True,
+                }
+            ),
+        )
+    _write(images / "parameters_seed0.json", json.dumps({"dataset": "mnist"}))
+    _write(
+        images / "affine_fraction.csv",
+        "seed,generator,affine_fraction\n"
+        + "".join(f"{s},{g},{0.95 if g <= 6 else 0.3}\n" for s in (0, 1) for g in range(1, 11)),
+    )
+    header = "equation,n_train,comparison,metric,difference,difference_low,difference_high,ratio,ratio_low,ratio_high\n"
+    _write(
+        root / "03_pde_augmentation" / "quick" / "comparisons.csv",
+        header
+        + "KS,32,known - none,cumulative,-1.4,-2.1,-0.8,0.64,0.49,0.78\n"
+        + "KS,32,learned - none,cumulative,-1.5,-2.2,-0.9,0.60,0.49,0.76\n"
+        + "KS,32,learned - known,cumulative,-0.1,-0.5,0.2,0.95,0.79,1.10\n"
+        + "KS,32,known - none,rollout,-9,-9,-9,0.1,0.1,0.1\n"
+        + "KdV,32,known - none,cumulative,-1.3,-2.3,-0.5,0.84,0.75,0.94\n"
+        + "KdV,32,learned - none,cumulative,-1.3,-2.3,-0.5,0.84,0.75,0.94\n"
+        + "KdV,128,known - none,cumulative,-1.0,-1.5,-0.5,0.70,0.60,0.80\n"
+        + "KdV,128,learned - none,cumulative,-0.1,-0.3,0.1,0.98,0.90,1.05\n"
+        + "KS,128,known - none,cumulative,-1.0,-1.5,-0.5,0.70,0.60,0.80\n"
+        + "KS,128,learned - none,cumulative,-0.4,-0.6,-0.2,0.85,0.80,0.90\n"
+        + "KS,128,learned - known,cumulative,0.3,0.1,0.5,1.20,1.05,1.35\n",
+    )
+    _write(
+        root / "03_pde_augmentation" / "quick" / "lpsda_comparison.csv",
+        "equation,n_train,augmentation,cumulative (LPSDA),cumulative (here)\n"
+        "KS,32,known,0.53,2.4\nKS,32,none,0.85,3.8\nKdV,32,none,0.49,8.3\n",
+    )
+    _write(
+        root / "05_image_augmentation" / "quick" / "comparisons.csv",
+        "comparison,treatment,baseline,treatment_accuracy,baseline_accuracy,difference,low,high,excludes_zero,seeds,items\n"
+        "affine - none,affine,none,92.4,88.4,4.05,3.26,4.84,True,21,1000\n"
+        "learned - none,learned,none,92.2,88.4,3.83,3.10,4.59,True,21,1000\n"
+        "learned - affine,learned,affine,92.2,92.4,-0.21,-0.68,0.22,False,21,1000\n",
+    )
+    return root
+
+
+def test_summary_rows_from_synthetic_results(tmp_path):
+    from symflow import report
+
+    rows = report.summary_rows(synthetic_results(tmp_path), "quick")
+    table = {r["claim"]: (r["here"], r["verdict"]) for r in rows}
+    assert [r["claim"].split("**")[1] for r in rows] == [
+        "KdV",
+        "Burgers",
+        "nKdV",
+        "Image symmetries",
+        "Image fields 1-6 are nearly affine",
+        "FNO, KdV, 32 trajectories",
+        "FNO, KdV, 128 trajectories",
+        "FNO, KS, 32 trajectories",
+        "FNO, KS, 128 trajectories",
+        "Classifier accuracy",
+        "Generator algebra",
+        "Image algebra",
+    ]
+    assert table["**KdV**: V1..V4 span x-translation, Galilean boost"] == (
+        "8/8 checks (2 seeds); angle to known span ≤ 0.08° (untrained ≥ 20°)",
+        "reproduced",
+    )
+    assert table["**nKdV**: V1..V4 span tau-translation"] == (
+        "1/2 checks (1 seed); angle to known span ≤ 12° (untrained ≥ 50°)",
+        "partly: span recovered, validity bound missed",
+    )
+    assert table["**Burgers**: V1..V4 span x-translation"][1] == "not reproduced"
+    here, verdict = rows[3]["here"], rows[3]["verdict"]
+    assert rows[3]["claim"].startswith("**Image symmetries** (paper: CIFAR-10; here: MNIST)")
+    assert (
+        here.startswith("5/6 checks (2 seeds): fields 1-6 0.250-0.260 rad, affine 0.310")
+        and verdict == "not reproduced"
+    )
+    assert rows[4]["here"] == "affine fraction, mean per seed: fields 1-6 0.95-0.95, 7-10 0.30-0.30"
+    assert rows[4]["verdict"] == "reproduced"
+    fno = {r["claim"].split("**")[1]: r for r in rows if r["claim"].startswith("**FNO")}
+    assert fno["FNO, KS, 32 trajectories"]["here"] == (
+        "NMSE ratio to none: known 0.64 [0.49, 0.78], learned 0.60 [0.49, 0.76]; learned/known 0.95 [0.79, 1.10]"
+    )
+    assert fno["FNO, KS, 32 trajectories"]["verdict"] == "reproduced"
+    assert "(LPSDA: known/none 0.62)" in fno["FNO, KS, 32 trajectories"]["claim"]
+    assert "LPSDA" not in fno["FNO, KdV, 32 trajectories"]["claim"]  # no known value for LPSDA there
+    assert fno["FNO, KdV, 32 trajectories"]["verdict"] == "control fails: no conclusion"  # ratio 0.84 > 0.8
+    assert fno["FNO, KdV, 128 trajectories"]["verdict"] == "not reproduced"  # learned interval includes 0
+    assert fno["FNO, KS, 128 trajectories"]["verdict"] == "partly: learned helps, less than known"
+    assert rows[9]["here"] == (
+        "points, 21 seeds: affine - none +4.05 [+3.26, +4.84]; "
+        "learned - none +3.83 [+3.10, +4.59]; learned - affine -0.21 [-0.68, +0.22]"
+    )
+    assert rows[9]["verdict"] == "reproduced"
+    assert rows[10]["here"] == (
+        "largest share of a bracket outside the span: KdV 0.02, Burgers 0.05, nKdV 0.3 (untrained ≥ 0.90)"
+    )
+    assert rows[10]["verdict"] == "closes: KdV, Burgers; not: nKdV"
+    assert rows[11]["here"] == "closure 0.52 (affine fields 2e-16); largest angle to aff(2) 35.9°"
+    assert rows[11]["verdict"] == "does not close"
+
+
+def test_classifier_control_failure_gives_no_conclusion(tmp_path):
+    from symflow import report
+
+    _write(
+        tmp_path / "05_image_augmentation" / "quick" / "comparisons.csv",
+        "comparison,difference,low,high,seeds\naffine - none,0.2,-0.5,0.9,3\nlearned - none,1.0,0.5,1.5,3\n",
+    )
+    [row] = report.summary_rows(tmp_path, "quick")
+    assert row["verdict"] == "control fails: no conclusion"
+    assert row["here"] == "points, 3 seeds: affine - none +0.20 [-0.50, +0.90]; learned - none +1.00 [+0.50, +1.50]"
+
+
+def test_summary_without_results_has_no_rows(tmp_path):
+    from symflow import report
+
+    assert report.summary_rows(tmp_path, "quick") == []
+    assert report.summary_markdown([], "quick") == "No results at the `quick` profile yet (run `make reproduce`)."
+
+
+def test_summary_markdown_is_a_table_and_escapes_pipes():
+    from symflow import report
+
+    text = report.summary_markdown([{"claim": "a | b", "here": "1", "verdict": "reproduced"}], "quick")
+    lines = text.splitlines()
+    assert lines[0].startswith("Generated by `python -m symflow.report --profile quick`")
+    assert lines[2:] == ["| paper claim | here | verdict |", "|---|---|---|", "| a \\| b | 1 | reproduced |"]
+
+
+def test_replace_block_rewrites_only_between_the_markers(tmp_path):
+    from symflow import report
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n{report.START}\nold table\n{report.END}\nafter\n")
+    assert report.replace_block(readme, "| new | table |\n")
+    assert readme.read_text() == f"# Title\n\nbefore\n{report.START}\n| new | table |\n{report.END}\nafter\n"
+    assert report.replace_block(readme, "second")  # the block can be replaced again
+    assert readme.read_text() == f"# Title\n\nbefore\n{report.START}\nsecond\n{report.END}\nafter\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]  # no temporary file left
+
+
+def test_replace_block_leaves_a_file_without_markers_alone(tmp_path):
+    from symflow import report
+
+    for text in ("# no markers\n", f"only the start {report.START}\n", f"{report.END} before {report.START}\n"):
+        readme = tmp_path / "README.md"
+        readme.write_text(text)
+        assert not report.replace_block(readme, "table")
+        assert readme.read_text() == text
+    assert not report.replace_block(tmp_path / "missing.md", "table")
+    assert not (tmp_path / "missing.md").exists()
+
+
+def test_replace_block_is_atomic(tmp_path, monkeypatch):
+    """If the rename fails, README.md keeps its old content and no temporary file is left."""
+    import os
+
+    from symflow import report
+
+    readme = tmp_path / "README.md"
+    original = f"{report.START}\nold\n{report.END}\n"
+    readme.write_text(original)
+
+    def fail(src, dst):
+        assert Path(src).read_text() == f"{report.START}\nnew\n{report.END}\n"  # complete before the rename
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError):
+        report.replace_block(readme, "new")
+    assert readme.read_text() == original
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+
+
+def test_main_fills_the_readme_only_for_the_repository_quick_results(tmp_path, monkeypatch):
+    from symflow import io, report
+
+    repo = tmp_path / "repo"
+    synthetic_results(repo / "results")
+    readme = repo / "README.md"
+    empty = f"intro\n{report.START}\n{report.END}\n"
+    readme.write_text(empty)
+    monkeypatch.setattr(io, "REPO", repo)
+    monkeypatch.delenv("SYMFLOW_RESULTS", raising=False)
+    report.main(["--profile", "smoke"])  # another profile: README.md untouched
+    assert readme.read_text() == empty
+    monkeypatch.setenv("SYMFLOW_RESULTS", str(tmp_path / "elsewhere"))  # another results folder: untouched
+    report.main(["--profile", "quick"])
+    assert readme.read_text() == empty
+    monkeypatch.delenv("SYMFLOW_RESULTS")
+    report.main(["--profile", "quick"])
+    text = readme.read_text()
+    assert "| **KdV**: V1..V4 span x-translation, Galilean boost |" in text
+    assert text.startswith(f"intro\n{report.START}\nGenerated by") and text.endswith(f"{report.END}\n")
+    assert (repo / "results" / "README.md").exists()
+
+
+def test_committed_readme_has_a_generated_summary():
+    from symflow import report
+
+    text = (REPO / "README.md").read_text()
+    assert report.START in text and report.END in text
+    block = text[text.index(report.START) : text.index(report.END)]
+    assert "| paper claim | here | verdict |" in block or "No results" in block

