@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import glob
 import hashlib
 import json
 import os
@@ -49,14 +50,25 @@ TRACKED_PACKAGES = (
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside `path`; rename it to `path` if the block succeeds.
 
-    On an exception the temporary file is removed and the target is left untouched.
+    The temporary name is `.<name>.<pid>.tmp` (git-ignored); those of `path` left by a writer that
+    no longer runs (a killed run) are removed first. On an exception the temporary file is
+    removed and the target is left untouched; an OSError without a file name (e.g. a full disk,
+    ENOSPC) is raised again with `path` as its file name, same errno.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = stale.name[len(path.name) + 2 : -len(".tmp")]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno is None or err.filename not in (None, str(tmp)):
+            raise
+        raise OSError(err.errno, err.strerror, str(path)) from err
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -143,14 +155,36 @@ def write_netcdf(ds, path) -> Path:
     return Path(path)
 
 
-def write_table(df, path_stem) -> tuple[Path, Path]:
-    """Write a pandas table twice: `<stem>.csv` for people, `<stem>.nc` (xarray) for analyses."""
-    stem = Path(path_stem)
-    csv = stem.with_suffix(".csv")
+def read_netcdf(path, remedy: str = "delete it and produce it again"):
+    """The NetCDF file `path` (h5netcdf engine) as an xarray Dataset loaded into memory, file closed.
+
+    A file that cannot be read (truncated, random bytes, not NetCDF) raises a ValueError naming
+    it, what the reader said, and `remedy`; a missing file is a FileNotFoundError.
+    """
+    import xarray as xr
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return ds.load()
+    except Exception as err:  # h5py/h5netcdf raise OSError, KeyError, ValueError, ... on damaged files
+        raise ValueError(
+            f"{path} cannot be read as NetCDF ({type(err).__name__}: {err}): it is truncated or damaged; {remedy}"
+        ) from err
+
+
+def write_table(df, path_stem) -> Path:
+    """Write a pandas table as `<stem>.csv` (header row, no index column) atomically; return its path.
+
+    Tables are CSV only; data with labelled dimensions (e.g. errors per trajectory and time step)
+    are written as NetCDF with `write_netcdf`.
+    """
+    csv = Path(path_stem).with_suffix(".csv")
     with atomic_path(csv) as tmp:
         df.to_csv(tmp, index=False)
-    nc = write_netcdf(df.to_xarray(), stem.with_suffix(".nc"))
-    return csv, nc
+    return csv
 
 
 def save_figure(fig, path_stem, pdf: bool = False) -> Path:

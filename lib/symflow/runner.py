@@ -7,8 +7,9 @@ The notebook runs with its working directory at the repository root and receives
 `profile`, `device` and `output_dir` (plus any `-p key=value`). It writes into a private
 `results/<notebook>/<profile>[.<tag>].partial/` folder; only when it finishes are that folder's
 files moved into `results/<notebook>/<profile>/` (same names replaced, others kept), with the
-executed notebook `<notebook>[_<tag>].ipynb`, its HTML export and `provenance[_<tag>].json`;
-then the notebook's per-seed tables are recombined (`combine_seed_tables`).
+executed notebook `<notebook>[_<tag>].ipynb` (and its HTML export with `--html`; `make site`
+renders every executed notebook) and `provenance[_<tag>].json`; then the notebook's per-seed
+tables are recombined (`combine_seed_tables`).
 Runs with different tags (e.g. one per seed) are independent and may run in parallel; each
 must give its own outputs distinct names (e.g. a `seed1/` sub-folder). A failed or interrupted
 run keeps its `.partial` folder, so the next run with the same tag resumes from whatever
@@ -85,8 +86,14 @@ def _environment(name: str, value: str):
 
 
 def _merge(source: Path, target: Path) -> None:
-    """Move every item of `source` into `target` (replacing same names), then remove `source`."""
+    """Move every item of `source` into `target` (replacing same names), then remove `source`.
+
+    Temporary files of `io.atomic_path` (`.<name>.<pid>.tmp`) still in `source`, left by a writer
+    killed in an earlier, interrupted run, are deleted, not moved."""
     target.mkdir(parents=True, exist_ok=True)
+    for stale in source.rglob(".*.tmp"):
+        if stale.is_file():
+            stale.unlink()
     for item in source.iterdir():
         destination = target / item.name
         if destination.is_dir():
@@ -103,7 +110,7 @@ SEED_TABLES = {"04_image_symmetries": ["affine_fraction"]}
 
 
 def combine_seed_tables(notebook: str, profile: str, root: Path | None = None) -> list[Path]:
-    """Rewrite each of `notebook`'s SEED_TABLES <name>.csv/.nc as the rows of all its
+    """Rewrite each of `notebook`'s SEED_TABLES <name>.csv as the rows of all its
     <name>_seed*.csv, by seed; return the paths written."""
     folder = (io.results_root() if root is None else root) / notebook / profile
     written = []
@@ -122,13 +129,14 @@ def run_notebook(
     device: str = "cpu",
     parameters: dict | None = None,
     tag: str | None = None,
-    html: bool = True,
+    html: bool = False,
     progress: bool = False,
 ) -> Path:
-    """Execute `notebooks/<notebook>.ipynb` and return its final results folder."""
-    import nbformat
+    """Execute `notebooks/<notebook>.ipynb` and return its final results folder.
+
+    With `html`, an HTML export `<notebook>[_<tag>].html` is written beside the executed notebook.
+    """
     import papermill as pm
-    from nbconvert import HTMLExporter
 
     profiles.check_profile(profile)
     source = NOTEBOOKS / f"{notebook}.ipynb"
@@ -138,11 +146,12 @@ def run_notebook(
     final = output_dir(notebook, profile)
     suffix = f"_{tag}" if tag else ""
     partial = final.with_name(f"{profile}.{tag}.partial" if tag else f"{profile}.partial")
-    partial.mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "device": device, "output_dir": str(partial), **(parameters or {})}
     executed = partial / f"{notebook}{suffix}.ipynb"
     experiment = NOTEBOOK_SETTINGS.get(notebook)
+    # unknown or mistyped overrides fail here, before any folder is made or kernel started
     settings = profiles.resolved(profile, experiment, params.get("overrides")) if experiment else None
+    partial.mkdir(parents=True, exist_ok=True)
     inputs_log = partial / f".inputs{suffix}"
     inputs_log.unlink(missing_ok=True)
     start, commit = time.time(), io.git_commit()
@@ -174,6 +183,9 @@ def run_notebook(
         ),
     )
     if html:
+        import nbformat
+        from nbconvert import HTMLExporter
+
         body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
         io.write_text(executed.with_suffix(".html"), body)
     _merge(partial, final)
@@ -206,6 +218,7 @@ def main(argv=None) -> None:
         help="extra notebook parameter (Python literal or string)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no streamed notebook output")
+    parser.add_argument("--html", action="store_true", help="also write an HTML export of the executed notebook")
     args = parser.parse_args(argv)
     if not args.quiet:  # stream the notebook's own output (its training loops' lines) and a cell bar
         import logging
@@ -217,6 +230,7 @@ def main(argv=None) -> None:
         args.device,
         dict(_parse_parameter(p) for p in args.params),
         args.tag,
+        html=args.html,
         progress=not args.quiet,
     )
     print(f"{args.notebook} [{args.profile}] -> {out.relative_to(io.REPO) if out.is_relative_to(io.REPO) else out}")

@@ -29,7 +29,7 @@ from . import io, profiles
 
 CODE_PATHS = ("lib", "Makefile", "requirements.txt")
 # Library modules that only read results (they cannot change one): not counted as code.
-READERS = ("lib/symflow/report.py", "lib/symflow/status.py")
+READERS = ("lib/symflow/report.py", "lib/symflow/site.py", "lib/symflow/status.py")
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
