@@ -51,9 +51,14 @@ EVIDENCE := $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),res
 # 02's acceptance checks need 3 seeds of KdV and KS only (Burgers, nKdV and cKdV: seed 0).
 EVIDENCE_OVERRIDES_02_pde_symmetries ?= , "equations": ["KdV", "KS"]
 
+# The runner's arguments of notebook $(1)'s run of seed $(2) (FULL_03_ARGS: notebook 03's full sweep),
+# used by the rules and printed by `make evidence-list`; tests/test_sweep.py checks that this list is
+# the one symflow.sweep.evidence_runs gives the Dask path (SCHEDULER=...).
+evidence_args = $(1) --profile $(PROFILE) --device $(DEVICE) --tag seed$(2) -p 'overrides={"seed": $(2)$(EVIDENCE_OVERRIDES_$(1))}'
+
 define evidence_rule
 results/$(1)/$(PROFILE)/$(1)_seed$(2).ipynb: $(call executed,$(1))
-	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(1) --profile $(PROFILE) --device $(DEVICE) --tag seed$(2) -p 'overrides={"seed": $(2)$(EVIDENCE_OVERRIDES_$(1))}'
+	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(call evidence_args,$(1),$(2))
 endef
 $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),$(eval $(call evidence_rule,$(nb),$(s)))))
 
@@ -62,16 +67,34 @@ $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),$(eval $(call e
 FULL_03 := {"equations": ["KdV", "KS", "Burgers"], "sizes": [32, 128, 512], "curve_sizes": [], \
             "single_time": {"equations": ["nKdV", "cKdV"]}, "ckdv": {"sizes": [32, 128]}, \
             "ablation": {"sizes": [32, 128]}}
+FULL_03_ARGS = 03_pde_augmentation --profile $(PROFILE) --device $(DEVICE) --tag full -p subfolder=full -p 'overrides=$(FULL_03)'
 EVIDENCE += $(if $(filter 03_pde_augmentation,$(NOTEBOOKS)),results/03_pde_augmentation/$(PROFILE)/03_pde_augmentation_full.ipynb)
 results/03_pde_augmentation/$(PROFILE)/03_pde_augmentation_full.ipynb: $(call executed,03_pde_augmentation)
-	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) 03_pde_augmentation --profile $(PROFILE) --device $(DEVICE) \
-		--tag full -p subfolder=full -p 'overrides=$(FULL_03)'
+	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(FULL_03_ARGS)
+
+.PHONY: evidence-list
+evidence-list: ## print the runner arguments of each evidence run, one run a line
+	@:$(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),$(info $(call evidence_args,$(nb),$(s)))))
+	@:$(if $(filter 03_pde_augmentation,$(NOTEBOOKS)),$(info $(FULL_03_ARGS)))
+
+# SCHEDULER=local runs the evidence runs as tasks of a local Dask cluster (python -m symflow.sweep:
+# one single-threaded worker per core, or JOBS workers when JOBS is given); SCHEDULER=tcp://host:port
+# sends them to a running Dask scheduler. Runs already newer than their notebook's default run are
+# skipped, as by make. The Dask path takes its seed settings from symflow.sweep, not from
+# EVIDENCE_OVERRIDES_<nb>. (The sweep has a line of its own, without $(MAKE), so that `make -n` only
+# prints it.)
+SCHEDULER ?=
+SWEEP = $(PY) -m symflow.sweep --profile $(PROFILE) --device $(DEVICE) \
+        --notebooks $(EVIDENCE_NOTEBOOKS) $(filter 03_pde_augmentation,$(NOTEBOOKS)) --seeds $(EVIDENCE_SEEDS) \
+        $(if $(filter-out local,$(SCHEDULER)),--scheduler $(SCHEDULER),$(if $(filter command line,$(origin JOBS)),--workers $(JOBS))) \
+        $(if $(filter command line,$(origin EVIDENCE_THREADS)),--threads $(EVIDENCE_THREADS))
 
 reproduce: $(EXECUTED) ## run every notebook at PROFILE (default quick) and rebuild results/README.md
 	$(PY) -m symflow.report --profile $(PROFILE)
 
-evidence: reproduce ## extra seeds of notebooks 02 and 04 and notebook 03's full sweep (JOBS=2 for two at a time)
-	$(if $(EVIDENCE),$(MAKE) -j$(JOBS) $(EVIDENCE))
+evidence: reproduce ## extra seeds of notebooks 02 and 04 and notebook 03's full sweep (JOBS=2 for two at a time; SCHEDULER=local or tcp://host:port on Dask)
+	$(if $(SCHEDULER),$(SWEEP))
+	$(if $(SCHEDULER),,$(if $(EVIDENCE),$(MAKE) -j$(JOBS) $(EVIDENCE)))
 	$(PY) -m symflow.report --profile $(PROFILE)
 
 status: $(STAMP) ## list each committed run of PROFILE as current or stale against HEAD and its inputs, with the reason
@@ -93,6 +116,12 @@ format: $(STAMP) ## apply ruff's import order and formatting to the Python files
 
 lab: $(STAMP) ## JupyterLab in the venv
 	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+# The results as a static website (Sphinx + myst-nb, configuration in docs/site/): results/README.md
+# and PROFILE's executed notebooks, rendered as saved (not executed again), into build/site/.
+.PHONY: site
+site: $(STAMP) ## static site of results/README.md and PROFILE's executed notebooks in build/site/ (not re-run)
+	$(PY) -m symflow.site --profile $(PROFILE)
 
 clean: ## remove PROFILE's generated data and results
 	rm -rf data/$(PROFILE) $(foreach nb,$(NOTEBOOKS),results/$(nb)/$(PROFILE) results/$(nb)/$(PROFILE).*partial)
