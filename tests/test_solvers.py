@@ -9,6 +9,7 @@ import pytest
 import torch
 import xarray as xr
 
+import symflow
 from symflow import pdes, solvers
 
 
@@ -157,3 +158,79 @@ def test_bad_inputs_are_value_errors():
         solvers.solve(kdv, u0, [2.0, 1.0])
     with pytest.raises(ValueError, match="zero mean"):
         solvers.solve(pdes.get("Burgers"), u0 + 1, [1.0])
+
+
+# Unit strings a UDUNITS-2 parser accepts for these variables: "1" for nondimensional quantities.
+UDUNITS = {"1", "radian"}
+
+
+def test_data_files_carry_cf_attributes_and_units(tmp_path):
+    solvers.dataset("Burgers", "test", "smoke", root=tmp_path)
+    with xr.open_dataset(tmp_path / "smoke" / "Burgers_test.nc", engine="h5netcdf") as ds:
+        attrs = dict(ds.attrs)
+        variables = {name: dict(ds[name].attrs) for name in list(ds.data_vars) + list(ds.coords)}
+    assert attrs["Conventions"] == "CF-1.10"
+    assert "Burgers" in attrs["title"] and "test" in attrs["title"]
+    stamp, _, what = attrs["history"].partition(": ")
+    assert stamp == attrs["created_utc"] and stamp.endswith("+00:00")
+    assert what.startswith("symflow.solvers.dataset('Burgers', 'test', 'smoke'), run by `python ")
+    assert attrs["source"].startswith(f"symflow {symflow.__version__} (commit ") and "Cole-Hopf" in attrs["source"]
+    assert "arXiv:2202.07643" in attrs["references"] and "arXiv:2410.21853" in attrs["references"]
+    assert set(variables) == {"u", "amplitude", "phase", "wavenumber", "sample", "t", "x"}
+    for name, var in variables.items():
+        assert var.get("long_name"), name
+        assert var.get("units") in UDUNITS, (name, var.get("units"))
+    assert variables["phase"]["units"] == "radian" and variables["t"]["axis"] == "T" and variables["x"]["axis"] == "X"
+
+
+def test_descriptive_attributes_do_not_block_reuse(tmp_path, monkeypatch):
+    """A reused file is compared on its request attributes only: another history, title or source
+    (a later run, another commit) is not a mismatch."""
+    ds = solvers.dataset("Burgers", "valid", "smoke", root=tmp_path)
+    path = tmp_path / "smoke" / "Burgers_valid.nc"
+    assert set(solvers.DESCRIPTIVE_ATTRIBUTES) <= set(ds.attrs)
+    assert not set(solvers.DESCRIPTIVE_ATTRIBUTES) & set(
+        solvers.request_attributes(pdes.get("Burgers"), "valid", 4, 256, 2)
+    )
+    changed = ds.assign_attrs(history="2030-01-01T00:00:00+00:00: edited elsewhere", title="other", source="other")
+    changed.to_netcdf(path, engine="h5netcdf")
+    monkeypatch.setattr(solvers, "generate", lambda *a, **k: pytest.fail("regenerated"))
+    again = solvers.dataset("Burgers", "valid", "smoke", root=tmp_path)
+    assert again.attrs["history"].startswith("2030-01-01") and again.attrs["title"] == "other"
+
+
+def test_command_line_reads_as_typed(monkeypatch):
+    monkeypatch.setattr("sys.argv", [solvers.__file__, "--profile", "quick"])
+    assert solvers.command_line() == "python -m symflow.solvers --profile quick"
+    monkeypatch.setattr("sys.argv", ["/x/pytest/__main__.py", "tests/test_solvers.py"])
+    assert solvers.command_line() == "python -m pytest tests/test_solvers.py"
+    monkeypatch.setattr("sys.argv", ["bench/bench_solvers.py", "--n", "4"])
+    assert solvers.command_line() == "python bench/bench_solvers.py --n 4"
+
+
+def test_oversampled_solve_is_the_fine_grid_solution_subsampled():
+    """oversample m: u0 refined exactly (band-limited), solved on m nx points, every m-th returned;
+    the data's request attributes record the solver's grid."""
+    eq = pdes.get("KdV")
+    u0, _ = eq.initial_condition(2, torch.Generator().manual_seed(0), 128)
+    fine0, _ = eq.initial_condition(2, torch.Generator().manual_seed(0), 256)
+    torch.testing.assert_close(solvers.refine_grid(u0, 2), fine0, rtol=0, atol=1e-13)
+    times = [1.0, 2.0]
+    coarse = solvers.solve(eq, u0, times, step=0.05, oversample=2)
+    fine = solvers.solve(eq, fine0, times, step=0.05)
+    assert coarse.shape == (2, 2, 128)
+    torch.testing.assert_close(coarse, fine[..., ::2], rtol=0, atol=1e-12)
+    assert solvers.request_attributes(eq, "test", 2, 256, 3)["solver_nx"] == 256 * eq.oversample == 512
+    assert solvers.request_attributes(pdes.get("Burgers"), "test", 2, 256, 3)["solver_nx"] == 256
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="oversample must be a positive integer"):
+            solvers.solve(eq, u0, times, oversample=bad)
+    with pytest.raises(ValueError, match="oversample must be a positive integer"):
+        dataclasses.replace(eq, oversample=0)
+
+
+def test_trajectories_use_the_profile_settings():
+    ds = solvers.trajectories("KS", "smoke", 2)
+    params = solvers.split_parameters("smoke", "test", pdes.get("KS"))
+    assert ds.sizes == {"sample": 2, "t": 140, "x": params["nx"], "mode": 10}
+    assert (ds.attrs["seed"], ds.attrs["step"], ds.attrs["n_samples"]) == (params["seed"], params["step"], 2)

@@ -2,6 +2,7 @@
 
     python -m symflow.solvers --profile quick        # what `make data` runs
     python -m symflow.solvers --profile smoke --equations KdV2   # one registered equation
+    python -m symflow.solvers --profile quick --headroom         # then the validity headroom table
 
 Two solvers, both torch float64, batched over trajectories and device-agnostic:
 
@@ -11,13 +12,19 @@ Two solvers, both torch float64, batched over trajectories and device-agnostic:
   exponential time differencing (Cox & Matthews 2002) with the coefficients computed by contour
   integrals (Kassam & Trefethen 2005, SIAM J. Sci. Comput. 26:1214), 2/3-rule dealiasing of
   d_x flux. Fixed step, shortened to land exactly on every saved time. nKdV is integrated as KdV
-  in its own time tau = 50 (exp(t/50) - 1) (`equation.solver_time`).
+  in its own time tau = 50 (exp(t/50) - 1) (`equation.solver_time`). An equation with
+  `oversample` m > 1 (KdV, nKdV) is solved on an m-times finer grid and stored on every m-th
+  point, so that the 2/3 rule removes none of the modes the stored grid holds.
 * `cole_hopf` (Burgers): u = -2 nu psi_x / psi with psi solving the heat equation psi_t = nu psi_xx,
   which is solved exactly in Fourier space, psi_k(t) = psi_k(0) exp(-nu k^2 t); psi(0) is positive
   and periodic (see `pdes.Equation.initial_condition`). Exact up to round-off.
 
 `dataset(equation, split, profile)` loads `data/<profile>/<Equation>_<split>.nc` when its
-attributes match the request and generates it (atomically) otherwise.
+attributes match the request and generates it (atomically) otherwise; the files follow CF-1.10
+(global attributes Conventions, title, history, source, references; UDUNITS units and a long_name
+on every variable). `trajectories(equation, profile, n)` solves a few trajectories with a
+profile's settings without storing them, and `reference_error` checks saved rows against an
+independent re-solve of the equation (scipy's DOP853 on its plain pseudo-spectral right-hand side).
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import math
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -32,7 +41,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from . import derivatives, io, pdes, profiles
+from . import __version__, derivatives, io, pde_graphs, pdes, profiles
 
 SPLITS = ("train", "valid", "test")
 CONTOUR_POINTS = 64
@@ -182,21 +191,45 @@ def _etdrk4_step(v, s, h, N, E, E2, Q, G, Q2, f1, f2x2, f3):
     return out.addcmul_(f2x2, na.add_(nb)).addcmul_(f3, nc)
 
 
+def refine_grid(u: torch.Tensor, factor: int) -> torch.Tensor:
+    """The trigonometric interpolant of periodic rows u (..., nx) on a `factor` times finer grid,
+    (..., factor * nx): the spectrum zero-padded (the Nyquist coefficient of an even nx split
+    between +-nx/2), so out[..., factor * i] = u[..., i]; factor 1 returns u."""
+    factor = pdes._positive_int(factor, "factor")
+    return u if factor == 1 else pde_graphs.upsample_periodic(u, factor)
+
+
+def check_oversample(oversample) -> int:
+    """Return `oversample` if it is a positive integer, else raise a ValueError."""
+    if isinstance(oversample, bool) or not isinstance(oversample, int) or oversample < 1:
+        raise ValueError(f"oversample must be a positive integer; got {oversample!r}")
+    return oversample
+
+
 def solve_etdrk4(
-    equation: pdes.Equation, u0: torch.Tensor, times, step: float | None = None, progress=None
+    equation: pdes.Equation,
+    u0: torch.Tensor,
+    times,
+    step: float | None = None,
+    progress=None,
+    oversample: int = 1,
 ) -> torch.Tensor:
     """Integrate u0 (B, nx) from t=0 and return u at `times` (physical), shape (B, len(times), nx).
 
     Each interval between requested times (in solver time s) is crossed in ceil(ds/step) equal
-    steps; coefficients (with `parts.fold` folded in) are cached per step length. `progress(n)` is
-    called after each time. The steps run without autograd: the result carries no gradient.
+    steps; coefficients (with `parts.fold` folded in) are cached per step length. With
+    `oversample` m > 1 the solver works on the m-times finer grid (u0 refined by `refine_grid`,
+    exact for band-limited u0) and returns every m-th point, so that the 2/3 rule on the fine
+    grid keeps every mode of the returned one. `progress(n)` is called after each time. The steps
+    run without autograd: the result carries no gradient.
     """
     step = check_step(equation, equation.step if step is None else step)
     nx = check_grid(u0.shape[-1])
-    parts = SpectralParts(equation, nx, u0.device)
+    m = check_oversample(oversample)
+    parts = SpectralParts(equation, m * nx, u0.device)
     out = torch.empty(u0.shape[0], len(times), nx, dtype=torch.float64, device=u0.device)
     cache: dict[float, tuple] = {}
-    v, s, N = torch.fft.fft(pack(u0.to(torch.float64))), 0.0, parts.stage
+    v, s, N = torch.fft.fft(pack(refine_grid(u0.to(torch.float64), m))), 0.0, parts.stage
     for j, target in enumerate(_solver_times(equation, times)):
         n = math.ceil((target - s) / step - 1e-9)
         if n > 0:
@@ -209,7 +242,7 @@ def solve_etdrk4(
                 for i in range(n):
                     v = _etdrk4_step(v, s + i * h, h, N, *coefficients)
             s = target
-        out[:, j] = unpack(torch.fft.ifft(v), u0.shape[0])
+        out[:, j] = unpack(torch.fft.ifft(v), u0.shape[0])[:, ::m]
         _check_finite(out[:, j], float(times[j]))
         if progress is not None:
             progress(1)
@@ -244,11 +277,20 @@ def solve_cole_hopf(equation: pdes.Equation, u0: torch.Tensor, times, progress=N
     return out
 
 
-def solve(equation: pdes.Equation, u0: torch.Tensor, times, step: float | None = None, progress=None) -> torch.Tensor:
-    """u0 (B, nx) at t=0 -> u (B, len(times), nx) with the equation's solver."""
+def solve(
+    equation: pdes.Equation,
+    u0: torch.Tensor,
+    times,
+    step: float | None = None,
+    progress=None,
+    oversample: int = 1,
+) -> torch.Tensor:
+    """u0 (B, nx) at t=0 -> u (B, len(times), nx) with the equation's solver (`oversample`: see
+    `solve_etdrk4`; the exact Cole-Hopf solution needs none and ignores it)."""
     if equation.method == "cole_hopf":
+        check_oversample(oversample)
         return solve_cole_hopf(equation, u0, times, progress)
-    return solve_etdrk4(equation, u0, times, step, progress)
+    return solve_etdrk4(equation, u0, times, step, progress, oversample)
 
 
 def spectral_derivatives(u: torch.Tensor, L: float, order: int = 4) -> list[torch.Tensor]:
@@ -271,11 +313,78 @@ def residual_on_grid(equation: pdes.Equation, u: torch.Tensor, times) -> torch.T
     return equation.residual(derivs[0], u_t, *derivs[1:], times[2:-2, None].to(u.device))
 
 
+def reference_error(
+    equation: pdes.Equation,
+    u,
+    times,
+    start: int = 0,
+    intervals: int = 5,
+    refine: int | None = None,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+) -> np.ndarray:
+    """How far saved rows are from an independent re-solve of the PDE: one relative error per trajectory.
+
+    u (B, T, nx) saved at the physical `times` (T,). Row `start` is refined to refine * nx points
+    (`refine_grid`; refine None: 1 when every row's spectrum beyond 2/3 of the grid's Nyquist
+    wavenumber is below 1e-10 of its peak, i.e. the saved grid resolves the solution, else 2)
+    and integrated with scipy's DOP853 (rtol, atol) on the method-of-lines ODE
+    u_t = equation.rhs(t, u, u_x, u_xx, u_xxx, u_xxxx), derivatives by FFT on the refined grid,
+    not dealiased (none of the ETDRK4 solver's pieces: no linear symbol, flux, dealiasing, solver
+    time or oversampling), in physical time to times[start + 1 .. start + intervals]. Returns (B,):
+    max |u_ref - u| over those rows and the saved points / max |u| over rows start .. start + intervals.
+    Raises ValueError for a u that is not (B, T, nx), a window outside the T rows, or refine < 1.
+    """
+    from scipy.integrate import solve_ivp
+
+    u = np.asarray(u, dtype=np.float64)
+    times = np.asarray(times, dtype=np.float64)
+    if u.ndim != 3 or u.shape[1] != len(times):
+        raise ValueError(f"u must have shape (B, T, nx) with T = len(times) = {len(times)}; got {u.shape}")
+    if isinstance(intervals, bool) or not isinstance(intervals, int) or intervals < 1:
+        raise ValueError(f"intervals must be a positive integer; got {intervals!r}")
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= len(times) - 1 - intervals:
+        raise ValueError(
+            f"start must be an integer in [0, {len(times) - 1 - intervals}] for {intervals} intervals; got {start!r}"
+        )
+    b, _, nx = u.shape
+    if refine is None:
+        spectrum = np.abs(np.fft.rfft(u[:, start : start + 1 + intervals], axis=-1))
+        refine = 1 if spectrum[..., nx // 3 :].max() <= 1e-10 * spectrum.max() else 2
+    m = pdes._positive_int(refine, "refine") * check_grid(nx)
+    k = 2 * math.pi / equation.L * np.arange(m // 2 + 1)
+    symbols = [(1j * k) ** n for n in range(1, 5)]
+    for n in (0, 2):  # odd derivatives of the Nyquist mode are not real: dropped
+        symbols[n][-1] = 0
+
+    def rhs(t, y):
+        v = y.reshape(b, m)
+        v_hat = np.fft.rfft(v, axis=-1)
+        jet = [torch.from_numpy(v)] + [torch.from_numpy(np.fft.irfft(d * v_hat, n=m, axis=-1)) for d in symbols]
+        return torch.as_tensor(equation.rhs(t, *jet), dtype=torch.float64).numpy().reshape(-1)
+
+    first = refine_grid(torch.from_numpy(u[:, start]), refine).numpy()
+    window = times[start + 1 : start + 1 + intervals]
+    sol = solve_ivp(rhs, (times[start], window[-1]), first.reshape(-1), "DOP853", window, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise FloatingPointError(f"the reference re-solve of {equation.name} failed: {sol.message}")
+    ref = sol.y.T.reshape(intervals, b, m)[..., ::refine].transpose(1, 0, 2)
+    saved = u[:, start + 1 : start + 1 + intervals]
+    scale = np.abs(u[:, start : start + 1 + intervals]).max(axis=(1, 2))
+    return np.abs(ref - saved).max(axis=(1, 2)) / scale
+
+
 # ---- data sets -------------------------------------------------------------------------------------
 def solver_description(equation: pdes.Equation) -> str:
     if equation.method == "cole_hopf":
         return "exact Fourier solution of psi_t = nu psi_xx, Cole-Hopf u = -2 nu psi_x / psi"
     return f"ETDRK4 (Kassam-Trefethen, {CONTOUR_POINTS}-point contour), 2/3 dealiasing, pseudo-spectral, float64"
+
+
+def solver_oversample(equation: pdes.Equation) -> int:
+    """The grid refinement the data of `equation` are solved with: `Equation.oversample` for
+    ETDRK4, 1 for the exact Cole-Hopf solution."""
+    return 1 if equation.method == "cole_hopf" else check_oversample(equation.oversample)
 
 
 def request_attributes(
@@ -296,6 +405,7 @@ def request_attributes(
         "seed": seed,
         "solver": solver_description(equation),
         "step": float(equation.step if step is None else step) if equation.method == "etdrk4" else 0.0,
+        "solver_nx": nx * solver_oversample(equation),
         "solver_time": "tau = 50 (exp(t/50) - 1)" if equation.name == "nKdV" else "t",
         "ic_n_sines": equation.n_sines,
         "ic_wavenumbers": list(equation.wavenumbers),
@@ -314,6 +424,58 @@ def request_attributes(
     return attrs
 
 
+CONVENTIONS = "CF-1.10"
+REFERENCES = (
+    "Data generation as in LPSDA: J. Brandstetter, M. Welling, D. E. Worrall, Lie point symmetry data "
+    "augmentation for neural PDE solvers, ICML 2022, arXiv:2202.07643. "
+    "The paper reproduced: G. Ko, H. Kim, J. Lee, Learning infinitesimal generators of continuous "
+    "symmetries from data, NeurIPS 2024, arXiv:2410.21853."
+)
+# Attributes that describe a file (CF's global attributes, when and where it was made) rather than
+# determine its content: a reused file is compared on `request_attributes` only, never on these.
+DESCRIPTIVE_ATTRIBUTES = (
+    "Conventions",
+    "title",
+    "history",
+    "source",
+    "references",
+    "generation_wall_time_s",
+    "device",
+    "created_utc",
+)
+
+
+def command_line() -> str:
+    """The command line of this process as one would type it: `python -m symflow.solvers --profile
+    quick` for the data generator, `python <script> ...` otherwise (a notebook's kernel shows as
+    `python -m ipykernel_launcher ...`)."""
+    argv = list(sys.argv) or [""]
+    first = Path(argv[0])
+    if first.name == "solvers.py" and first.parent.name == "symflow":
+        head = ["-m", "symflow.solvers"]
+    elif first.name == "__main__.py":
+        head = ["-m", first.parent.name]
+    elif first.suffix == ".py" and first.stem.endswith("_launcher"):
+        head = ["-m", first.stem]
+    else:
+        head = [argv[0]] if argv[0] else []
+    return shlex.join(["python", *head, *argv[1:]])
+
+
+def descriptive_attributes(equation: pdes.Equation, split: str, call: str, created_utc: str) -> dict:
+    """CF-1.10 global attributes of a data file: Conventions, title, history (one line: the time,
+    `call` and `command_line()`), source (solver, symflow version and commit, torch version) and
+    references (LPSDA and the paper)."""
+    return {
+        "Conventions": CONVENTIONS,
+        "title": f"{equation.name} solutions ({equation.formula}), {split} split",
+        "history": f"{created_utc}: {call}, run by `{command_line()}`",
+        "source": f"symflow {__version__} (commit {io.git_commit()}), symflow.solvers: "
+        f"{solver_description(equation)}; torch {torch.__version__}",
+        "references": REFERENCES,
+    }
+
+
 def generate(
     equation: pdes.Equation,
     split: str,
@@ -324,22 +486,32 @@ def generate(
     device="cpu",
     batch: int = BATCH,
     progress=None,
+    call: str | None = None,
 ) -> xr.Dataset:
     """Sample `n_samples` initial conditions with `seed`, solve, and return the kept window.
 
     Dataset: u (sample, t, x) float64 and the initial conditions' amplitude/phase/wavenumber
-    (sample, mode); coordinates in physical units; `request_attributes` plus wall time and device.
+    (sample, mode); coordinates in physical units, every variable and coordinate with a
+    `long_name` and a UDUNITS `units` ("1" for nondimensional quantities, "radian" for phases);
+    attributes: `request_attributes`, CF-1.10's global attributes (`descriptive_attributes`, the
+    history naming `call`, by default this function's own call), wall time, device and creation time.
     """
     n_samples = pdes._positive_int(n_samples, "n_samples")
     check_grid(nx)
     attrs = request_attributes(equation, split, n_samples, nx, seed, step)
+    if call is None:
+        call = (
+            f"symflow.solvers.generate({equation.name!r}, {split!r}, n_samples={n_samples}, nx={nx}, "
+            f"seed={seed}, step={step!r})"
+        )
     start = time.perf_counter()
     u0, params = equation.initial_condition(n_samples, torch.Generator().manual_seed(seed), nx)
     times = equation.kept_times()
     chunks = []
     for lo in range(0, n_samples, batch):
         try:
-            chunks.append(solve(equation, u0[lo : lo + batch].to(device), times, step, progress).cpu())
+            u_chunk = u0[lo : lo + batch].to(device)
+            chunks.append(solve(equation, u_chunk, times, step, progress, solver_oversample(equation)).cpu())
         except BlowUpError as err:
             i = lo + err.index
             detail = ", ".join(f"{k}={v[i].tolist()}" for k, v in params.items())
@@ -350,18 +522,24 @@ def generate(
     attrs["generation_wall_time_s"] = round(time.perf_counter() - start, 3)
     attrs["device"] = io.device_description(str(device))
     attrs["created_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    attrs = {**descriptive_attributes(equation, split, call, attrs["created_utc"]), **attrs}
     mode = ("sample", "mode")
+    of_ic = "of each sine of the initial condition" + (" (of log psi0)" if equation.method == "cole_hopf" else "")
     return xr.Dataset(
         {
-            "u": (("sample", "t", "x"), u, {"long_name": "solution u(x, t)", "units": "1 (nondimensional)"}),
-            "amplitude": (mode, params["amplitude"].numpy()),
-            "phase": (mode, params["phase"].numpy()),
-            "wavenumber": (mode, params["wavenumber"].numpy().astype(np.int64)),
+            "u": (("sample", "t", "x"), u, {"long_name": "solution u(x, t)", "units": "1"}),
+            "amplitude": (mode, params["amplitude"].numpy(), {"long_name": f"amplitude A {of_ic}", "units": "1"}),
+            "phase": (mode, params["phase"].numpy(), {"long_name": f"phase {of_ic}", "units": "radian"}),
+            "wavenumber": (
+                mode,
+                params["wavenumber"].numpy().astype(np.int64),
+                {"long_name": f"periods l over the domain {of_ic}", "units": "1"},
+            ),
         },
         coords={
-            "sample": np.arange(n_samples),
-            "t": ("t", times.numpy(), {"long_name": "time", "units": "1 (nondimensional)"}),
-            "x": ("x", equation.grid(nx).numpy(), {"long_name": "space", "units": "1 (nondimensional)"}),
+            "sample": ("sample", np.arange(n_samples), {"long_name": "trajectory index", "units": "1"}),
+            "t": ("t", times.numpy(), {"long_name": "time", "units": "1", "axis": "T"}),
+            "x": ("x", equation.grid(nx).numpy(), {"long_name": "space", "units": "1", "axis": "X"}),
         },
         attrs=attrs,
     )
@@ -403,29 +581,67 @@ def split_parameters(profile: str, split: str, equation: pdes.Equation) -> dict:
     }
 
 
-def dataset(equation, split: str, profile: str, device="cpu", root=None, progress=None) -> xr.Dataset:
+def dataset(
+    equation, split: str, profile: str, device="cpu", root=None, progress=None, headroom: bool = False
+) -> xr.Dataset:
     """The data set of `equation` (name or Equation) for `split` at `profile`, loaded or generated.
 
-    A file whose attributes match the request is loaded; a missing file is generated and written
+    A file whose `request_attributes` match the request is loaded (the `DESCRIPTIVE_ATTRIBUTES`,
+    such as the history, are not compared); a missing file is generated and written
     atomically; a file under the same name with other parameters raises a ValueError (delete it
-    or use another profile), it is never silently reused or overwritten.
+    or use another profile), it is never silently reused or overwritten. So does a file that
+    cannot be read (truncated, damaged) or whose `u` holds NaN or inf, naming the file.
+    headroom: also score the data's validity headroom (`symflow.headroom.headroom` with the
+    profile's evaluation settings; it warns when the data cannot separate symmetries from the
+    controls) and return it as the attributes validity_floor, validity_best_control, validity_gap.
     """
     equation = pdes.get(equation) if isinstance(equation, str) else equation
     params = split_parameters(profile, split, equation)
     path = data_path(equation.name, split, profile, root)
     wanted = request_attributes(equation, split, **params)
     if path.exists():
-        with xr.open_dataset(io.note_input(path), engine="h5netcdf") as ds:
-            ds = ds.load()
+        remedy = f"delete it and run `python -m symflow.solvers --profile {profile}` (make data) to generate it again"
+        ds = io.read_netcdf(io.note_input(path), remedy)
         bad = _mismatches(ds.attrs, wanted)
         if bad:
             raise ValueError(
                 f"{path} was generated with other parameters ({'; '.join(bad)}); delete it or choose another profile"
             )
-        return ds
-    ds = generate(equation, split, device=device, progress=progress, **params)
+        finite = np.isfinite(ds["u"].values)
+        if not finite.all():
+            first = tuple(int(i[0]) for i in np.nonzero(~finite))
+            raise ValueError(
+                f"{path}: array 'u' holds {int((~finite).sum())} NaN or infinite values (the first at index "
+                f"(sample, t, x) = {first}); the solvers never write such a file: {remedy}"
+            )
+        return _with_headroom(equation, ds, profile) if headroom else ds
+    call = f"symflow.solvers.dataset({equation.name!r}, {split!r}, {profile!r})"
+    ds = generate(equation, split, device=device, progress=progress, call=call, **params)
     io.write_netcdf(ds, path)
-    return ds
+    return _with_headroom(equation, ds, profile) if headroom else ds
+
+
+def _with_headroom(equation: pdes.Equation, ds: xr.Dataset, profile: str) -> xr.Dataset:
+    """ds with its validity headroom (`symflow.headroom.headroom`, which warns when the gap is
+    small) as the attributes validity_floor, validity_best_control and validity_gap (in memory only)."""
+    from . import headroom
+
+    row = headroom.headroom(equation, ds, profile=profile).iloc[0]
+    return ds.assign_attrs(
+        validity_floor=float(row["floor"]),
+        validity_best_control=float(row["best_control_validity"]),
+        validity_gap=float(row["gap"]),
+    )
+
+
+def trajectories(equation, profile: str, n: int, split: str = "test", device="cpu") -> xr.Dataset:
+    """`n` trajectories of `equation` (name or Equation) solved with the settings of `split` at
+    `profile` (grid, seed, step, the equation's oversampling), not stored: for checks that need a
+    few solutions rather than a data set. They are not the first n of the stored split (the
+    initial conditions drawn depend on n)."""
+    equation = pdes.get(equation) if isinstance(equation, str) else equation
+    params = {**split_parameters(profile, split, equation), "n_samples": n}
+    return generate(equation, split, device=device, **params)
 
 
 def main(argv=None) -> None:
@@ -448,6 +664,11 @@ def main(argv=None) -> None:
         default=1,
         help="torch CPU threads (1: the FFTs are small; more threads contend on shared cores)",
     )
+    parser.add_argument(
+        "--headroom",
+        action="store_true",
+        help="then print the validity headroom of every equation's test data (symflow.headroom; warns when small)",
+    )
     args = parser.parse_args(argv)
     profiles.check_profile(args.profile)
     torch.set_num_threads(args.threads)
@@ -465,6 +686,11 @@ def main(argv=None) -> None:
                 f"{ds.sizes['x']}  (generation {ds.attrs['generation_wall_time_s']:.1f} s)"
             )
     print(f"profile {args.profile!r}: all data ready in {time.perf_counter() - start:.1f} s")
+    if args.headroom:
+        from . import headroom
+
+        table = headroom.headroom_table(args.profile, [eq.name for eq in chosen], device=args.device, root=args.root)
+        print(table.drop(columns=["advice"]).to_string(index=False, float_format="%.2f"))
 
 
 if __name__ == "__main__":
