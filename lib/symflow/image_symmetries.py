@@ -140,13 +140,15 @@ def learn_symmetries(
     (L_ortho: `losses.orthonormality` in `ortho_mode`)
     with S_a = losses.feature_validity, L_lip on pixel neighbours (not divided by distance).
     The loop (Adam(lr), the gradient clipped to norm `clip` (None: not clipped), checkpoint and
-    resume, the NaN guard, the log) is `learning.learn`, as for the PDE learner. Returns its
+    resume, the NaN guard, the log) is `learning.learn`, as for the PDE learner; images holding
+    NaN or inf are a ValueError before any iteration. Returns its
     history: iteration (from 0), loss, lr, S1..SN, validity (sum of the S_a), ortho, lipschitz,
     grad_norm (before clipping), seconds.
     """
     c, h, w = x.shape[1:]
     if inner.points.shape[0] != h * w:
         raise ValueError(f"inner must be defined on the {h}x{w} pixel grid; got {inner.points.shape[0]} points")
+    learning.check_finite(x, "the training images x")
     n_gen = field.n_generators
 
     def step(it: int, gen: torch.Generator):

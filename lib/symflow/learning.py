@@ -8,11 +8,12 @@ S1..SN). `learn` owns everything else, identically for every domain:
     Adam on the field's parameters; the learning rate drops by 10x from `decay_at` of the run;
     the gradient's norm is clipped to `clip` (None: not clipped) before each step;
     a NaN/inf loss raises `NonFiniteLoss` naming the iteration and every term, before any
-    parameter moves, and leaves the last good checkpoint in place;
+    parameter moves, and leaves the last good checkpoint in place (the domains check their data
+    first with `check_finite`);
     the checkpoint (written atomically every `checkpoint_every` iterations and at the end)
     holds the field, the optimiser, the random generator and the history, so a rerun resumes
     exactly where the last one stopped; a checkpoint of another run (its `identity` differs)
-    is an error;
+    or one that cannot be read (damaged) is an error naming the file;
     a history with one row per iteration: iteration (from 0), loss, lr, the record, grad_norm
     (before clipping), seconds (the step's time, without logging, checkpoints or callbacks);
     a one-line log every `log_every` iterations and at the end.
@@ -67,6 +68,19 @@ class Schedule:
 
     def lr_at(self, iteration: int) -> float:
         return self.lr * (0.1 if iteration >= self.decay_at * self.iterations else 1.0)
+
+
+def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Return `x` if every entry is finite, else raise a ValueError naming `name`, how many entries
+    are NaN or infinite and the index of the first (so that bad data fails before training)."""
+    bad = ~torch.isfinite(x)
+    if bad.any():
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"{name} hold {int(bad.sum())} NaN or infinite values (the first at index {first} of shape "
+            f"{tuple(x.shape)}); check the data they come from"
+        )
+    return x
 
 
 def _every(n: int, iteration: int) -> bool:
@@ -142,12 +156,30 @@ def learn(
     return pd.DataFrame(history)
 
 
+_CHECKPOINT_KEYS = {"identity", "iteration", "field", "optimiser", "rng", "history"}
+
+
 def _resume(checkpoint, identity, field, optimiser, rng, name, log) -> tuple[list, int]:
-    """Load `checkpoint` into field, optimiser and rng when it exists: (history, next iteration)."""
+    """Load `checkpoint` into field, optimiser and rng when it exists: (history, next iteration).
+
+    A checkpoint that cannot be read, is not one of `learn`'s, or belongs to another run (its
+    identity differs) raises a ValueError naming it; it is left as it is.
+    """
     if checkpoint is None or not Path(checkpoint).exists():
         return [], 0
     device = next(field.parameters()).device
-    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    try:
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+    except Exception as err:  # truncated zip, random bytes, empty file: torch raises many kinds
+        raise ValueError(
+            f"checkpoint {checkpoint} cannot be read ({type(err).__name__}: {err}); it is damaged: "
+            "delete it to start this run afresh"
+        ) from err
+    if not isinstance(state, dict) or not _CHECKPOINT_KEYS <= set(state):
+        raise ValueError(
+            f"checkpoint {checkpoint} is not a checkpoint of this training loop (it holds a {type(state).__name__} "
+            f"without the keys {sorted(_CHECKPOINT_KEYS)}); delete it or use another output_dir"
+        )
     if state.get("identity") != identity:
         raise ValueError(
             f"checkpoint {checkpoint} belongs to another run (its settings, seed or data differ); "

@@ -148,6 +148,7 @@ def train(
     (`losses.orthonormality`), sym_warmup (`warmed_up`), sobolev_from (fraction of the run after
     which L_sob is on), method, row_order, checkpoint_every, log_every.
     checkpoint, callback, callback_every, log: as in `learning.learn`, which runs the loop.
+    Graphs holding NaN or inf are a ValueError before any iteration (`learning.check_finite`).
     Returns the field and the history (one row per iteration: loss, lr, S1..SN, ortho,
     lipschitz, sobolev, grad_norm before clipping, seconds).
     """
@@ -157,7 +158,7 @@ def train(
     if params["inner"] not in INNERS:
         raise ValueError(f"inner must be one of {INNERS}; got {params['inner']!r}")
     dtype = getattr(torch, params["dtype"])
-    graphs = graphs.to(device=device, dtype=dtype)
+    graphs = learning.check_finite(graphs.to(device=device, dtype=dtype), "the training graphs")
     sample_patches(graphs, params["rows"], 1, torch.Generator().manual_seed(0))  # checks rows
     fixed_inner = None
     if params["inner"] == "data":

@@ -2,7 +2,7 @@
 
     python -m symflow.report [--profile quick]
 
-The index links every executed notebook (.ipynb and .html export) with its profile, seeds and
+The index links every executed notebook (.ipynb; `make site` renders them) with its profile, seeds and
 wall time from `provenance.json`, shows each figure named in `PAPER_ITEMS`, and prints the small
 tables. It only links files that exist, so it can be rebuilt at any stage of a reproduction.
 
@@ -43,13 +43,13 @@ PAPER_ITEMS = [
         ["trajectories.png", "data_sets.csv"],
     ),
     (
-        "Fig. (PDE generators): inner products of V1..V4 with the Lie point symmetries",
+        "Fig. (PDE generators): what span{V1..V3} contains: each known field's fraction inside it and angle to it",
         "The learned generators span the known symmetries (x- and t-translation, Galilean boost).",
         "02_pde_symmetries",
         [
             f"{eq}_seed0/{name}"
             for eq in ("KdV", "KS", "Burgers", "nKdV", "cKdV")
-            for name in ("heatmap.png", "acceptance.csv")
+            for name in ("span_recovery.png", "acceptance.csv")
         ]
         + ["KdV_seed0/recovery.csv", "KS_seed0/recovery.csv", "KdV_seed0/validity_vs_s.png"],
     ),
@@ -87,7 +87,7 @@ PAPER_ITEMS = [
         "Table (image augmentation): classifier accuracy",
         "Learned augmentation is comparable to affine augmentation.",
         "05_image_augmentation",
-        ["accuracy.png", "differences.png", "comparisons.csv", "accuracy_summary.csv"],
+        ["accuracy.png", "comparisons.csv", "accuracy_summary.csv"],
     ),
     (
         "Beyond the paper: the Lie algebra and symbolic form of what was learned",
@@ -162,6 +162,32 @@ def _seed_checks(root: Path, profile: str) -> list[str]:
     return lines
 
 
+FAULTS_CSV = io.REPO / "tests" / "faults.csv"  # fault, test, expected outcome: one row per tested fault
+
+
+def faults_section(path: Path = FAULTS_CSV) -> list[str]:
+    """Markdown lines of the "Faults tested" section: the rows of `path` (columns fault, test,
+    expected outcome; the tests are in tests/test_faults.py) as a table; none when it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    cell = lambda text: str(text).replace("|", "\\|")
+    rows = pd.read_csv(path, dtype=str).fillna("")
+    lines = [
+        "## Faults tested",
+        "",
+        "What a run does when it is killed, when an input is damaged or mistaken, or when the disk is full. "
+        f"Each row is a test of `tests/test_faults.py` (run by `make test`), listed in `tests/{path.name}`.",
+        "",
+        "| fault | test | expected outcome |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {cell(r['fault'])} | `{cell(r['test'])}` | {cell(r['expected outcome'])} |" for r in rows.to_dict("records")
+    ]
+    return lines + [""]
+
+
 def build(profile: str = "quick", root: Path | None = None) -> str:
     """The markdown text of the results index for `profile`; links are relative to `root`."""
     root = Path(root) if root else io.results_root()
@@ -189,6 +215,7 @@ def build(profile: str = "quick", root: Path | None = None) -> str:
             elif path.suffix == ".csv":
                 lines += [f"[{name}]({rel / name}):", "", _table_markdown(path, rel / name), ""]
     lines += _seed_checks(root, profile)
+    lines += faults_section()
     lines += [
         "## Executed notebooks",
         "",
@@ -201,11 +228,7 @@ def build(profile: str = "quick", root: Path | None = None) -> str:
             suffix = provenance.stem[len("provenance") :]  # "" or "_<tag>"
             rel = folder.relative_to(root)
             executed = f"{folder.parent.name}{suffix}"
-            links = [
-                f"[{ext}]({rel / (executed + '.' + ext)})"
-                for ext in ("ipynb", "html")
-                if (folder / f"{executed}.{ext}").exists()
-            ]
+            links = [f"[ipynb]({rel / (executed + '.ipynb')})"] if (folder / f"{executed}.ipynb").exists() else []
             extra = {k: v for k, v in prov["parameters"].items() if k not in ("profile", "device")}
             lines.append(
                 f"| {folder.parent.name} | {suffix[1:] or 'default'} | {extra or ''} | "
