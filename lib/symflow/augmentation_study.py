@@ -86,9 +86,10 @@ def generator_fields(names, data: dict, p: dict, generators_dir, log=print) -> t
 
 @dataclass
 class Sweep:
-    """The magnitude sweep: per (arm@scale, seed) scores (`table`, with columns scale and arm),
-    per-trajectory errors, the ensemble model and its members, the arms' pools, the scale of
-    each arm label, the copies made, and the chosen scale per augmentation."""
+    """The magnitude sweep: per (arm@scale, seed) scores (`table`, with columns scale and arm;
+    scales as `solver_experiments.scale_label` writes them), per-trajectory errors, the ensemble
+    model and its members, the arms' pools, the scale label of each arm label, the copies made,
+    and the chosen scale per augmentation (a number, or one per generator)."""
 
     table: pd.DataFrame
     errors: dict
@@ -107,18 +108,20 @@ def magnitude_sweep(data: dict, known: dict, learned: dict, p: dict, task, devic
     eq, n = p["sweep"]["equation"], p["sweep"]["n_train"]
     u = data[eq]["train"][:n]
     arms, scale_of, copies = {"none": sx.make_pools(u, None, task, p["augment"])[0]}, {"none": None}, []
+    values = {}  # scale label -> the scale (a number, or one per generator)
     for aug, fields in (("known", known[eq]), ("learned", learned[eq])):
         for scale in p["sweep"]["scales"] if fields else []:
-            arms[f"{aug}@{scale}"], st = sx.make_pools(u, fields, task, p["augment"], scale)
-            scale_of[f"{aug}@{scale}"] = scale
-            copies.append({"equation": eq, "n_train": n, "augmentation": aug, "scale": scale, **st})
-            log(f"{eq} {aug} scale {scale}: {st['copies']} copies, {st['rejected']} rejected, {st['seconds']:.0f} s")
+            name = sx.scale_label(scale)
+            arms[f"{aug}@{name}"], st = sx.make_pools(u, fields, task, p["augment"], scale)
+            scale_of[f"{aug}@{name}"], values[name] = name, scale
+            copies.append({"equation": eq, "n_train": n, "augmentation": aug, "scale": name, **st})
+            log(f"{eq} {aug} scale {name}: {st['copies']} copies, {st['rejected']} rejected, {st['seconds']:.0f} s")
     table, errors, model, members = sx.train_and_score(
         arms, p["seeds"], task, data[eq]["valid"], data[eq]["test"], p["fno"], p["fit"], device, log=log
     )
     table["scale"] = table.augmentation.map(scale_of)
     table["arm"] = table.augmentation.str.split("@").str[0]
-    chosen = sx.choose_scales(table.assign(augmentation=table.arm))
+    chosen = {aug: values[name] for aug, name in sx.choose_scales(table.assign(augmentation=table.arm)).items()}
     return Sweep(table, errors, model, members, arms, scale_of, copies, chosen)
 
 
@@ -128,13 +131,18 @@ def _sweep_rows(sweep: Sweep, p: dict) -> tuple[list, dict, dict]:
     rows, errors, models = [], {}, {}
     for e, (label, seed) in enumerate(sweep.members):
         arm, scale = label.split("@")[0], sweep.scale_of[label]
-        if label == "none" or scale == sweep.chosen.get(arm):
+        if label == "none" or (arm in sweep.chosen and scale == sx.scale_label(sweep.chosen[arm])):
             r = sweep.table.iloc[e]
             rows.append({**r.drop(["arm"]).to_dict(), "equation": eq, "n_train": n, "augmentation": arm})
             for m in sx.METRICS:
                 errors[(eq, n, arm, seed, m)] = sweep.errors[(label, seed, m)]
             models[(eq, n, arm, seed)] = sweep.model.member(e)
     return rows, errors, models
+
+
+def _label(chosen: dict, augmentation: str) -> str | None:
+    """The table label of an augmentation's chosen scale (None: no augmentation)."""
+    return sx.scale_label(chosen[augmentation]) if augmentation in chosen else None
 
 
 @dataclass
@@ -177,14 +185,14 @@ def size_runs(
                 scale = sweep.chosen.get(aug, p["augment"]["scale"])
                 arms[aug], st = sx.make_pools(u, fields, task, p["augment"], scale)
                 copies.append(
-                    {"equation": name, "n_train": n, "augmentation": aug, "scale": sweep.chosen.get(aug), **st}
+                    {"equation": name, "n_train": n, "augmentation": aug, "scale": _label(sweep.chosen, aug), **st}
                 )
         log(f"--- {name}, {n} trajectories: {list(arms)}")
         table, errs, model, members = sx.train_and_score(
             arms, p["seeds"], task, data[name]["valid"], data[name]["test"], p["fno"], p["fit"], device, log=log
         )
         rows += [
-            {**r, "equation": name, "n_train": n, "scale": sweep.chosen.get(r["augmentation"])}
+            {**r, "equation": name, "n_train": n, "scale": _label(sweep.chosen, r["augmentation"])}
             for r in table.to_dict("records")
         ]
         errors.update({(name, n, a, s, m): v for (a, s, m), v in errs.items()})

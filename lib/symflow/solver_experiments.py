@@ -289,12 +289,20 @@ LPSDA_REFERENCE = pd.DataFrame(
 )
 
 
-def choose_scales(sweep: pd.DataFrame) -> dict[str, float]:
-    """Per augmentation, the sweep's scale with the lowest mean best-validation NMSE over seeds
-    (model selection on the validation split, never on test). sweep: rows of `train_and_score`
-    with a `scale` column."""
+def scale_label(scale) -> str:
+    """A coefficient scale as it appears in tables and arm labels: one number ("0.1"), or one
+    number per generator in the field's order joined by "/" ("0.5/0.1/0.1")."""
+    if isinstance(scale, (list, tuple)):
+        return "/".join(f"{float(v):g}" for v in scale)
+    return f"{float(scale):g}"
+
+
+def choose_scales(sweep: pd.DataFrame) -> dict:
+    """Per augmentation, the sweep's scale (the value of its `scale` column) with the lowest mean
+    best-validation NMSE over seeds (model selection on the validation split, never on test).
+    sweep: rows of `train_and_score` with a `scale` column."""
     means = sweep.dropna(subset=["scale"]).groupby(["augmentation", "scale"]).best_valid.mean()
-    return {aug: float(part.idxmin()[1]) for aug, part in means.groupby(level=0)}
+    return {aug: part.idxmin()[1] for aug, part in means.groupby(level=0)}
 
 
 def errors_dataset(errors: dict, runs: pd.DataFrame):
