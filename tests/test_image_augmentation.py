@@ -187,3 +187,14 @@ def test_conclusion_reads_learned_only_when_the_control_passes():
     assert "learned - none" not in failed and "beats no augmentation" not in failed
     with pytest.raises(ValueError, match="positive control"):
         ia.conclusion(pd.DataFrame({"comparison": ["learned - none"]}))
+
+
+def test_available_seeds_keeps_the_seeds_whose_field_exists(tmp_path):
+    from symflow import image_augmentation
+
+    (tmp_path / "learned_field_seed0.pt").write_bytes(b"x")
+    (tmp_path / "learned_field_seed2.pt").write_bytes(b"x")
+    said = []
+    assert image_augmentation.available_seeds(tmp_path, [0, 1, 2], log=said.append) == [0, 2]
+    assert len(said) == 1 and "seed 1" in said[0]
+    assert image_augmentation.available_seeds(tmp_path / "none", [0, 1], log=said.append) == [0, 1]

@@ -105,6 +105,18 @@ def _producing_command(profile: str, seed: int) -> str:
     return cmd if seed == 0 else f"{cmd} --tag seed{seed} -p 'overrides={{\"seed\": {seed}}}'"
 
 
+def available_seeds(symmetries_dir, symmetry_seeds, log=print) -> list[int]:
+    """The seeds of `symmetry_seeds` whose learned field notebook 04 has written to
+    `symmetries_dir` (seed 0 comes with `make reproduce`, others with `make evidence`), each
+    missing one announced through `log`; all of them when none is there, so that `load_fields`
+    names the missing file."""
+    seeds = [int(s) for s in symmetry_seeds]
+    found = [s for s in seeds if (Path(symmetries_dir) / f"learned_field_seed{s}.pt").is_file()]
+    for s in sorted(set(seeds) - set(found)):
+        log(f"generator seed {s} of notebook 04 is not there (make evidence runs it); using seeds {found}")
+    return found or seeds
+
+
 def load_fields(
     symmetries_dir, symmetry_seeds, n_fields: int, height: int, width: int, profile: str | None = None
 ) -> Fields:
