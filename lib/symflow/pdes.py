@@ -134,8 +134,7 @@ class Equation:
     oversample: int = 1
 
     def __post_init__(self):
-        if isinstance(self.oversample, bool) or not isinstance(self.oversample, int) or self.oversample < 1:
-            raise ValueError(f"oversample must be a positive integer; got {self.oversample!r}")
+        _positive_int(self.oversample, "oversample")
 
     # ---- physics -------------------------------------------------------------------------------
     def residual(self, u, u_t, u_x, u_xx, u_xxx, u_xxxx, t):

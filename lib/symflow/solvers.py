@@ -201,9 +201,7 @@ def refine_grid(u: torch.Tensor, factor: int) -> torch.Tensor:
 
 def check_oversample(oversample) -> int:
     """Return `oversample` if it is a positive integer, else raise a ValueError."""
-    if isinstance(oversample, bool) or not isinstance(oversample, int) or oversample < 1:
-        raise ValueError(f"oversample must be a positive integer; got {oversample!r}")
-    return oversample
+    return pdes._positive_int(oversample, "oversample")
 
 
 def solve_etdrk4(
