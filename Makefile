@@ -6,7 +6,7 @@ PYTHON  ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-LIB     := $(wildcard lib/symflow/*.py)
+LIB     := $(wildcard lib/symflow/*.py lib/symflow/*/*.py)
 RUN     := $(PY) -m symflow.runner
 
 .DEFAULT_GOAL := reproduce
@@ -126,14 +126,14 @@ site: $(STAMP) ## static site of results/README.md and PROFILE's executed notebo
 clean: ## remove PROFILE's generated data and results
 	rm -rf data/$(PROFILE) $(foreach nb,$(NOTEBOOKS),results/$(nb)/$(PROFILE) results/$(nb)/$(PROFILE).*partial)
 
-# PDE data (symflow.solvers, notebook 01): data/$(PROFILE)/<Equation>_<split>.nc for the five
+# PDE data (symflow.pde.solvers, notebook 01): data/$(PROFILE)/<Equation>_<split>.nc for the five
 # equations and the splits train, valid, test. Files whose attributes match are reused; a file
 # generated with other parameters stops the run (delete it). The stamp records a complete set.
 PDE_DATA := data/$(PROFILE)/.complete
 .PHONY: data bench-solvers bench-iterations
 data: $(PDE_DATA) ## the PDE data sets of PROFILE, data/<profile>/<Equation>_<split>.nc
-$(PDE_DATA): $(STAMP) lib/symflow/pdes.py lib/symflow/solvers.py lib/symflow/profiles.py
-	$(PY) -m symflow.solvers --profile $(PROFILE) --device $(DEVICE)
+$(PDE_DATA): $(STAMP) lib/symflow/pde/pdes.py lib/symflow/pde/solvers.py lib/symflow/profiles.py
+	$(PY) -m symflow.pde.solvers --profile $(PROFILE) --device $(DEVICE)
 	touch $@
 DEPS_01_pde_data := $(PDE_DATA)
 

@@ -51,7 +51,9 @@ import time
 import torch
 import xarray as xr
 
-from symflow import fno, generators, images, io, pde_learning, pdes, profiles, solvers
+from symflow import generators, io, profiles
+from symflow.image import images
+from symflow.pde import fno, pde_learning, pdes, solvers
 
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 TRAIN_IMAGES = {"mnist": 4000, "cifar10": 50000}  # training images of images.load_dataset

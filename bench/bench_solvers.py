@@ -1,4 +1,4 @@
-"""Accuracy and speed of the PDE solvers (symflow.solvers) against the authors' approach.
+"""Accuracy and speed of the PDE solvers (symflow.pde.solvers) against the authors' approach.
 
     python bench/bench_solvers.py [--n 32] [--ks-horizon 1.0] [--device cpu]   # make bench-solvers
 
@@ -31,7 +31,8 @@ import time
 import torch
 from torchdiffeq import odeint
 
-from symflow import io, pdes, profiles, solvers
+from symflow import io, profiles
+from symflow.pde import pdes, solvers
 
 
 class PeakMemory:

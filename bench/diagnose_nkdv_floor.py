@@ -17,7 +17,8 @@ import time
 
 import torch
 
-from symflow import io, losses, pde_graphs, pdes, profiles, solvers
+from symflow import io, losses, profiles
+from symflow.pde import pde_graphs, pdes, solvers
 
 
 def mean_log(residual: torch.Tensor) -> list[float]:

@@ -1,7 +1,7 @@
 """Choosing notebook 05's regime: where does affine augmentation beat none detectably?
 
 For every candidate (training digits per class x epochs x width x coefficient scale) this trains
-the none and affine classifiers of `--seeds` training seeds (symflow.image_augmentation at the
+the none and affine classifiers of `--seeds` training seeds (symflow.image.image_augmentation at the
 given profile, the rest of its parameters unchanged), and appends one row per candidate to a CSV:
 mean accuracies, the paired affine - none difference with its 95% hierarchical-bootstrap
 interval (percentage points), and the median seconds per classifier run.
@@ -24,8 +24,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from symflow import image_augmentation as ia
-from symflow import images, runner
+from symflow import runner
+from symflow.image import image_augmentation as ia
+from symflow.image import images
 
 KEYS = ["per_class", "epochs", "width", "scale", "seeds"]
 

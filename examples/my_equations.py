@@ -5,17 +5,17 @@
 How to add an equation of your own without editing the library or a notebook
 (commands run from the repository root, in the venv that `make setup` builds):
 
-1. Write a module that builds a `symflow.pdes.Equation` and passes it to `pdes.register`, like
+1. Write a module that builds a `symflow.pde.pdes.Equation` and passes it to `pdes.register`, like
    this one. The easiest way is to derive it from a built-in equation with `dataclasses.replace`
    and change only what differs: here the name and formula, the right-hand side `rhs` (it must
    work on sympy symbols and torch tensors alike), the solver's `flux_scale` (the nonlinear part
    is flux_scale * d_x(u^2)) and the known symmetries. Declare every symmetry with its kind
-   ("exact", "approximate", "broken_by_domain" or "control"; see `symflow.pdes`); the recovery
+   ("exact", "approximate", "broken_by_domain" or "control"; see `symflow.pde.pdes`); the recovery
    tables of notebook 02 score the learned generators against them.
 
 2. Check the symmetries with the linearised symmetry condition (0 exactly for a symmetry):
 
-       PYTHONPATH=examples .venv/bin/python -c "import my_equations, symflow.pdes as p; \\
+       PYTHONPATH=examples .venv/bin/python -c "import my_equations, symflow.pde.pdes as p; \\
            eq = p.get('KdV2'); print([(s.name, p.symmetry_defect(eq, s)) for s in eq.symmetries])"
 
 3. Tell symflow to import the module: put its folder on the Python path and name it in the
@@ -31,7 +31,7 @@ How to add an equation of your own without editing the library or a notebook
 
 4. Generate its data sets (data/<profile>/KdV2_<split>.nc), the command `make data` runs:
 
-       .venv/bin/python -m symflow.solvers --profile quick --equations KdV2
+       .venv/bin/python -m symflow.pde.solvers --profile quick --equations KdV2
 
    Without --equations it generates every registered equation, the extra ones included (so does
    `make data`, when its stamp data/<profile>/.complete is out of date). The sizes, grid and seeds
@@ -52,8 +52,8 @@ tests/test_extensions.py runs steps 3 and 4 at the smoke profile.
 
 import dataclasses
 
-from symflow import pdes
-from symflow.pdes import Symmetry, t, u, x
+from symflow.pde import pdes
+from symflow.pde.pdes import Symmetry, t, u, x
 
 A = 2  # the nonlinear coefficient (KdV's is 1); an integer keeps the symmetry algebra exact
 

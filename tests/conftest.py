@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from symflow import images
 from symflow import io as symflow_io
+from symflow.image import images
 
 
 def write_cifar_archive(

@@ -5,8 +5,9 @@ import pytest
 import sympy
 import torch
 
-from symflow import algebra, generators, pdes
+from symflow import algebra, generators
 from symflow.generators import FunctionField, InnerProduct
+from symflow.pde import pdes
 
 
 def points(n=400, seed=0):

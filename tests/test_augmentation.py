@@ -5,9 +5,10 @@ import math
 import pytest
 import torch
 
-from symflow import augmentation, generators, pde_graphs, pdes, solvers
-from symflow.fno import TrajectoryPool, bundled, single_time
+from symflow import generators
 from symflow.generators import FunctionField
+from symflow.pde import augmentation, pde_graphs, pdes, solvers
+from symflow.pde.fno import TrajectoryPool, bundled, single_time
 
 
 def _constant_field(vector):

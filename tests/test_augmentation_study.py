@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from symflow import augmentation_study as study
 from symflow import profiles
+from symflow.pde import augmentation_study as study
 
 
 def test_study_equations_lists_every_needed_equation_once_in_order():

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from symflow import pdes, profiles, solvers
+from symflow import profiles
+from symflow.pde import pdes, solvers
 
 BOUND = 1e-5
 

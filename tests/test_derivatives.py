@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from symflow.derivatives import ORDERS, derivatives
+from symflow.pde.derivatives import ORDERS, derivatives
 
 T_END = 0.5
 
@@ -65,7 +65,7 @@ def observed_orders(**kw):
 
 
 # Expected orders (measured here at the next refinement too; see the module docstring of
-# symflow.derivatives). Chain rule: spectral in x, so the row differences set the order;
+# symflow.pde.derivatives). Chain rule: spectral in x, so the row differences set the order;
 # every further D_x loses one order near the first and last rows, where the one-sided
 # differences make the error rough along t. Local fits of total degree 5: order 6 - k for a
 # k-th derivative.

@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 import torch
 
-from symflow import images, pde_learning
+from symflow.image import images
+from symflow.pde import pde_learning
 from test_pde_learning import PARAMS, burgers_graphs
 
 TESTS = Path(__file__).resolve().parent

@@ -5,7 +5,8 @@ import sys
 
 import torch
 
-from symflow import io, pdes
+from symflow import io
+from symflow.pde import pdes
 
 sys.path.insert(0, str(io.REPO / "bench"))
 import diagnose_nkdv_floor as diagnose  # noqa: E402

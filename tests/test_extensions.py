@@ -13,7 +13,8 @@ import pytest
 import torch
 import xarray as xr
 
-from symflow import pdes, profiles, solvers
+from symflow import profiles
+from symflow.pde import pdes, solvers
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 FIVE = ("KdV", "KS", "Burgers", "nKdV", "cKdV")
@@ -96,7 +97,7 @@ def test_failing_module_names_itself_and_the_variable(registry):
 
 
 def test_make_data_command_generates_the_extra_equation(tmp_path):
-    """`python -m symflow.solvers` (what `make data` runs) in a fresh process with the variables a
+    """`python -m symflow.pde.solvers` (what `make data` runs) in a fresh process with the variables a
     user sets: the smoke data sets of KdV2, with the equation's default step."""
     env = dict(
         os.environ,
@@ -104,7 +105,17 @@ def test_make_data_command_generates_the_extra_equation(tmp_path):
         PYTHONPATH=os.pathsep.join(filter(None, [str(EXAMPLES), os.environ.get("PYTHONPATH")])),
     )
     run = subprocess.run(
-        [sys.executable, "-m", "symflow.solvers", "--profile", "smoke", "--equations", "KdV2", "--root", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "symflow.pde.solvers",
+            "--profile",
+            "smoke",
+            "--equations",
+            "KdV2",
+            "--root",
+            str(tmp_path),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -123,7 +134,7 @@ def test_make_data_command_generates_the_extra_equation(tmp_path):
         [
             sys.executable,
             "-m",
-            "symflow.solvers",
+            "symflow.pde.solvers",
             "--profile",
             "smoke",
             "--equations",

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torchdiffeq import odeint
 
-from symflow import derivatives, flows, generators, losses, pde_graphs, pde_learning, pdes, profiles
+from symflow import flows, generators, losses, profiles
 from symflow.generators import InnerProduct
+from symflow.pde import derivatives, pde_graphs, pde_learning, pdes
 
 LEARN = profiles.get("quick", "pde_symmetries")["learn"]
 
@@ -141,7 +142,7 @@ def test_warped_images_with_the_shared_first_stage_equal_the_plain_flow():
 def test_image_learner_normalises_once_per_iteration_as_before():
     """One iteration of image_symmetries.learn_symmetries equals the loss composed with norms recomputed at
     every use (the former normalised field)."""
-    from symflow import image_symmetries
+    from symflow.image import image_symmetries
 
     torch.manual_seed(0)
     features = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 7 * 7, 8)).double()
@@ -194,7 +195,7 @@ def test_image_learner_normalises_once_per_iteration_as_before():
 
 @pytest.mark.parametrize("arch, shape", [("SmallCNN", (1, 28, 28)), ("ResNet18", (3, 32, 32))])
 def test_frozen_features_with_folded_batch_norms_equal_the_model(arch, shape):
-    from symflow import images
+    from symflow.image import images
 
     torch.manual_seed(0)
     data = images.ImageData(

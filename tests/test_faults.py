@@ -29,7 +29,9 @@ import pandas as pd
 import pytest
 import torch
 
-from symflow import generators, image_symmetries, images, io, pde_learning, pdes, profiles, report, runner, solvers
+from symflow import generators, io, profiles, report, runner
+from symflow.image import image_symmetries, images
+from symflow.pde import pde_learning, pdes, solvers
 from test_images import _blobs, _row_profile
 from test_pde_learning import PARAMS, burgers_graphs
 
@@ -80,7 +82,7 @@ def one_thread():
 # --------------------------------------------------------------------------- 1. data generation
 DIE_WRITING_SECOND_FILE = """
 import os, sys, xarray as xr
-from symflow import solvers
+from symflow.pde import solvers
 from test_faults import _die
 original, calls = xr.Dataset.to_netcdf, []
 
@@ -110,7 +112,7 @@ def _check_data_folder(root: Path, equations) -> None:
 
 
 def test_kill_during_data_generation_mid_write(tmp_path, one_thread):
-    """`python -m symflow.solvers` killed while writing its second file (half of it on disk,
+    """`python -m symflow.pde.solvers` killed while writing its second file (half of it on disk,
     under the temporary name): the first file is complete, the second absent. The rerun reuses
     the first (same bytes), writes the others, removes the dead writer's temporary, and each file
     holds what an uninterrupted generation gives."""
@@ -122,7 +124,7 @@ def test_kill_during_data_generation_mid_write(tmp_path, one_thread):
     assert [p.name.split(".nc.")[0] for p in _temporaries(folder)] == [".KdV_valid"]
     first = _sha(folder / "KdV_train.nc")
     rerun = subprocess.run(
-        [sys.executable, "-m", "symflow.solvers", "--profile", "smoke", "--root", str(root), "--equations", "KdV"],
+        [sys.executable, "-m", "symflow.pde.solvers", "--profile", "smoke", "--root", str(root), "--equations", "KdV"],
         env=_child_env(),
         capture_output=True,
         text=True,
@@ -142,14 +144,14 @@ EQUATIONS = ["KdV", "KS"]  # two ETDRK4 equations: six files
 
 
 def test_kill_during_data_generation_asynchronous(tmp_path):
-    """`python -m symflow.solvers --profile smoke` (two equations, six files) killed from outside as
+    """`python -m symflow.pde.solvers --profile smoke` (two equations, six files) killed from outside as
     soon as its first file appears, wherever it then is: the rerun completes every file, each
     valid, and leaves no temporary."""
     root, log = tmp_path / "data", tmp_path / "solvers.log"
     command = [
         sys.executable,
         "-m",
-        "symflow.solvers",
+        "symflow.pde.solvers",
         "--profile",
         "smoke",
         "--root",
@@ -358,7 +360,7 @@ def test_damaged_pde_data_file_is_an_error_naming_it(tmp_path, how):
     damaged = _sha(path)
     with pytest.raises(ValueError, match="cannot be read as NetCDF") as err:
         solvers.dataset("Burgers", "valid", "smoke", root=tmp_path)
-    assert str(path) in str(err.value) and "python -m symflow.solvers --profile smoke" in str(err.value)
+    assert str(path) in str(err.value) and "python -m symflow.pde.solvers --profile smoke" in str(err.value)
     assert ("truncated file" if how == "truncated" else "file signature not found") in str(err.value)
     assert _sha(path) == damaged
 

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from symflow import fno, metrics
+from symflow import metrics
+from symflow.pde import fno
 
 
 def _advected(n, nt, nx, speed=1, seed=0):

@@ -7,7 +7,8 @@ import warnings
 import pytest
 import torch
 
-from symflow import headroom, pdes, profiles, solvers
+from symflow import profiles
+from symflow.pde import headroom, pdes, solvers
 
 # notebook 02's judge at quick, on fewer patches (the data here are a few trajectories)
 EVALUATE = {**headroom.settings("quick"), "n_patches": 3, "n_points": 2048}

@@ -1,4 +1,4 @@
-"""Tests of symflow.image_augmentation at the smoke profile: parameters, subsets, seed assignment,
+"""Tests of symflow.image.image_augmentation at the smoke profile: parameters, subsets, seed assignment,
 field loading, augmentations, paired comparison tables and the closing verdict."""
 
 import numpy as np
@@ -7,8 +7,9 @@ import pytest
 import torch
 import xarray as xr
 
-from symflow import generators, images, io, profiles
-from symflow import image_augmentation as ia
+from symflow import generators, io, profiles
+from symflow.image import image_augmentation as ia
+from symflow.image import images
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +191,7 @@ def test_conclusion_reads_learned_only_when_the_control_passes():
 
 
 def test_available_seeds_keeps_the_seeds_whose_field_exists(tmp_path):
-    from symflow import image_augmentation
+    from symflow.image import image_augmentation
 
     (tmp_path / "learned_field_seed0.pt").write_bytes(b"x")
     (tmp_path / "learned_field_seed2.pt").write_bytes(b"x")

@@ -1,4 +1,4 @@
-"""Tests of symflow.images: data readers, feature extractors, the data-driven inner product,
+"""Tests of symflow.image.images: data readers, feature extractors, the data-driven inner product,
 validity, LieGG and augmentation, each against a known answer."""
 
 import math
@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from conftest import write_cifar_archive
-from symflow import flows, generators, image_augmentation, image_symmetries, learning
-from symflow import images as im
+from symflow import flows, generators, learning
+from symflow.image import image_augmentation, image_symmetries
+from symflow.image import images as im
 
 # ---------------------------------------------------------------------------------------- data
 

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from symflow import image_symmetries, runner
+from symflow import runner
+from symflow.image import image_symmetries
 
 
 def _start(seed, env):

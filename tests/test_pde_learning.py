@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 import torch
 
-from symflow import generators, metrics, pde_graphs, pde_learning, pdes
+from symflow import generators, metrics
+from symflow.pde import pde_graphs, pde_learning, pdes
 
 BURGERS = pdes.get("Burgers")
 

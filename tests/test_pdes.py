@@ -6,7 +6,7 @@ import pytest
 import sympy
 import torch
 
-from symflow import pdes, solvers
+from symflow.pde import pdes, solvers
 
 CASES = [(eq, s) for eq in pdes.EQUATIONS.values() for s in eq.symmetries]
 

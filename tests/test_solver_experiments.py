@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 import torch
 
-from symflow import fno, generators
-from symflow import solver_experiments as sx
+from symflow import generators
+from symflow.pde import fno
+from symflow.pde import solver_experiments as sx
 
 AUGMENT = {"n_copies": 2, "max_copies": None, "scale": 0.1, "steps": 1, "table": None, "n_points": 512, "seed": 0}
 FIT = {"batch": 4, "lr": 3e-3, "max_epochs": 3, "eval_every": 1.0, "patience": 10, "n_valid": 4}

@@ -10,7 +10,7 @@ import torch
 import xarray as xr
 
 import symflow
-from symflow import pdes, solvers
+from symflow.pde import pdes, solvers
 
 
 def soliton(x, t, c=1.0, x0=30.0):
@@ -173,7 +173,7 @@ def test_data_files_carry_cf_attributes_and_units(tmp_path):
     assert "Burgers" in attrs["title"] and "test" in attrs["title"]
     stamp, _, what = attrs["history"].partition(": ")
     assert stamp == attrs["created_utc"] and stamp.endswith("+00:00")
-    assert what.startswith("symflow.solvers.dataset('Burgers', 'test', 'smoke'), run by `python ")
+    assert what.startswith("symflow.pde.solvers.dataset('Burgers', 'test', 'smoke'), run by `python ")
     assert attrs["source"].startswith(f"symflow {symflow.__version__} (commit ") and "Cole-Hopf" in attrs["source"]
     assert "arXiv:2202.07643" in attrs["references"] and "arXiv:2410.21853" in attrs["references"]
     assert set(variables) == {"u", "amplitude", "phase", "wavenumber", "sample", "t", "x"}
@@ -201,7 +201,7 @@ def test_descriptive_attributes_do_not_block_reuse(tmp_path, monkeypatch):
 
 def test_command_line_reads_as_typed(monkeypatch):
     monkeypatch.setattr("sys.argv", [solvers.__file__, "--profile", "quick"])
-    assert solvers.command_line() == "python -m symflow.solvers --profile quick"
+    assert solvers.command_line() == "python -m symflow.pde.solvers --profile quick"
     monkeypatch.setattr("sys.argv", ["/x/pytest/__main__.py", "tests/test_solvers.py"])
     assert solvers.command_line() == "python -m pytest tests/test_solvers.py"
     monkeypatch.setattr("sys.argv", ["bench/bench_solvers.py", "--n", "4"])

@@ -52,3 +52,21 @@ def test_status_lists_every_run_of_a_profile(tmp_path):
     (folder / "provenance_seed1.json").write_text(json.dumps(_record("0" * 40)))
     table = status.status("quick", tmp_path)
     assert table[["run", "status"]].values.tolist() == [["default", "current"], ["seed1", "stale"]]
+
+
+def test_a_data_file_regenerated_with_the_same_values_keeps_its_runs_current(tmp_path):
+    import numpy as np
+    import xarray as xr
+
+    data = tmp_path / "KdV_test.nc"
+    values = np.arange(12.0).reshape(3, 4)
+    xr.Dataset({"u": (("t", "x"), values)}, attrs={"nx": 4, "history": "made at 10:00"}).to_netcdf(data)
+    record = _record(_head(), io.fingerprints([data]))
+    # the same values written again at another time, by another command: still current
+    xr.Dataset({"u": (("t", "x"), values)}, attrs={"nx": 4, "history": "made at 11:00"}).to_netcdf(data)
+    assert status.check_run(record, "02_pde_symmetries") == []
+    # one changed value, or a changed attribute that determines the content: stale
+    xr.Dataset({"u": (("t", "x"), values + np.eye(3, 4) * 1e-12)}, attrs={"nx": 4}).to_netcdf(data)
+    assert status.check_run(record, "02_pde_symmetries") == [f"input: {data} changed"]
+    xr.Dataset({"u": (("t", "x"), values)}, attrs={"nx": 5}).to_netcdf(data)
+    assert status.check_run(record, "02_pde_symmetries") == [f"input: {data} changed"]

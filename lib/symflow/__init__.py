@@ -4,10 +4,18 @@ A thin library behind the compendium's notebooks. The names a reader uses most a
 (loaded on first use, so `import symflow` stays light and the image modules never load the PDE
 stack); everything else lives in its module:
 
-    core     generators, flows, losses, learning, metrics, algebra, profiles, io, runner, status, report
-    PDEs     pdes, solvers, derivatives, pde_graphs, pde_learning, fno, augmentation,
-             solver_experiments, augmentation_study
-    images   images, image_symmetries, image_augmentation
+    symflow        the domain-free core: fields and inner products (generators), flows, losses, the
+                   one training loop (learning), span metrics, Lie algebra (algebra), settings
+                   (profiles), io, and the tools around the notebooks (runner, sweep, status,
+                   report, site)
+    symflow.pde    equations (pdes), solvers, derivatives, graph transforms and residual validity
+                   (pde_graphs), generator learning (pde_learning), headroom, the FNO (fno),
+                   augmentation, the solver experiments (solver_experiments, augmentation_study)
+    symflow.image  data sets and classifiers (images), feature validity, LieGG and learning
+                   (image_symmetries), augmentation (image_augmentation)
+
+The core never imports the domain packages at import time (only `algebra` reads the equation
+registry), and `symflow.image` never imports `symflow.pde`.
 """
 
 from __future__ import annotations
@@ -30,11 +38,11 @@ _EXPORTS = {
     "NonFiniteLoss": ("learning", "NonFiniteLoss"),
     "fraction_in_span": ("metrics", "fraction_in_span"),
     "principal_angles": ("metrics", "principal_angles"),
-    "equation": ("pdes", "get"),
-    "register_equation": ("pdes", "register"),
-    "equation_names": ("pdes", "names"),
-    "train_pde_generators": ("pde_learning", "train"),
-    "learn_image_symmetries": ("image_symmetries", "learn_symmetries"),
+    "equation": ("pde.pdes", "get"),
+    "register_equation": ("pde.pdes", "register"),
+    "equation_names": ("pde.pdes", "names"),
+    "train_pde_generators": ("pde.pde_learning", "train"),
+    "learn_image_symmetries": ("image.image_symmetries", "learn_symmetries"),
     "settings": ("profiles", "resolved"),
     "run_notebook": ("runner", "run_notebook"),
 }

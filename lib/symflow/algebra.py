@@ -33,8 +33,9 @@ import numpy as np
 import sympy
 import torch
 
-from . import metrics, pdes
+from . import metrics
 from .generators import Field, FunctionField, InnerProduct
+from .pde import pdes
 
 # ---------------------------------------------------------------------------------------------
 # Brackets.

@@ -271,13 +271,65 @@ def sha256(path) -> str:
     return digest.hexdigest()
 
 
+# Global attributes of a NetCDF file that describe it (CF's global attributes, when, where and by
+# which command it was made) rather than determine its content: left out of its fingerprint, so that
+# regenerating identical data at another time or commit does not make the results read from it stale.
+DESCRIPTIVE_ATTRIBUTES = (
+    "Conventions",
+    "title",
+    "history",
+    "source",
+    "references",
+    "generation_wall_time_s",
+    "device",
+    "created_utc",
+)
+
+
+def netcdf_sha256(path) -> str:
+    """The SHA-256 of a NetCDF file's content: every variable's name, dtype, shape, raw values and
+    attributes, and the global attributes less DESCRIPTIVE_ATTRIBUTES (hex). Two files with the
+    same data written at different times have the same digest; any changed value changes it.
+    Raises ValueError naming the file when it cannot be read as NetCDF."""
+    import numpy as np
+    import xarray as xr
+
+    digest = hashlib.sha256()
+
+    def add(*parts) -> None:
+        for part in parts:
+            digest.update(part if isinstance(part, bytes) else repr(part).encode())
+
+    try:
+        ds = xr.open_dataset(path, decode_cf=False, mask_and_scale=False, decode_times=False)
+    except Exception as error:  # the engines raise several types for a damaged file
+        raise ValueError(f"{path} cannot be read as NetCDF ({type(error).__name__}: {error})") from error
+    with ds:
+        add(sorted((k, str(v)) for k, v in ds.attrs.items() if k not in DESCRIPTIVE_ATTRIBUTES))
+        for name in sorted(ds.variables, key=str):
+            var = ds.variables[name]
+            values = np.ascontiguousarray(var.values)
+            add(str(name), str(values.dtype), values.shape, sorted((k, str(v)) for k, v in var.attrs.items()))
+            add(values.tobytes() if values.dtype != object else repr(values.tolist()).encode())
+    return digest.hexdigest()
+
+
+def fingerprint(path) -> str:
+    """A file's fingerprint for provenance: `netcdf_sha256` for a .nc file that reads as NetCDF,
+    the SHA-256 of its bytes (`sha256`) for any other file (a damaged .nc file included)."""
+    if Path(path).suffix == ".nc":
+        with contextlib.suppress(ValueError):
+            return netcdf_sha256(path)
+    return sha256(path)
+
+
 def fingerprints(paths) -> dict[str, str]:
-    """{path relative to the repository (absolute outside it): SHA-256} of the existing files
+    """{path relative to the repository (absolute outside it): `fingerprint`} of the existing files
     among `paths`, sorted, each once."""
     out = {}
     for p in sorted({Path(p).resolve() for p in paths}):
         if p.is_file():
-            out[str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)] = sha256(p)
+            out[str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)] = fingerprint(p)
     return out
 
 

@@ -13,7 +13,7 @@ docs/decisions.md.
 
 `get(profile, experiment)` returns a fresh dict, so a notebook can override entries freely.
 
-`extra_modules()` names the modules that `symflow.pdes` imports before its registry is used, so
+`extra_modules()` names the modules that `symflow.pde.pdes` imports before its registry is used, so
 that equations registered there (`pdes.register`) are seen by `make data`, the notebooks and the
 tables alike: the environment variable SYMFLOW_EXTRA_MODULES (comma-separated) and EXTRA_MODULES
 below. See examples/my_equations.py.
@@ -29,7 +29,7 @@ from typing import Any
 
 PROFILES = ("smoke", "quick", "paper")
 
-# Modules imported before the equation registry is listed or read (`symflow.pdes`), in addition
+# Modules imported before the equation registry is listed or read (`symflow.pde.pdes`), in addition
 # to those named by the environment variable ENV_EXTRA_MODULES (comma-separated), e.g.
 # ("my_equations",) for a module on the Python path that calls `pdes.register`.
 EXTRA_MODULES: tuple[str, ...] = ()
@@ -48,7 +48,7 @@ class Replace:
 # _SETTINGS[experiment] = {"quick": every setting, "smoke": changes of quick, "paper": changes of quick}
 _SETTINGS: dict[str, dict[str, dict]] = {}
 
-# notebook 01 and `python -m symflow.solvers` (make data): the PDE data sets
+# notebook 01 and `python -m symflow.pde.solvers` (make data): the PDE data sets
 # data/<profile>/<Equation>_<split>.nc. sizes: trajectories per split; nx: grid points; seeds: one
 # per split (the same for every equation, so KdV, nKdV and cKdV start from the same initial
 # conditions); step: ETDRK4 step per equation in solver time, an equation missing there (or step
@@ -263,7 +263,7 @@ _SETTINGS["image_symmetries"] = {
 }
 
 # notebook 05: classifier accuracy with no / default / affine / learned augmentation (the paper's
-# image experiment 3; symflow.image_augmentation). train_per_class / test_per_class: stratified
+# image experiment 3; symflow.image.image_augmentation). train_per_class / test_per_class: stratified
 # subsets (None: the whole split), the training subset drawn anew by each training seed of
 # `seeds`; learned augmentation of the i-th training seed uses notebook 04's fields of generator
 # seed symmetry_seeds[i % len(symmetry_seeds)]. The classifier: arch, width, epochs, batch_size,
@@ -338,7 +338,7 @@ _SETTINGS["generator_algebra"] = {
     "paper": {},
 }
 
-# notebook 03: symmetry augmentation for a neural PDE solver (symflow.solver_experiments).
+# notebook 03: symmetry augmentation for a neural PDE solver (symflow.pde.solver_experiments).
 # equations x sizes x {none, known, learned} x seeds, each run an FNO1d (`fno`) trained by fno.fit
 # (`fit`: AdamW, cosine decay over max_epochs capped at max_steps (None: no cap), scored on
 # n_valid validation trajectories every eval_every epochs, best-validation weights, early stop
@@ -544,7 +544,7 @@ def resolved(profile: str, experiment: str, overrides: dict | None = None) -> di
 
 
 def extra_modules() -> tuple[str, ...]:
-    """Modules to import before the equation registry is used (`symflow.pdes`): EXTRA_MODULES,
+    """Modules to import before the equation registry is used (`symflow.pde.pdes`): EXTRA_MODULES,
     then the comma-separated names of the environment variable SYMFLOW_EXTRA_MODULES (empty by
     default), each once, in that order."""
     names: list[str] = []

@@ -9,7 +9,8 @@ with each reason:
     dirty          it ran from a working tree whose code differed from its commit
     changed-during HEAD moved while it ran and the code differs between the two commits
     code           lib/, the notebook, the Makefile or requirements.txt changed since its commit
-    input          an input file (SHA-256 in the provenance) changed or is gone
+    input          an input file changed (its fingerprint in the provenance, `io.fingerprint`: the
+                   content of a NetCDF file, the bytes of any other) or is gone
     unknown-commit its commit is not in this repository's history
 
 "Code" is CODE_PATHS with only this run's notebook of notebooks/, less the READERS (modules that
@@ -65,7 +66,7 @@ def check_run(record: dict, notebook: str) -> list[str]:
         path = Path(name) if Path(name).is_absolute() else io.REPO / name
         if not path.is_file():
             reasons.append(f"input: {name} is gone")
-        elif io.sha256(path) != digest:
+        elif io.fingerprint(path) != digest:
             reasons.append(f"input: {name} changed")
     return reasons
 

@@ -12,7 +12,7 @@ Feature extractors (`model.features(x)` -> (B, F): the network cut after global 
     frozen_features(model)  the extractor as a fixed function (batch norms folded in)
     checked_features(h)     features, or a clear error when they are not finite
 
-Symmetries of these features: `symflow.image_symmetries`; augmentation: `symflow.image_augmentation`.
+Symmetries of these features: `symflow.image.image_symmetries`; augmentation: `symflow.image.image_augmentation`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import xarray as xr
 from torch import nn
 from torch.nn import functional as F
 
-from . import io
+from .. import io
 
 IMAGE_DATA = io.DATA / "images"
 

@@ -39,7 +39,7 @@ from typing import Callable, Sequence
 import sympy
 import torch
 
-from . import profiles
+from .. import profiles
 
 # Physical coordinates of every symmetry expression.
 x, t, u = sympy.symbols("x t u", real=True)
@@ -94,7 +94,7 @@ class Equation:
                     initial condition: sum of n_sines terms A sin(2 pi l x / L + phase) with
                     A ~ U(-amplitude, amplitude), l uniform in `wavenumbers`, phase ~ U(0, 2pi)
                     (Burgers: see `initial_condition`)
-    method          "etdrk4" or "cole_hopf" (see symflow.solvers)
+    method          "etdrk4" or "cole_hopf" (see symflow.pde.solvers)
     linear          k (wavenumber tensor) -> Fourier symbol of the stiff linear part, in solver time
     flux            u -> f(u) pointwise on a fresh tensor it may overwrite; the nonlinear part is
                     flux_scale d_x f(u) (dealiased in the solver)
@@ -232,7 +232,7 @@ class Equation:
     def known_fields(self, kinds: Sequence[str] = ("exact",)):
         """The symmetries of `kinds` in normalised coordinates, as one `generators.FunctionField`
         (n, 3) -> (n, 3, N), named after the symmetries."""
-        from .generators import FunctionField
+        from ..generators import FunctionField
 
         chosen = self.symmetries_of(kinds)
         if not chosen:

@@ -13,9 +13,9 @@ Temporal bundling (Brandstetter, Worrall & Welling 2022): the model maps n_in = 
 time rows to the next n_out = 20, and a trajectory is predicted by feeding predictions back in.
 LPSDA-style training (Brandstetter, Welling & Worrall 2022, "Lie point symmetry data
 augmentation"): every training sample is a window at a random start time inside the valid rows
-of a trajectory (or of one of its transformed copies, see `symflow.augmentation`).
+of a trajectory (or of one of its transformed copies, see `symflow.pde.augmentation`).
 
-Solutions are in the learner's normalised units (c u, see `symflow.pdes`); the grid is periodic.
+Solutions are in the learner's normalised units (c u, see `symflow.pde.pdes`); the grid is periodic.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
     augment(u, field, task, n_copies, scale)  a TrajectoryPool of transformed copies
     equivariance_error(model, u, field, c)    |f(g u) - g f(u)| / |f(u)| per trajectory
 
-Everything is in the learner's normalised coordinates (`symflow.pdes`): a trajectory u
+Everything is in the learner's normalised coordinates (`symflow.pde.pdes`): a trajectory u
 (nt, nx) is the graph of points (i/nx, j/nt, c u_ij). A copy: draw c_a ~ U(-scale, scale) per
 generator, move every graph point along the combined field W = sum_a c_a V_a for unit time
 (RK4, `flows.flow`), resample to the grid (`pde_graphs.resample_graph`: periodic sinc in x, linear
@@ -23,9 +23,10 @@ import warnings
 
 import torch
 
-from . import flows, generators, pde_graphs
+from .. import flows, generators
+from ..generators import Field, FunctionField, InnerProduct
+from . import pde_graphs
 from .fno import Task, TrajectoryPool
-from .generators import Field, FunctionField, InnerProduct
 
 
 class Tabulated(Field):

@@ -1,5 +1,5 @@
 """Learning and testing symmetries of images: fields on the pixel square [-1, 1]^2 whose flows
-leave a frozen feature extractor's features (`symflow.images`) unchanged.
+leave a frozen feature extractor's features (`symflow.image.images`) unchanged.
 
     pixel_weights(h, x)             the data-driven weight w(p) of the image inner product
     image_inner_product(w, H, W)    the weighted inner product on the pixel grid
@@ -28,7 +28,8 @@ import torch
 import xarray as xr
 from torch.nn import functional as F
 
-from . import flows, generators, images, io, learning, losses, metrics
+from .. import flows, generators, io, learning, losses, metrics
+from . import images
 
 # ----------------------------------------------------------------------------------------------
 # The data-driven inner product

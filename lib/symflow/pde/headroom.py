@@ -6,7 +6,7 @@ below the unmoved data, so the data set decides whether that can happen at all:
 
     floor     S_0 = mean log max(|c residual|, 1e-4) over the unmoved test patches: the residual
               validity as the learner scores it (`pde_graphs.graph_residual`, `losses.residual_validity`)
-    control   S_c = validity of each control field of the equation (kind "control" in `symflow.pdes`),
+    control   S_c = validity of each control field of the equation (kind "control" in `symflow.pde.pdes`),
               scaled to unit norm under the evaluation inner product and moved by s
               (`pde_graphs.validity`), as notebook 02's judge scores it
     gap       min_c S_c - S_0
@@ -28,8 +28,9 @@ import warnings
 import pandas as pd
 import torch
 
-from . import losses, pde_graphs, pde_learning, pdes, profiles, solvers
-from .generators import normalise
+from .. import losses, profiles
+from ..generators import normalise
+from . import pde_graphs, pde_learning, pdes, solvers
 
 CLAMP = 1e-4  # the validity's floor on |residual| (pde_graphs.validity's default)
 MARGIN = 2.0  # pde_learning.acceptance: a learned field must score 2 below the best control

@@ -31,8 +31,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import augmentation, fno, metrics, pdes, solvers
-from .generators import Field, FunctionField
+from .. import metrics
+from ..generators import Field, FunctionField
+from . import augmentation, fno, pdes, solvers
 
 METRICS = ("rollout", "cumulative")
 

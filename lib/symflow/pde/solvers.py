@@ -1,8 +1,8 @@
-"""Data generation for the PDEs of `symflow.pdes`: batched pseudo-spectral solvers writing xarray Datasets.
+"""Data generation for the PDEs of `symflow.pde.pdes`: batched pseudo-spectral solvers writing xarray Datasets.
 
-    python -m symflow.solvers --profile quick        # what `make data` runs
-    python -m symflow.solvers --profile smoke --equations KdV2   # one registered equation
-    python -m symflow.solvers --profile quick --headroom         # then the validity headroom table
+    python -m symflow.pde.solvers --profile quick        # what `make data` runs
+    python -m symflow.pde.solvers --profile smoke --equations KdV2   # one registered equation
+    python -m symflow.pde.solvers --profile quick --headroom         # then the validity headroom table
 
 Two solvers, both torch float64, batched over trajectories and device-agnostic:
 
@@ -41,7 +41,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from . import __version__, derivatives, io, pde_graphs, pdes, profiles
+from .. import __version__, io, profiles
+from . import derivatives, pde_graphs, pdes
 
 SPLITS = ("train", "valid", "test")
 CONTOUR_POINTS = 64
@@ -429,28 +430,19 @@ REFERENCES = (
     "The paper reproduced: G. Ko, H. Kim, J. Lee, Learning infinitesimal generators of continuous "
     "symmetries from data, NeurIPS 2024, arXiv:2410.21853."
 )
-# Attributes that describe a file (CF's global attributes, when and where it was made) rather than
-# determine its content: a reused file is compared on `request_attributes` only, never on these.
-DESCRIPTIVE_ATTRIBUTES = (
-    "Conventions",
-    "title",
-    "history",
-    "source",
-    "references",
-    "generation_wall_time_s",
-    "device",
-    "created_utc",
-)
+# Attributes that describe a file rather than determine its content: a reused file is compared on
+# `request_attributes` only, never on these; they are also left out of its fingerprint.
+DESCRIPTIVE_ATTRIBUTES = io.DESCRIPTIVE_ATTRIBUTES
 
 
 def command_line() -> str:
-    """The command line of this process as one would type it: `python -m symflow.solvers --profile
+    """The command line of this process as one would type it: `python -m symflow.pde.solvers --profile
     quick` for the data generator, `python <script> ...` otherwise (a notebook's kernel shows as
     `python -m ipykernel_launcher ...`)."""
     argv = list(sys.argv) or [""]
     first = Path(argv[0])
-    if first.name == "solvers.py" and first.parent.name == "symflow":
-        head = ["-m", "symflow.solvers"]
+    if first.name == "solvers.py" and first.parent.name == "pde" and first.parent.parent.name == "symflow":
+        head = ["-m", "symflow.pde.solvers"]
     elif first.name == "__main__.py":
         head = ["-m", first.parent.name]
     elif first.suffix == ".py" and first.stem.endswith("_launcher"):
@@ -468,7 +460,7 @@ def descriptive_attributes(equation: pdes.Equation, split: str, call: str, creat
         "Conventions": CONVENTIONS,
         "title": f"{equation.name} solutions ({equation.formula}), {split} split",
         "history": f"{created_utc}: {call}, run by `{command_line()}`",
-        "source": f"symflow {__version__} (commit {io.git_commit()}), symflow.solvers: "
+        "source": f"symflow {__version__} (commit {io.git_commit()}), symflow.pde.solvers: "
         f"{solver_description(equation)}; torch {torch.__version__}",
         "references": REFERENCES,
     }
@@ -499,7 +491,7 @@ def generate(
     attrs = request_attributes(equation, split, n_samples, nx, seed, step)
     if call is None:
         call = (
-            f"symflow.solvers.generate({equation.name!r}, {split!r}, n_samples={n_samples}, nx={nx}, "
+            f"symflow.pde.solvers.generate({equation.name!r}, {split!r}, n_samples={n_samples}, nx={nx}, "
             f"seed={seed}, step={step!r})"
         )
     start = time.perf_counter()
@@ -589,7 +581,7 @@ def dataset(
     atomically; a file under the same name with other parameters raises a ValueError (delete it
     or use another profile), it is never silently reused or overwritten. So does a file that
     cannot be read (truncated, damaged) or whose `u` holds NaN or inf, naming the file.
-    headroom: also score the data's validity headroom (`symflow.headroom.headroom` with the
+    headroom: also score the data's validity headroom (`symflow.pde.headroom.headroom` with the
     profile's evaluation settings; it warns when the data cannot separate symmetries from the
     controls) and return it as the attributes validity_floor, validity_best_control, validity_gap.
     """
@@ -598,7 +590,9 @@ def dataset(
     path = data_path(equation.name, split, profile, root)
     wanted = request_attributes(equation, split, **params)
     if path.exists():
-        remedy = f"delete it and run `python -m symflow.solvers --profile {profile}` (make data) to generate it again"
+        remedy = (
+            f"delete it and run `python -m symflow.pde.solvers --profile {profile}` (make data) to generate it again"
+        )
         ds = io.read_netcdf(io.note_input(path), remedy)
         bad = _mismatches(ds.attrs, wanted)
         if bad:
@@ -613,14 +607,14 @@ def dataset(
                 f"(sample, t, x) = {first}); the solvers never write such a file: {remedy}"
             )
         return _with_headroom(equation, ds, profile) if headroom else ds
-    call = f"symflow.solvers.dataset({equation.name!r}, {split!r}, {profile!r})"
+    call = f"symflow.pde.solvers.dataset({equation.name!r}, {split!r}, {profile!r})"
     ds = generate(equation, split, device=device, progress=progress, call=call, **params)
     io.write_netcdf(ds, path)
     return _with_headroom(equation, ds, profile) if headroom else ds
 
 
 def _with_headroom(equation: pdes.Equation, ds: xr.Dataset, profile: str) -> xr.Dataset:
-    """ds with its validity headroom (`symflow.headroom.headroom`, which warns when the gap is
+    """ds with its validity headroom (`symflow.pde.headroom.headroom`, which warns when the gap is
     small) as the attributes validity_floor, validity_best_control and validity_gap (in memory only)."""
     from . import headroom
 
@@ -665,7 +659,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--headroom",
         action="store_true",
-        help="then print the validity headroom of every equation's test data (symflow.headroom; warns when small)",
+        help="then print the validity headroom of every equation's test data (symflow.pde.headroom; warns when small)",
     )
     args = parser.parse_args(argv)
     profiles.check_profile(args.profile)

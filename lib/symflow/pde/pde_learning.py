@@ -34,9 +34,10 @@ import warnings
 import pandas as pd
 import torch
 
-from . import learning, losses, metrics, pde_graphs, pdes
-from .generators import Field, GeneratorField, InnerProduct, normalise, sample_points
-from .learning import NonFiniteLoss  # noqa: F401  (re-exported: the error train raises)
+from .. import learning, losses, metrics
+from ..generators import Field, GeneratorField, InnerProduct, normalise, sample_points
+from ..learning import NonFiniteLoss  # noqa: F401  (re-exported: the error train raises)
+from . import pde_graphs, pdes
 
 TERMS = ("validity", "ortho", "lipschitz", "sobolev")
 

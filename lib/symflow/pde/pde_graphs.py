@@ -1,7 +1,7 @@
 """Graphs of PDE solutions: moving them along generators, resampling them to the grid, and the
 validity of a field as a symmetry of a PDE.
 
-A trajectory u (nt, nx) on the learner's normalised grid (x_i = i/nx, t_j = j/nt, `symflow.pdes`)
+A trajectory u (nt, nx) on the learner's normalised grid (x_i = i/nx, t_j = j/nt, `symflow.pde.pdes`)
 is the graph of points (x_i, t_j, u_ij):
 
     grid_graph(u)                          the graph points (B, nt, nx, 3)
@@ -18,10 +18,11 @@ import functools
 import sympy
 import torch
 
-from . import losses, pdes
+from .. import losses
+from ..flows import flow
+from ..generators import Field
+from . import pdes
 from .derivatives import derivatives
-from .flows import flow
-from .generators import Field
 
 # --- PDE solutions: resampling transformed trajectories to the grid ---
 # A solution u on the grid x_i = i / nx, t_j = j / nt (the learner's normalised coordinates) is
@@ -202,7 +203,7 @@ def graph_residual(equation, graph: torch.Tensor, method: str = "curvilinear", r
 
     graph (..., nt, nx, 3): points (x, t, u) in the equation's normalised coordinates, rows
     periodic in x (full period). Mapped to physical units, differentiated by
-    `symflow.derivatives` in float64, and multiplied by the normalisation constant c: the
+    `symflow.pde.derivatives` in float64, and multiplied by the normalisation constant c: the
     residual in units of the normalised u, so that equations with small |u| (Burgers, cKdV)
     are not all below the validity floor.
     """

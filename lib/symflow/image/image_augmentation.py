@@ -30,7 +30,8 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from . import flows, generators, image_symmetries, images, metrics, profiles
+from .. import flows, generators, metrics, profiles
+from . import image_symmetries, images
 
 EXPERIMENT = "image_augmentation"
 NOTEBOOK = "05_image_augmentation"
