@@ -304,3 +304,39 @@ def test_make_augmentation_checks_kind():
         image_augmentation.make_augmentation("mixup", (1, 8, 8))
     with pytest.raises(ValueError, match="field must be given"):
         image_augmentation.make_augmentation("flow", (1, 8, 8))
+
+
+def test_training_from_settings_names_a_missing_key_and_matches_the_explicit_call():
+    data = im.ImageData(
+        "toy",
+        torch.rand(20, 1, 28, 28),
+        torch.arange(20) % 10,
+        torch.rand(4, 1, 28, 28),
+        torch.arange(4) % 10,
+        [str(i) for i in range(10)],
+    )
+    settings = {"epochs": 2, "batch_size": 10, "lr": 0.05, "weight_decay": 0.0, "milestones": [0.5], "gamma": 0.1}
+    with pytest.raises(KeyError, match="gamma"):
+        im.train_classifier_as(None, data.train_x, data.train_y, {k: v for k, v in settings.items() if k != "gamma"})
+    losses = []
+    for explicit in (True, False):
+        torch.manual_seed(0)
+        model = im.make_classifier("SmallCNN", data, 4)
+        if explicit:
+            history = im.train_classifier(
+                model,
+                data.train_x,
+                data.train_y,
+                2,
+                10,
+                0.05,
+                weight_decay=0.0,
+                milestones=(0.5,),
+                gamma=0.1,
+                seed=3,
+                log=None,
+            )
+        else:
+            history = im.train_classifier_as(model, data.train_x, data.train_y, settings, seed=3, log=None)
+        losses.append(history["loss"].tolist())
+    assert losses[0] == losses[1]

@@ -224,20 +224,7 @@ def run_configuration(
         x, y = data.train_x[idx].to(device), data.train_y[idx].to(device)
         torch.manual_seed(s)
         model = images.make_classifier(params["arch"], data, params["width"]).to(device)
-        images.train_classifier(
-            model,
-            x,
-            y,
-            params["epochs"],
-            params["batch_size"],
-            params["lr"],
-            weight_decay=params["weight_decay"],
-            milestones=tuple(params["milestones"]),
-            gamma=params["gamma"],
-            augment=augment[g] if learned else augment,
-            seed=s,
-            log=None,
-        )
+        images.train_classifier_as(model, x, y, params, augment=augment[g] if learned else augment, seed=s, log=None)
         correct.append(images.correct_predictions(model, test_x, test_y))
         seconds.append(time.perf_counter() - start)
         n_train.append(len(idx))

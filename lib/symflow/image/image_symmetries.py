@@ -355,19 +355,7 @@ def _make_shared(data, params, folder, device, log) -> SharedInputs:
     torch.manual_seed(0)
     model = images.make_classifier(ex["arch"], data, ex["width"]).to(device)
     tic = time.time()
-    images.train_classifier(
-        model,
-        data.train_x,
-        data.train_y,
-        ex["epochs"],
-        ex["batch_size"],
-        ex["lr"],
-        weight_decay=ex["weight_decay"],
-        milestones=tuple(ex["milestones"]),
-        gamma=ex["gamma"],
-        seed=0,
-        log=log,
-    )
+    images.train_classifier_as(model, data.train_x, data.train_y, ex, seed=0, log=log)
     extractor = {
         "arch": ex["arch"],
         "parameters": sum(p.numel() for p in model.parameters()),

@@ -340,6 +340,22 @@ def train_classifier(
     return pd.DataFrame(history)
 
 
+# The keys of a classifier's settings that `train_classifier_as` passes on to `train_classifier`.
+TRAINING_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "milestones", "gamma")
+
+
+def train_classifier_as(model: _Classifier, x: torch.Tensor, y: torch.Tensor, settings: dict, **kwargs):
+    """`train_classifier(model, x, y, ...)` with TRAINING_KEYS read from `settings` (a dict holding
+    at least those keys, e.g. notebook 04's `extractor` or notebook 05's settings) and `kwargs`
+    (augment, seed, log) passed through. A missing key is a KeyError naming it."""
+    missing = [key for key in TRAINING_KEYS if key not in settings]
+    if missing:
+        raise KeyError(f"classifier settings lack {', '.join(missing)}; they need {', '.join(TRAINING_KEYS)}")
+    params = {key: settings[key] for key in TRAINING_KEYS}
+    params["milestones"] = tuple(params["milestones"])
+    return train_classifier(model, x, y, **params, **kwargs)
+
+
 @torch.no_grad()
 def accuracy(model: _Classifier, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
     """Fraction of correctly classified images (model in eval mode)."""
