@@ -8,6 +8,8 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 
 from symflow import io as symflow_io
 from symflow.image import images
@@ -33,3 +35,12 @@ def write_cifar_archive(
             add(tar, name, {b"data": x.reshape(len(x), -1), b"labels": [int(v) for v in y]})
         add(tar, "test_batch", {b"data": test[0].reshape(len(test[0]), -1), b"labels": [int(v) for v in test[1]]})
     return Path(path)
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (subprocesses it starts are given one too), restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -10,26 +10,17 @@ sys.path.insert(0, str(io.REPO / "bench"))  # importable by name: each loop runs
 import bench_iterations as bench  # noqa: E402
 
 
-def test_one_loop_writes_a_finite_positive_time(tmp_path):
+def _bench(tmp_path, *args: str) -> dict:
+    """Run the benchmark at smoke on the CPU with `args` and return what it wrote."""
     out = tmp_path / "iterations.json"
-    bench.main(
-        [
-            "--profile",
-            "smoke",
-            "--device",
-            "cpu",
-            "--loops",
-            "pde_augmentation",
-            "--iterations",
-            "2",
-            "--acceptance-every",
-            "0",
-            "--synthetic",
-            "--out",
-            str(out),
-        ]
+    bench.main(["--profile", "smoke", "--device", "cpu", *args, "--out", str(out)])
+    return json.loads(out.read_text())
+
+
+def test_one_loop_writes_a_finite_positive_time(tmp_path):
+    result = _bench(
+        tmp_path, "--loops", "pde_augmentation", "--iterations", "2", "--acceptance-every", "0", "--synthetic"
     )
-    result = json.loads(out.read_text())
     loop = result["loops"]["pde_augmentation"]
     assert loop["error"] is None and result["kdv_data"]["source"] == "synthetic"
     assert math.isfinite(loop["s_per_iteration"]) and loop["s_per_iteration"] > 0
@@ -46,71 +37,33 @@ def test_a_failing_loop_is_recorded_and_the_others_run(tmp_path, monkeypatch):
         return run(loop, *args)
 
     monkeypatch.setattr(bench, "isolated", fails_for_image_symmetries)
-    out = tmp_path / "iterations.json"
-    bench.main(
-        [
-            "--profile",
-            "smoke",
-            "--device",
-            "cpu",
-            "--loops",
-            "image_symmetries,pde_augmentation",
-            "--synthetic",
-            "--acceptance-every",
-            "0",
-            "--out",
-            str(out),
-        ]
-    )
-    loops = json.loads(out.read_text())["loops"]
+    loops = _bench(tmp_path, "--loops", "image_symmetries,pde_augmentation", "--synthetic", "--acceptance-every", "0")[
+        "loops"
+    ]
     assert loops["image_symmetries"] == {"error": "RuntimeError: CUDA out of memory (simulated)"}
     assert loops["pde_augmentation"]["s_per_iteration"] > 0
 
 
 def test_weno_loop_times_the_local_fits(tmp_path):
-    out = tmp_path / "iterations.json"
-    bench.main(
-        [
-            "--profile",
-            "smoke",
-            "--device",
-            "cpu",
-            "--loops",
-            "pde_symmetries,pde_symmetries_weno",
-            "--iterations",
-            "2",
-            "--synthetic",
-            "--acceptance-every",
-            "0",
-            "--out",
-            str(out),
-        ]
-    )
-    loops = json.loads(out.read_text())["loops"]
+    loops = _bench(
+        tmp_path,
+        "--loops",
+        "pde_symmetries,pde_symmetries_weno",
+        "--iterations",
+        "2",
+        "--synthetic",
+        "--acceptance-every",
+        "0",
+    )["loops"]
     assert loops["pde_symmetries"]["settings"]["method"] == "curvilinear"
     assert loops["pde_symmetries_weno"]["settings"]["method"] == "weno"
     assert all(loop["error"] is None and loop["s_per_iteration"] > 0 for loop in loops.values())
 
 
 def test_time_to_acceptance_judges_the_run_as_notebook_02_does(tmp_path):
-    out = tmp_path / "iterations.json"
-    bench.main(
-        [
-            "--profile",
-            "smoke",
-            "--device",
-            "cpu",
-            "--loops",
-            "pde_augmentation",
-            "--iterations",
-            "2",
-            "--acceptance-every",
-            "1",
-            "--out",
-            str(out),
-        ]
-    )
-    t = json.loads(out.read_text())["time_to_acceptance"]
+    t = _bench(tmp_path, "--loops", "pde_augmentation", "--iterations", "2", "--acceptance-every", "1")[
+        "time_to_acceptance"
+    ]
     assert "error" not in t, t
     # smoke trains 3 iterations: judged after each, or stopped at the first judgement that passes
     its = [j["iteration"] for j in t["judgements"]]

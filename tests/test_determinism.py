@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import torch
 
 from symflow.image import images
@@ -76,14 +75,6 @@ def write_tables(folder) -> list[Path]:
         paths.append(folder / f"{name}.csv")
         table.to_csv(paths[-1], index=False, float_format="%.17g")
     return paths
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_rerun_with_the_same_seed_and_threads_gives_identical_tables(tmp_path, one_thread):

@@ -104,23 +104,14 @@ def test_make_data_command_generates_the_extra_equation(tmp_path):
         SYMFLOW_EXTRA_MODULES="my_equations",
         PYTHONPATH=os.pathsep.join(filter(None, [str(EXAMPLES), os.environ.get("PYTHONPATH")])),
     )
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "symflow.pde.solvers",
-            "--profile",
-            "smoke",
-            "--equations",
-            "KdV2",
-            "--root",
-            str(tmp_path),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def make_data(root, *equations):
+        command = [sys.executable, "-m", "symflow.pde.solvers", "--profile", "smoke", "--root", str(root)]
+        return subprocess.run(
+            [*command, "--equations", *equations], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    run = make_data(tmp_path, "KdV2")
     assert run.returncode == 0, run.stderr[-2000:]
     settings = profiles.get("smoke", "pde_data")
     for split in solvers.SPLITS:
@@ -130,22 +121,5 @@ def test_make_data_command_generates_the_extra_equation(tmp_path):
             assert ds["u"].shape == (settings["sizes"][split], 140, settings["nx"])
             assert np.isfinite(ds["u"].values).all()
     # a name that no module registers stops before anything is generated
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "symflow.pde.solvers",
-            "--profile",
-            "smoke",
-            "--equations",
-            "KdV2",
-            "Heat",
-            "--root",
-            str(tmp_path / "other"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = make_data(tmp_path / "other", "KdV2", "Heat")
     assert run.returncode != 0 and "Heat" in run.stderr and not (tmp_path / "other").exists()

@@ -70,15 +70,6 @@ def _temporaries(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.name.endswith(".tmp"))
 
 
-@pytest.fixture
-def one_thread():
-    """torch on one thread for the block (the children run on one too), restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # --------------------------------------------------------------------------- 1. data generation
 DIE_WRITING_SECOND_FILE = """
 import os, sys, xarray as xr

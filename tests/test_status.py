@@ -70,3 +70,13 @@ def test_a_data_file_regenerated_with_the_same_values_keeps_its_runs_current(tmp
     assert status.check_run(record, "02_pde_symmetries") == [f"input: {data} changed"]
     xr.Dataset({"u": (("t", "x"), values)}, attrs={"nx": 5}).to_netcdf(data)
     assert status.check_run(record, "02_pde_symmetries") == [f"input: {data} changed"]
+
+
+def test_a_dirty_run_is_stale_unless_its_recorded_dirty_files_are_only_readers():
+    head = _head()
+    assert status.check_run(_record(head + "-dirty"), "05_image_augmentation")[0].startswith("dirty")
+    only_readers = {**_record(head + "-dirty"), "dirty_files": ["lib/symflow/report.py"]}
+    assert status.check_run(only_readers, "05_image_augmentation") == []
+    with_code = {**_record(head + "-dirty"), "dirty_files": ["lib/symflow/report.py", "lib/symflow/io.py"]}
+    reasons = status.check_run(with_code, "05_image_augmentation")
+    assert reasons[0].startswith("dirty") and "lib/symflow/io.py" in reasons[0]

@@ -267,6 +267,11 @@ def _interval(value, low, high, fmt="{:.2f}") -> str:
     return f"{fmt.format(value)} [{fmt.format(low)}, {fmt.format(high)}]"
 
 
+def _row(claim: str, here: str, verdict: str) -> dict:
+    """One row of the README's summary: the paper's claim, this compendium's number, the verdict."""
+    return {"claim": claim, "here": here, "verdict": verdict}
+
+
 def _pde_rows(root: Path, profile: str) -> list[dict]:
     """One row per equation of notebook 02: acceptance checks passed over every seed, and the
     largest principal angle between span{V1..V3} and the exact symmetries' span (notebook 06)."""
@@ -297,7 +302,7 @@ def _pde_rows(root: Path, profile: str) -> list[dict]:
             verdict = "partly: span recovered, validity bound missed"
         else:
             verdict = "not reproduced"
-        rows.append({"claim": f"**{equation}**: V1..V4 span {', '.join(spans)}", "here": here, "verdict": verdict})
+        rows.append(_row(f"**{equation}**: V1..V4 span {', '.join(spans)}", here, verdict))
     return rows
 
 
@@ -321,11 +326,11 @@ def _image_rows(root: Path, profile: str) -> list[dict]:
             f"7-10 ≥ {min(c['learned_7to10_mean'] for c in checks):.3f}"
         )
         rows.append(
-            {
-                "claim": f"**Image symmetries**{data}: fields 1-6 more valid than affine, untrained and 7-10 fields",
-                "here": here,
-                "verdict": "reproduced" if passed == total else "not reproduced",
-            }
+            _row(
+                f"**Image symmetries**{data}: fields 1-6 more valid than affine, untrained and 7-10 fields",
+                here,
+                "reproduced" if passed == total else "not reproduced",
+            )
         )
     fraction_csv = folder / "affine_fraction.csv"
     if fraction_csv.exists():
@@ -334,12 +339,12 @@ def _image_rows(root: Path, profile: str) -> list[dict]:
         rest = df[df.generator > 6].groupby("seed").affine_fraction.mean()
         ok = bool((first >= 0.9).all() and (rest <= 0.5).all())
         rows.append(
-            {
-                "claim": "**Image fields 1-6 are nearly affine**, 7-10 are not",
-                "here": f"affine fraction, mean per seed: fields 1-6 {first.min():.2f}-{first.max():.2f}, "
+            _row(
+                "**Image fields 1-6 are nearly affine**, 7-10 are not",
+                f"affine fraction, mean per seed: fields 1-6 {first.min():.2f}-{first.max():.2f}, "
                 f"7-10 {rest.min():.2f}-{rest.max():.2f}",
-                "verdict": "reproduced" if ok else "not reproduced",
-            }
+                "reproduced" if ok else "not reproduced",
+            )
         )
     return rows
 
@@ -388,12 +393,11 @@ def _fno_rows(root: Path, profile: str) -> list[dict]:
         if ratio == ratio:
             reference = f" (LPSDA: known/none {ratio:.2f})"
         rows.append(
-            {
-                "claim": f"**FNO, {equation}, {n} trajectories**: learned augmentation lowers NMSE "
-                f"as much as known{reference}",
-                "here": here,
-                "verdict": verdict,
-            }
+            _row(
+                f"**FNO, {equation}, {n} trajectories**: learned augmentation lowers NMSE as much as known{reference}",
+                here,
+                verdict,
+            )
         )
     return rows
 
@@ -420,13 +424,8 @@ def _classifier_rows(root: Path, profile: str) -> list[dict]:
         verdict = "partly: learned helps, less than affine"
     else:
         verdict = "reproduced"
-    return [
-        {
-            "claim": "**Classifier accuracy**: learned augmentation is comparable to affine",
-            "here": f"points, {int(control.seeds)} seeds: " + "; ".join(parts),
-            "verdict": verdict,
-        }
-    ]
+    here = f"points, {int(control.seeds)} seeds: " + "; ".join(parts)
+    return [_row("**Classifier accuracy**: learned augmentation is comparable to affine", here, verdict)]
 
 
 def _algebra_rows(root: Path, profile: str) -> list[dict]:
@@ -445,23 +444,23 @@ def _algebra_rows(root: Path, profile: str) -> list[dict]:
         if (~closes).any():
             verdict += "; not: " + ", ".join(df.index[~closes])
         rows.append(
-            {
-                "claim": "**Generator algebra** (beyond the paper): the learned span V1..V3 closes under Lie brackets",
-                "here": "largest share of a bracket outside the span: " + here,
-                "verdict": verdict,
-            }
+            _row(
+                "**Generator algebra** (beyond the paper): the learned span V1..V3 closes under Lie brackets",
+                "largest share of a bracket outside the span: " + here,
+                verdict,
+            )
         )
     path = folder / "image_algebra.json"
     if path.exists():
         a = json.loads(path.read_text())
         closes = a["closure_max"] <= CLOSURE_FRACTION
         rows.append(
-            {
-                "claim": "**Image algebra** (beyond the paper): fields 1-6 close like aff(2)",
-                "here": f"closure {a['closure_max']:.2f} (affine fields {a['affine_closure_max']:.1g}); "
+            _row(
+                "**Image algebra** (beyond the paper): fields 1-6 close like aff(2)",
+                f"closure {a['closure_max']:.2f} (affine fields {a['affine_closure_max']:.1g}); "
                 f"largest angle to aff(2) {a['max_principal_angle_to_aff2_deg']:.1f}°",
-                "verdict": "closes" if closes else "does not close",
-            }
+                "closes" if closes else "does not close",
+            )
         )
     return rows
 

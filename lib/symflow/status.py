@@ -6,7 +6,8 @@ A run (one `provenance[_<tag>].json` under results/<notebook>/<profile>/) is *cu
 code it ran is the code at HEAD and every input it read is unchanged; otherwise it is *stale*,
 with each reason:
 
-    dirty          it ran from a working tree whose code differed from its commit
+    dirty          it ran from a working tree whose code differed from its commit (a record whose
+                   `dirty_files` lists only READERS is not: those cannot change a result)
     changed-during HEAD moved while it ran and the code differs between the two commits
     code           lib/, the notebook, the Makefile or requirements.txt changed since its commit
     input          an input file changed (its fingerprint in the provenance, `io.fingerprint`: the
@@ -50,8 +51,10 @@ def check_run(record: dict, notebook: str) -> list[str]:
     reasons = []
     start = str(record.get("git_commit", "unknown"))
     commit = start.removesuffix("-dirty")
-    if start.endswith("-dirty"):
-        reasons.append("dirty: started from uncommitted code")
+    dirty_files = record.get("dirty_files")
+    if start.endswith("-dirty") and (dirty_files is None or not set(dirty_files) <= set(READERS)):
+        listed = f" ({', '.join(dirty_files)})" if dirty_files else ""
+        reasons.append(f"dirty: started from uncommitted code{listed}")
     changed = changed_code(commit, notebook)
     if changed is None:
         return reasons + [f"unknown-commit: {commit} is not in this repository's history"]
