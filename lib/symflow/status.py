@@ -21,6 +21,7 @@ only read results).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 from pathlib import Path
@@ -46,8 +47,10 @@ def changed_code(commit: str, notebook: str, until: str = "HEAD") -> list[str] |
     return [line for line in out.stdout.splitlines() if line and line not in READERS]
 
 
-def check_run(record: dict, notebook: str) -> list[str]:
-    """The reasons why the run described by `record` (a provenance dict) is stale; [] if current."""
+def check_run(record: dict, notebook: str, fingerprint=io.fingerprint) -> list[str]:
+    """The reasons why the run described by `record` (a provenance dict) is stale; [] if current.
+    fingerprint: path -> digest, `io.fingerprint` by default (`status` passes a memoised one, so
+    that an input read by several runs is read once)."""
     reasons = []
     start = str(record.get("git_commit", "unknown"))
     commit = start.removesuffix("-dirty")
@@ -69,7 +72,7 @@ def check_run(record: dict, notebook: str) -> list[str]:
         path = Path(name) if Path(name).is_absolute() else io.REPO / name
         if not path.is_file():
             reasons.append(f"input: {name} is gone")
-        elif io.fingerprint(path) != digest:
+        elif fingerprint(path) != digest:
             reasons.append(f"input: {name} changed")
     return reasons
 
@@ -79,10 +82,11 @@ def status(profile: str = "quick", root: Path | None = None) -> pd.DataFrame:
     profiles.check_profile(profile)
     root = io.results_root() if root is None else Path(root)
     rows = []
+    fingerprint = functools.lru_cache(maxsize=None)(io.fingerprint)  # each input read once per call
     for path in sorted(root.glob(f"*/{profile}/provenance*.json")):
         notebook = path.parent.parent.name
         record = json.loads(path.read_text())
-        reasons = check_run(record, notebook)
+        reasons = check_run(record, notebook, fingerprint)
         rows.append(
             {
                 "notebook": notebook,
