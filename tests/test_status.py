@@ -80,3 +80,29 @@ def test_a_dirty_run_is_stale_unless_its_recorded_dirty_files_are_only_readers()
     with_code = {**_record(head + "-dirty"), "dirty_files": ["lib/symflow/report.py", "lib/symflow/io.py"]}
     reasons = status.check_run(with_code, "05_image_augmentation")
     assert reasons[0].startswith("dirty") and "lib/symflow/io.py" in reasons[0]
+    other_notebook = {**_record(head + "-dirty"), "dirty_files": ["notebooks/02_pde_symmetries.ipynb", "bench/x.py"]}
+    assert status.check_run(other_notebook, "05_image_augmentation") == []
+    own_notebook = {**_record(head + "-dirty"), "dirty_files": ["notebooks/05_image_augmentation.ipynb"]}
+    assert status.check_run(own_notebook, "05_image_augmentation")[0].startswith("dirty")
+
+
+def test_uncommitted_code_lists_changed_code_but_not_readers_or_other_files(tmp_path, monkeypatch):
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    for path in ["lib/symflow/report.py", "lib/symflow/io.py", "notebooks/a.ipynb", "README.md"]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("first\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "first")
+    monkeypatch.setattr(io, "REPO", tmp_path)
+    assert io.uncommitted_code() == [] and not io.git_commit().endswith("-dirty")
+    (tmp_path / "lib/symflow/report.py").write_text("second\n")
+    (tmp_path / "README.md").write_text("second\n")
+    assert io.uncommitted_code() == [] and not io.git_commit().endswith("-dirty")
+    (tmp_path / "notebooks/a.ipynb").write_text("second\n")
+    (tmp_path / "lib/symflow/io.py").write_text("second\n")
+    assert io.uncommitted_code() == ["lib/symflow/io.py", "notebooks/a.ipynb"]
+    assert io.git_commit().endswith("-dirty")
+    assert io.provenance("quick", {}, 1.0)["dirty_files"] == ["lib/symflow/io.py", "notebooks/a.ipynb"]

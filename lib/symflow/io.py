@@ -196,34 +196,38 @@ def save_figure(fig, path_stem, pdf: bool = False) -> Path:
     return stem.with_suffix(".png")
 
 
-def git_commit() -> str:
-    """The repository's HEAD commit, with '-dirty' when tracked code (lib, notebooks, bench, the
-    Makefile, requirements.txt) differs from it ('unknown' outside git)."""
+# What a run's result can depend on (tracked files under these paths), and the library modules that
+# only read results: a change to a reader cannot change a result, so it is not "uncommitted code".
+CODE_PATHS = ("lib", "notebooks", "bench", "Makefile", "requirements.txt")
+READERS = ("lib/symflow/report.py", "lib/symflow/site.py", "lib/symflow/status.py")
+
+
+def uncommitted_code() -> list[str] | None:
+    """Tracked files under CODE_PATHS whose working-tree content differs from HEAD, less the
+    READERS, sorted (None outside git)."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [
-                "git",
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                "lib",
-                "notebooks",
-                "bench",
-                "Makefile",
-                "requirements.txt",
-            ],
+        out = subprocess.run(
+            ["git", "diff", "--name-only", "HEAD", "--", *CODE_PATHS],
             cwd=REPO,
             capture_output=True,
             text=True,
             check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sorted(line for line in out.splitlines() if line and line not in READERS)
+
+
+def git_commit() -> str:
+    """The repository's HEAD commit, with '-dirty' when `uncommitted_code()` is not empty
+    ('unknown' outside git)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return head + ("-dirty" if dirty else "")
+    return head + ("-dirty" if uncommitted_code() else "")
 
 
 def package_versions() -> dict[str, str]:
@@ -341,18 +345,21 @@ def provenance(
     commit_at_start: str | None = None,
     settings: dict | None = None,
     inputs: dict[str, str] | None = None,
+    dirty_files: list[str] | None = None,
 ) -> dict:
     """The provenance record written beside every result: what ran, where, with what, how long.
 
     git_commit is the commit the run started from (`commit_at_start`, read by the caller before
     the run; else HEAD now); git_commit_at_end is HEAD when the record is written, so that a
     commit made while the run went on is visible as a difference between the two. settings: the
-    resolved settings the run used; inputs: {file: SHA-256} of every input it read (`note_input`).
+    resolved settings the run used; inputs: {file: SHA-256} of every input it read (`note_input`);
+    dirty_files: `uncommitted_code()` when the run started (read by the caller; else now).
     """
     now = git_commit()
     return {
         "git_commit": commit_at_start or now,
         "git_commit_at_end": now,
+        "dirty_files": uncommitted_code() if dirty_files is None else list(dirty_files),
         "profile": profile,
         "parameters": parameters,
         "settings": settings,

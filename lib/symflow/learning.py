@@ -16,7 +16,8 @@ S1..SN). `learn` owns everything else, identically for every domain:
     or one that cannot be read (damaged) is an error naming the file;
     a history with one row per iteration: iteration (from 0), loss, lr, the record, grad_norm
     (before clipping), seconds (the step's time, without logging, checkpoints or callbacks);
-    a one-line log every `log_every` iterations and at the end.
+    a one-line log every `log_every` iterations, whenever `log_seconds` have passed since the
+    last line, and at the end.
 
     learn(field, step, schedule, identity, seed, checkpoint) -> history (DataFrame)
 """
@@ -48,7 +49,9 @@ class Schedule:
     iterations: optimiser steps (>= 1); lr: Adam's learning rate; decay_at: the fraction of the
     run from which the rate is lr / 10 (1.0: never); clip: the gradient norm is clipped to it
     (None: not clipped); log_every, checkpoint_every: iterations between log lines and between
-    checkpoints (0: only at the end).
+    checkpoints (0: only at the end); log_seconds: a log line is also written when this many
+    seconds have passed since the last one (0: only by iterations), so that a slow run (fewer
+    threads, a larger model) still shows progress.
     """
 
     iterations: int
@@ -57,6 +60,7 @@ class Schedule:
     clip: float | None = None
     log_every: int = 10
     checkpoint_every: int = 0
+    log_seconds: float = 20.0
 
     def __post_init__(self):
         if not isinstance(self.iterations, int) or self.iterations < 1:
@@ -142,10 +146,13 @@ def learn(
                 )
 
     n_it = done = schedule.iterations
+    last_line = time.monotonic()
     for it in range(start, n_it):
         history.append(_iteration(field, step, schedule, optimiser, rng, it, name, checkpoint, history))
-        if _every(schedule.log_every, it) or it + 1 == n_it:
+        late = schedule.log_seconds > 0 and time.monotonic() - last_line >= schedule.log_seconds
+        if _every(schedule.log_every, it) or it + 1 == n_it or late:
             log(log_line(name, history[-1], n_it))
+            last_line = time.monotonic()
         if _every(schedule.checkpoint_every, it) and it + 1 < n_it:
             save(it + 1)
         if callback is not None and _every(callback_every, it) and callback(it + 1, field) is True:

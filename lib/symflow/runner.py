@@ -154,7 +154,7 @@ def run_notebook(
     partial.mkdir(parents=True, exist_ok=True)
     inputs_log = partial / f".inputs{suffix}"
     inputs_log.unlink(missing_ok=True)
-    start, commit = time.time(), io.git_commit()
+    start, commit, dirty = time.time(), io.git_commit(), io.uncommitted_code()
     with _environment(io.INPUTS_LOG, str(inputs_log)):
         pm.execute_notebook(
             str(source),
@@ -180,6 +180,7 @@ def run_notebook(
             commit_at_start=commit,
             settings=settings,
             inputs=inputs,
+            dirty_files=dirty,
         ),
     )
     if html:

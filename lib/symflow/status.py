@@ -6,16 +6,16 @@ A run (one `provenance[_<tag>].json` under results/<notebook>/<profile>/) is *cu
 code it ran is the code at HEAD and every input it read is unchanged; otherwise it is *stale*,
 with each reason:
 
-    dirty          it ran from a working tree whose code differed from its commit (a record whose
-                   `dirty_files` lists only READERS is not: those cannot change a result)
+    dirty          it ran from a working tree whose code differed from its commit in a file of its
+                   own code (below); a record without `dirty_files` counts as dirty in any file
     changed-during HEAD moved while it ran and the code differs between the two commits
     code           lib/, the notebook, the Makefile or requirements.txt changed since its commit
     input          an input file changed (its fingerprint in the provenance, `io.fingerprint`: the
                    content of a NetCDF file, the bytes of any other) or is gone
     unknown-commit its commit is not in this repository's history
 
-"Code" is CODE_PATHS with only this run's notebook of notebooks/, less the READERS (modules that
-only read results).
+"Code" of a run is RUN_CODE_PATHS with only this run's notebook of notebooks/, less
+`io.READERS` (modules that only read results).
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ import pandas as pd
 
 from . import io, profiles
 
-CODE_PATHS = ("lib", "Makefile", "requirements.txt")
-# Library modules that only read results (they cannot change one): not counted as code.
-READERS = ("lib/symflow/report.py", "lib/symflow/site.py", "lib/symflow/status.py")
+RUN_CODE_PATHS = ("lib", "Makefile", "requirements.txt")
+READERS = io.READERS
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
@@ -43,8 +42,17 @@ def changed_code(commit: str, notebook: str, until: str = "HEAD") -> list[str] |
     """The code files that differ between `commit` and `until` (None: `commit` is unknown here)."""
     if _git("cat-file", "-e", f"{commit}^{{commit}}").returncode != 0:
         return None
-    out = _git("diff", "--name-only", commit, until, "--", *CODE_PATHS, f"notebooks/{notebook}.ipynb")
-    return [line for line in out.stdout.splitlines() if line and line not in READERS]
+    out = _git("diff", "--name-only", commit, until, "--", *RUN_CODE_PATHS, f"notebooks/{notebook}.ipynb")
+    return [line for line in out.stdout.splitlines() if is_run_code(line, notebook)]
+
+
+def is_run_code(path: str, notebook: str) -> bool:
+    """Whether the repository path `path` is code of a run of `notebook` (module docstring)."""
+    if not path or path in READERS:
+        return False
+    return path == f"notebooks/{notebook}.ipynb" or any(
+        path == top or path.startswith(f"{top}/") for top in RUN_CODE_PATHS
+    )
 
 
 def check_run(record: dict, notebook: str, fingerprint=io.fingerprint) -> list[str]:
@@ -55,7 +63,7 @@ def check_run(record: dict, notebook: str, fingerprint=io.fingerprint) -> list[s
     start = str(record.get("git_commit", "unknown"))
     commit = start.removesuffix("-dirty")
     dirty_files = record.get("dirty_files")
-    if start.endswith("-dirty") and (dirty_files is None or not set(dirty_files) <= set(READERS)):
+    if start.endswith("-dirty") and (dirty_files is None or any(is_run_code(f, notebook) for f in dirty_files)):
         listed = f" ({', '.join(dirty_files)})" if dirty_files else ""
         reasons.append(f"dirty: started from uncommitted code{listed}")
     changed = changed_code(commit, notebook)

@@ -17,6 +17,7 @@ and the orthonormality term's |cos| pins that part at zero (README, "PDE symmetr
 on the gradient clipped to norm `clip`; the learning rate drops by 10x at `decay_at` of the run.
 
     train(equation, graphs, params, checkpoint, seed)    -> field, history
+    train_equations(names, profile, params, checkpoints, seed, workers)  several, in parallel processes
     recovery_table / validity_table / independence / acceptance   the judgement of a learned field
     evaluation_set(equation, profile, evaluate)  the test patches and inner product they are judged on
     judge(equation, field, untrained, patches, inner, seed, s_values)  all three, as notebook 02 reports them
@@ -29,7 +30,9 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 import warnings
+from io import BytesIO
 
 import pandas as pd
 import torch
@@ -196,6 +199,47 @@ def train(
     return field, history
 
 
+def _train_from_data(name: str, profile: str, params: dict, checkpoint, seed: int, device, log=print) -> bytes:
+    """One `train` run on the training split of `name` at `profile` (a job of `train_equations`):
+    the field's state, the history and the wall seconds, serialised by torch.save."""
+    from . import solvers
+
+    tic = time.perf_counter()
+    graphs = graphs_of(pdes.get(name), solvers.dataset(name, "train", profile, device=device))
+    field, history = train(name, graphs, params, checkpoint=checkpoint, seed=seed, log=log, device=device)
+    buffer = BytesIO()
+    torch.save({"state": field.state_dict(), "history": history, "wall_s": time.perf_counter() - tic}, buffer)
+    return buffer.getvalue()
+
+
+def train_equations(
+    names, profile: str, params: dict, checkpoints: dict, seed: int = 0, device="cpu", workers: int = 1, log=print
+) -> dict[str, tuple[GeneratorField, pd.DataFrame, float]]:
+    """`train` for each equation name of `names` on its training split at `profile`, `workers`
+    at a time in separate processes (`symflow.parallel.map_jobs`; 1: here, one after another).
+
+    checkpoints: name -> checkpoint path (each run resumes from its own). Every run is the same
+    whichever process trains it, except for floating-point rounding that depends on the number
+    of threads. Returns name -> (field on `device`, history, wall seconds of the run including
+    loading its data).
+    """
+    from .. import parallel
+
+    names = list(names)
+    missing = [name for name in names if name not in checkpoints]
+    if missing:
+        raise ValueError(f"checkpoints has no path for {missing}; it must map every name of `names` to a path")
+    jobs = [(name, profile, params, str(checkpoints[name]), seed, device) for name in names]
+    results = parallel.map_jobs(_train_from_data, jobs, workers, log)
+    out = {}
+    for name, blob in zip(names, results):
+        saved = torch.load(BytesIO(blob), map_location=device, weights_only=False)
+        field = new_field(params, seed).to(device=device, dtype=getattr(torch, params["dtype"]))
+        field.load_state_dict(saved["state"])
+        out[name] = (field, saved["history"], saved["wall_s"])
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Judging a learned field against the registry.
 
@@ -234,9 +278,7 @@ def recovery_table(
     angle_deg, angle_untrained_deg. The other direction is `learned_in_known`."""
     eq = pde_graphs.as_equation(equation)
     known = eq.known_fields(kinds=pdes.KINDS)(inner.points)
-    with torch.no_grad():
-        learned = double(field)(inner.points)[..., :n_span]
-        base = double(untrained)(inner.points)[..., :n_span]
+    learned, base = _first_fields(field, untrained, inner, n_span)
     f = metrics.fraction_in_span(known, learned, inner)
     f0 = metrics.fraction_in_span(known, base, inner)
     return pd.DataFrame(
@@ -247,14 +289,27 @@ def recovery_table(
                 "field": name,
                 "kind": kind,
                 "is_symmetry": kind in ("exact", "approximate"),
-                "fraction_in_span": float(a),
-                "fraction_untrained": float(b),
-                "angle_deg": _degrees(a),
-                "angle_untrained_deg": _degrees(b),
+                **_fractions(a, b),
             }
             for (name, kind), a, b in zip(known_names(eq), f, f0)
         ]
     )
+
+
+def _first_fields(field: Field, untrained: Field, inner: InnerProduct, n_span: int):
+    """The first n_span learned and untrained fields at the inner product's points (float64)."""
+    with torch.no_grad():
+        return double(field)(inner.points)[..., :n_span], double(untrained)(inner.points)[..., :n_span]
+
+
+def _fractions(learned, untrained) -> dict:
+    """A table row's fraction_in_span, fraction_untrained and their angles (degrees)."""
+    return {
+        "fraction_in_span": float(learned),
+        "fraction_untrained": float(untrained),
+        "angle_deg": _degrees(learned),
+        "angle_untrained_deg": _degrees(untrained),
+    }
 
 
 def _degrees(fraction) -> float:
@@ -275,22 +330,12 @@ def learned_in_known(
     angle_untrained_deg (a learned field that is a symmetry lies inside that span: angle 0)."""
     eq = pde_graphs.as_equation(equation)
     known = eq.known_fields(kinds=kinds)(inner.points)
-    with torch.no_grad():
-        learned = double(field)(inner.points)[..., :n_span]
-        base = double(untrained)(inner.points)[..., :n_span]
+    learned, base = _first_fields(field, untrained, inner, n_span)
     f = metrics.fraction_in_span(learned, known, inner)
     f0 = metrics.fraction_in_span(base, known, inner)
     return pd.DataFrame(
         [
-            {
-                "equation": eq.name,
-                "seed": seed,
-                "field": f"V{a + 1}",
-                "fraction_in_span": float(x),
-                "fraction_untrained": float(y),
-                "angle_deg": _degrees(x),
-                "angle_untrained_deg": _degrees(y),
-            }
+            {"equation": eq.name, "seed": seed, "field": f"V{a + 1}", **_fractions(x, y)}
             for a, (x, y) in enumerate(zip(f, f0))
         ]
     )

@@ -71,6 +71,15 @@ def _exp(z):
     return torch.exp(torch.as_tensor(z, dtype=torch.float64))
 
 
+def _translations_and_boost() -> list[Symmetry]:
+    """The exact symmetries KdV, KS and Burgers share: x- and t-translation, the Galilean boost."""
+    return [
+        Symmetry("x-translation d_x", 1, 0, 0, "exact"),
+        Symmetry("t-translation d_t", 0, 1, 0, "exact"),
+        Symmetry("Galilean boost t d_x + d_u", t, 0, 1, "exact"),
+    ]
+
+
 def _controls() -> list[Symmetry]:
     """Fields that are symmetries of none of the five equations."""
     return [
@@ -295,6 +304,11 @@ def symmetry_defect(equation: Equation, symmetry: Symmetry) -> sympy.Expr:
 
 
 # ---- the registry --------------------------------------------------------------------------------
+def _etdrk4(linear, max_step: float) -> dict:
+    """Equation settings of a PDE solved by ETDRK4 with the flux u^2 / 2 (KdV, KS, nKdV, cKdV)."""
+    return dict(method="etdrk4", linear=linear, flux=_square, flux_scale=-0.5, step=0.005, max_step=max_step)
+
+
 def _sines(**kw):
     return dict(n_sines=10, wavenumbers=(1, 2), amplitude=0.5, **kw)
 
@@ -366,17 +380,10 @@ EQUATIONS: MutableMapping[str, Equation] = _Registry(
             n_kept=140,
             c=0.3463,
             rhs=_kdv_rhs,
-            method="etdrk4",
-            linear=_kdv_linear,
-            flux=_square,
-            flux_scale=-0.5,
-            step=0.005,
-            max_step=0.1,
+            **_etdrk4(_kdv_linear, max_step=0.1),
             oversample=2,
             symmetries=(
-                Symmetry("x-translation d_x", 1, 0, 0, "exact"),
-                Symmetry("t-translation d_t", 0, 1, 0, "exact"),
-                Symmetry("Galilean boost t d_x + d_u", t, 0, 1, "exact"),
+                *_translations_and_boost(),
                 Symmetry("scaling x d_x + 3t d_t - 2u d_u", x, 3 * t, -2 * u, "broken_by_domain"),
                 *_controls(),
             ),
@@ -391,16 +398,9 @@ EQUATIONS: MutableMapping[str, Equation] = _Registry(
             n_kept=140,
             c=0.2130,
             rhs=lambda t_, u_, u1, u2, u3, u4: -u_ * u1 - u2 - u4,
-            method="etdrk4",
-            linear=_ks_linear,
-            flux=_square,
-            flux_scale=-0.5,
-            step=0.005,
-            max_step=0.25,
+            **_etdrk4(_ks_linear, max_step=0.25),
             symmetries=(
-                Symmetry("x-translation d_x", 1, 0, 0, "exact"),
-                Symmetry("t-translation d_t", 0, 1, 0, "exact"),
-                Symmetry("Galilean boost t d_x + d_u", t, 0, 1, "exact"),
+                *_translations_and_boost(),
                 *_controls(),
             ),
             **_sines(),
@@ -422,9 +422,7 @@ EQUATIONS: MutableMapping[str, Equation] = _Registry(
             wavenumbers=(1, 2, 3),
             amplitude=0.5,
             symmetries=(
-                Symmetry("x-translation d_x", 1, 0, 0, "exact"),
-                Symmetry("t-translation d_t", 0, 1, 0, "exact"),
-                Symmetry("Galilean boost t d_x + d_u", t, 0, 1, "exact"),
+                *_translations_and_boost(),
                 Symmetry("scaling x d_x + 2t d_t - u d_u", x, 2 * t, -u, "broken_by_domain"),
                 Symmetry("projective tx d_x + t^2 d_t + (x - tu) d_u", t * x, t**2, x - t * u, "broken_by_domain"),
                 *_controls(),
@@ -439,12 +437,7 @@ EQUATIONS: MutableMapping[str, Equation] = _Registry(
             n_kept=140,
             c=0.4345,
             rhs=lambda t_, u_, u1, u2, u3, u4: -_exp(t_ / 50) * (u_ * u1 + u3),
-            method="etdrk4",
-            linear=_kdv_linear,
-            flux=_square,
-            flux_scale=-0.5,
-            step=0.005,
-            max_step=0.1,
+            **_etdrk4(_kdv_linear, max_step=0.1),
             solver_time=lambda t_: 50 * (math.exp(t_ / 50) - 1),
             oversample=2,
             symmetries=(
@@ -472,12 +465,7 @@ EQUATIONS: MutableMapping[str, Equation] = _Registry(
             n_kept=140,
             c=3.6310,
             rhs=lambda t_, u_, u1, u2, u3, u4: -u_ * u1 - u3 - u_ / (2 * t_ + 2),
-            method="etdrk4",
-            linear=_kdv_linear,
-            flux=_square,
-            flux_scale=-0.5,
-            step=0.005,
-            max_step=0.1,
+            **_etdrk4(_kdv_linear, max_step=0.1),
             decay=lambda s: -1.0 / (2 * s + 2),
             symmetries=(
                 Symmetry("x-translation d_x", 1, 0, 0, "exact"),

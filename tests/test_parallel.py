@@ -1,0 +1,85 @@
+"""Jobs in worker processes (symflow.parallel) and notebook 02's parallel training: the same
+results as one after another, the workers' log lines reach the caller, errors reach the caller."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from symflow import parallel, profiles
+from symflow.pde import pde_learning
+
+
+def square_and_log(k: int, log=print) -> int:
+    log(f"job {k} ran")
+    return k * k
+
+
+def fail_on_two(k: int, log=print) -> int:
+    if k == 2:
+        raise ArithmeticError(f"job {k} failed on purpose")
+    return k
+
+
+def test_map_jobs_gives_results_in_order_and_forwards_the_log():
+    lines: list[str] = []
+    assert parallel.map_jobs(square_and_log, [(k,) for k in range(5)], workers=2, log=lines.append, threads=2) == [
+        0,
+        1,
+        4,
+        9,
+        16,
+    ]
+    assert sorted(lines) == [f"job {k} ran" for k in range(5)]
+
+
+def test_map_jobs_with_one_worker_runs_here():
+    lines: list[str] = []
+    assert parallel.map_jobs(square_and_log, [(3,), (4,)], workers=1, log=lines.append) == [9, 16]
+    assert lines == ["job 3 ran", "job 4 ran"]
+
+
+def test_an_error_in_a_worker_is_raised_in_the_caller():
+    with pytest.raises(ArithmeticError, match="job 2 failed on purpose"):
+        parallel.map_jobs(fail_on_two, [(1,), (2,), (3,)], workers=2, threads=2)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
+def test_bad_workers_is_an_error_naming_it(workers):
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        parallel.map_jobs(square_and_log, [(1,)], workers=workers)
+
+
+def test_workers_for_one_per_thread_at_most_one_per_job_and_one_on_an_accelerator():
+    assert parallel.workers_for(5, "cpu", threads=2) == 2
+    assert parallel.workers_for(1, "cpu", threads=2) == 1
+    assert parallel.workers_for(5, "cpu", threads=1) == 1
+    assert parallel.workers_for(5, "cuda", threads=16) == 1
+    assert parallel.workers_for(0, "cpu", threads=2) == 1
+
+
+def test_train_equations_in_two_processes_equals_one_after_another(tmp_path, one_thread):
+    learn = profiles.get("smoke", "pde_symmetries")["learn"]
+    names = ["KdV", "Burgers"]
+    runs = {}
+    for workers in (1, 2):
+        folder = tmp_path / f"workers{workers}"
+        folder.mkdir()
+        lines: list[str] = []
+        runs[workers] = pde_learning.train_equations(
+            names, "smoke", learn, {n: folder / f"{n}.pt" for n in names}, seed=0, workers=workers, log=lines.append
+        )
+        assert any(line.startswith("KdV seed 0 it") for line in lines)
+        assert any(line.startswith("Burgers seed 0 it") for line in lines)
+    for name in names:
+        one, two = runs[1][name], runs[2][name]
+        pd.testing.assert_frame_equal(one[1].drop(columns="seconds"), two[1].drop(columns="seconds"))
+        for (key, a), b in zip(one[0].state_dict().items(), two[0].state_dict().values()):
+            assert torch.equal(a, b), key
+
+
+def test_train_equations_needs_a_checkpoint_for_every_equation(tmp_path):
+    learn = profiles.get("smoke", "pde_symmetries")["learn"]
+    with pytest.raises(ValueError, match=r"checkpoints has no path for \['KS'\]"):
+        pde_learning.train_equations(["KdV", "KS"], "smoke", learn, {"KdV": tmp_path / "a.pt"})
