@@ -34,7 +34,7 @@ def test_dirty_unknown_and_older_commits_are_stale_with_their_reason():
     assert status.check_run(_record("0" * 40), "02_pde_symmetries")[0].startswith("unknown-commit")
     last_lib = subprocess.run(
         ["git", "-C", str(io.REPO), "log", "-n", "1", "--format=%H", "--", "lib"]
-        + [f":(exclude){reader}" for reader in status.READERS],  # a change of a reader alone is not code
+        + [f":(exclude){reader}" for reader in status.OUTSIDE_RUNS],  # a change of a reader alone is not code
         capture_output=True,
         text=True,
     ).stdout.strip()
@@ -106,3 +106,28 @@ def test_uncommitted_code_lists_changed_code_but_not_readers_or_other_files(tmp_
     assert io.uncommitted_code() == ["lib/symflow/io.py", "notebooks/a.ipynb"]
     assert io.git_commit().endswith("-dirty")
     assert io.provenance("quick", {}, 1.0)["dirty_files"] == ["lib/symflow/io.py", "notebooks/a.ipynb"]
+
+
+def test_no_run_executes_the_modules_that_status_ignores():
+    """status.OUTSIDE_RUNS may change without making a run stale only while no run imports them:
+    the runner, every other library module and the notebooks' code cells."""
+    import json
+    import re
+    import sys
+
+    outside = {path.removeprefix("lib/").removesuffix(".py").replace("/", ".") for path in status.OUTSIDE_RUNS}
+    modules = [
+        path.relative_to(io.REPO / "lib").with_suffix("").as_posix().replace("/", ".")
+        for path in (io.REPO / "lib" / "symflow").rglob("*.py")
+    ]
+    inside = sorted(m.removesuffix(".__init__") for m in modules if m not in outside)
+    code = f"import importlib, sys; [importlib.import_module(m) for m in {inside!r}]; print(sorted(sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert not [m for m in outside if f"'{m}'" in loaded]
+    for notebook in (io.REPO / "notebooks").glob("*.ipynb"):
+        cells = json.loads(notebook.read_text())["cells"]
+        source = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        imported = {
+            name.strip() for line in re.findall(r"from symflow import ([\w, ]+)", source) for name in line.split(",")
+        }
+        assert not [m for m in outside if m in source or m.rsplit(".", 1)[1] in imported], notebook.name

@@ -130,3 +130,19 @@ def test_two_workers_run_two_notebooks_and_report_a_failed_run(tmp_path, monkeyp
     assert table[0].split() == ["run", "status", "seconds", "log"]
     assert [row.split()[:2] for row in table[1:]] == [[o.run.name, o.status] for o in outcomes]
     assert sweep.exit_status(outcomes) == 1 and sweep.exit_status(outcomes[1:]) == 0
+
+
+def test_a_run_does_not_inherit_the_dask_nannys_malloc_trim_threshold(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_call(command, cwd, env, stdout, stderr):
+        seen.update(env)
+        return 0
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    monkeypatch.setenv("SYMFLOW_PROBE", "kept")
+    monkeypatch.setattr(sweep.subprocess, "call", fake_call)
+    result = sweep.run_task(["00_generators_and_flows"], str(tmp_path / "log.txt"), threads=1)
+    assert result["returncode"] == 0
+    assert "MALLOC_TRIM_THRESHOLD_" not in seen
+    assert seen["SYMFLOW_PROBE"] == "kept" and seen["OMP_NUM_THREADS"] == "1"

@@ -14,8 +14,10 @@ with each reason:
                    content of a NetCDF file, the bytes of any other) or is gone
     unknown-commit its commit is not in this repository's history
 
-"Code" of a run is RUN_CODE_PATHS with only this run's notebook of notebooks/, less
-`io.READERS` (modules that only read results).
+"Code" of a run is RUN_CODE_PATHS with only this run's notebook of notebooks/, less the
+modules that no run executes: `io.READERS` (they only read results) and the Dask sweep, which
+starts runs as separate processes (tests/test_status.py checks that nothing a run imports
+imports it).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import pandas as pd
 from . import io, profiles
 
 RUN_CODE_PATHS = ("lib", "Makefile", "requirements.txt")
-READERS = io.READERS
+OUTSIDE_RUNS = (*io.READERS, "lib/symflow/sweep.py")
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
@@ -48,7 +50,7 @@ def changed_code(commit: str, notebook: str, until: str = "HEAD") -> list[str] |
 
 def is_run_code(path: str, notebook: str) -> bool:
     """Whether the repository path `path` is code of a run of `notebook` (module docstring)."""
-    if not path or path in READERS:
+    if not path or path in OUTSIDE_RUNS:
         return False
     return path == f"notebooks/{notebook}.ipynb" or any(
         path == top or path.startswith(f"{top}/") for top in RUN_CODE_PATHS
