@@ -24,13 +24,8 @@ def fail_on_two(k: int, log=print) -> int:
 
 def test_map_jobs_gives_results_in_order_and_forwards_the_log():
     lines: list[str] = []
-    assert parallel.map_jobs(square_and_log, [(k,) for k in range(5)], workers=2, log=lines.append, threads=2) == [
-        0,
-        1,
-        4,
-        9,
-        16,
-    ]
+    results = parallel.map_jobs(square_and_log, [(k,) for k in range(5)], workers=2, log=lines.append, threads=2)
+    assert results == [0, 1, 4, 9, 16]
     assert sorted(lines) == [f"job {k} ran" for k in range(5)]
 
 
