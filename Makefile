@@ -62,6 +62,15 @@ results/$(1)/$(PROFILE)/$(1)_seed$(2).ipynb: $(call executed,$(1))
 endef
 $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),$(eval $(call evidence_rule,$(nb),$(s)))))
 
+# Notebook 02 with six generators, twice the exact symmetries of KdV, KS and Burgers, in its own
+# subfolder: notebook 06 counts each equation's symmetries from it when it is there.
+COUNT_02_ARGS = 02_pde_symmetries --profile $(PROFILE) --device $(DEVICE) --tag generators6 -p subfolder=generators6 \
+                -p 'overrides={"learn": {"n_generators": 6}}'
+COUNT_02 := $(if $(filter 02_pde_symmetries,$(EVIDENCE_NOTEBOOKS)),results/02_pde_symmetries/$(PROFILE)/02_pde_symmetries_generators6.ipynb)
+EVIDENCE += $(COUNT_02)
+results/02_pde_symmetries/$(PROFILE)/02_pde_symmetries_generators6.ipynb: $(call executed,02_pde_symmetries)
+	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(COUNT_02_ARGS)
+
 # Notebook 03's full sweep: more equations and sizes, and the secondary experiments (single-time
 # targets, cKdV's exact vs approximate symmetries, sinc vs bilinear resampling), in its own subfolder.
 FULL_03 := {"equations": ["KdV", "KS", "Burgers"], "sizes": [32, 128, 512], "curve_sizes": [], \
@@ -75,6 +84,7 @@ results/03_pde_augmentation/$(PROFILE)/03_pde_augmentation_full.ipynb: $(call ex
 .PHONY: evidence-list
 evidence-list: ## print the runner arguments of each evidence run, one run a line
 	@:$(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),$(info $(call evidence_args,$(nb),$(s)))))
+	@:$(if $(COUNT_02),$(info $(COUNT_02_ARGS)))
 	@:$(if $(filter 03_pde_augmentation,$(NOTEBOOKS)),$(info $(FULL_03_ARGS)))
 
 # SCHEDULER=local runs the evidence runs as tasks of a local Dask cluster (python -m symflow.sweep:
@@ -92,7 +102,7 @@ SWEEP = $(PY) -m symflow.sweep --profile $(PROFILE) --device $(DEVICE) \
 reproduce: $(EXECUTED) ## run every notebook at PROFILE (default quick) and rebuild results/README.md
 	$(PY) -m symflow.report --profile $(PROFILE)
 
-evidence: reproduce ## extra seeds of notebooks 02 and 04 and notebook 03's full sweep (JOBS=2 for two at a time; SCHEDULER=local or tcp://host:port on Dask)
+evidence: reproduce ## extra seeds of notebooks 02 and 04, notebook 02 with six generators and notebook 03's full sweep (JOBS=2 for two at a time; SCHEDULER=local or tcp://host:port on Dask)
 	$(if $(SCHEDULER),$(SWEEP))
 	$(if $(SCHEDULER),,$(if $(EVIDENCE),$(MAKE) -j$(JOBS) $(EVIDENCE)))
 	$(PY) -m symflow.report --profile $(PROFILE)

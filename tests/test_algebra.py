@@ -75,6 +75,17 @@ def test_a_pair_that_does_not_close_has_a_large_residual():
     assert algebra.exact_structure([(1, 0), (x**2, 0)], coords=(x, y)) is None
 
 
+def test_exact_constants_take_a_readouts_decimal_coefficients_as_printed():
+    # a readout prints 0.999 from a 3-digit Float whose binary value is 0.9990234375;
+    # [d_t, 0.999 t d_x + d_u] = 0.999 d_x must still close exactly
+    t = pdes.t
+    boost = (sympy.Float(0.999, 3) * t, 0, 1)
+    C = algebra.exact_structure([(1, 0, 0), (0, 1, 0), boost])
+    assert C is not None
+    assert C[1, 2, 0] == 0.999 and C[2, 1, 0] == -0.999
+    assert np.abs(C).sum() == 2 * 0.999
+
+
 def test_brackets_of_a_network_match_finite_differences_and_respect_periodic_x():
     torch.manual_seed(0)
     field = generators.GeneratorField(3, 2, width=16, head_width=8, periodic=(0,)).double()

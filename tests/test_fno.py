@@ -106,16 +106,25 @@ def test_fit_lowers_the_validation_error_and_keeps_each_members_best_weights():
     task = fno.bundled(4)
     before = fno.nmse(model, valid, task).mean(1)
     pools = [fno.TrajectoryPool.plain(u)] * 2
-    history = fno.fit(
+    result = fno.fit(
         model, pools, task, valid, fno.FitSettings(batch=8, lr=3e-3, max_epochs=8, eval_every=1.0, patience=50)
     )
-    assert history["steps"] == 8 * history["steps_per_epoch"] == 8 * fno.steps_per_epoch(16, 24, task, 8)
+    assert result.steps == 8 * result.steps_per_epoch == 8 * fno.steps_per_epoch(16, 24, task, 8)
     after = fno.nmse(model, valid, task).mean(1)
     assert (after < 0.5 * before).all()
     torch.testing.assert_close(
-        after.double(), torch.tensor(history["best_valid"], dtype=torch.float64), rtol=1e-5, atol=1e-7
+        after.double(), torch.tensor(result.best_valid, dtype=torch.float64), rtol=1e-5, atol=1e-7
     )
-    assert all(0 < s <= history["steps"] for s in history["best_step"])
+    assert all(0 < s <= result.steps for s in result.best_step)
+    # the history: one row per evaluation and member, in learning's convention
+    h = result.history
+    assert list(h.columns) == ["step", "member", "valid", "loss", "lr", "seconds"] and len(h) == 8 * 2
+    assert list(h.step) == [result.steps_per_epoch * (i // 2 + 1) for i in range(16)] and list(h.member) == [0, 1] * 8
+    assert (
+        (h.lr > 0).all()
+        and h.lr.iloc[-1] < h.lr.iloc[0]
+        and set(h.valid.groupby(h.member).min()) == set(result.best_valid)
+    )
 
 
 def test_fit_stops_members_that_stop_improving():
@@ -124,8 +133,78 @@ def test_fit_stops_members_that_stop_improving():
     u = _advected(8, 24, 32)
     model = fno.seeded([0], n_in=4, n_out=4, width=8, modes=4, layers=1, hidden=8)
     settings = fno.FitSettings(batch=8, lr=1e-12, max_epochs=100, eval_every=1.0, patience=2)
-    history = fno.fit(model, [fno.TrajectoryPool.plain(u)], fno.bundled(4), u, settings)
-    assert history["steps"] <= 4 * history["steps_per_epoch"]
+    result = fno.fit(model, [fno.TrajectoryPool.plain(u)], fno.bundled(4), u, settings)
+    assert result.steps <= 4 * result.steps_per_epoch and len(result.history) <= 4
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _fit_run(checkpoint=None, identity=None, stop_after=None, log=None):
+    """A tiny two-member fit (cosine schedule, a pool with a shifted copy, one member stopping
+    early); `stop_after` k: interrupted by raising from `log` after the k-th evaluation."""
+    u, valid = _advected(8, 16, 16), _advected(2, 16, 16, seed=1)
+    rows = torch.tensor([[0, 16], [1, 15]]).expand(8, 2, 2).clone()
+    copies = fno.TrajectoryPool(torch.stack([u, torch.roll(u, 2, -1)], 1), rows, torch.ones(8, 2, dtype=torch.bool))
+    model = fno.seeded([0, 1], n_in=4, n_out=4, width=4, modes=3, layers=1, hidden=4)
+    settings = fno.FitSettings(batch=4, lr=1e-2, max_epochs=6, eval_every=0.5, patience=3)
+    lines = []
+
+    def record(line):
+        lines.append(line)
+        if stop_after is not None and sum(x.startswith("step") for x in lines) == stop_after:
+            raise _Interrupt
+
+    result = fno.fit(
+        model, [fno.TrajectoryPool.plain(u), copies], fno.bundled(4), valid, settings, seeds=[3, 4],
+        log=record, checkpoint=checkpoint, identity=identity,
+    )  # fmt: skip
+    return model, result, lines
+
+
+def test_fit_resumes_from_its_checkpoint_bit_identically(tmp_path):
+    """Interrupted after an evaluation and rerun, fit ends with exactly the weights and history
+    (seconds aside) of an uninterrupted run, which checkpointing itself does not change."""
+    plain, expected, _ = _fit_run()
+    ckpt = tmp_path / "fit.pt"
+    evaluations = sorted(set(expected.history.step))
+    drop = lambda h: h.drop(columns="seconds")  # noqa: E731
+    for k in (1, 7):
+        with pytest.raises(_Interrupt):
+            _fit_run(ckpt, {"data": "toy"}, stop_after=k)
+        model, result, lines = _fit_run(ckpt, {"data": "toy"})
+        assert (
+            lines[0] == f"resumed from {ckpt} at step {evaluations[k - 1]}" and len(lines) == len(evaluations) - k + 1
+        )
+        for name, value in plain.state_dict().items():
+            assert torch.equal(model.state_dict()[name], value), name
+        assert drop(result.history).equals(drop(expected.history)) and result.steps == expected.steps
+        assert (result.best_step, result.best_valid) == (expected.best_step, expected.best_valid)
+        ckpt.unlink()
+    # a rerun of a finished run trains nothing more and ends with the same weights
+    _fit_run(ckpt, {"data": "toy"})
+    again, result, _ = _fit_run(ckpt, {"data": "toy"})
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in plain.state_dict().items())
+    assert drop(result.history).equals(drop(expected.history))
+
+
+def test_fit_refuses_another_runs_or_a_damaged_checkpoint_naming_it(tmp_path):
+    ckpt = tmp_path / "fit.pt"
+    with pytest.raises(_Interrupt):
+        _fit_run(ckpt, {"data": "toy"}, stop_after=1)
+    before = ckpt.read_bytes()
+    with pytest.raises(ValueError, match="belongs to another run") as err:
+        _fit_run(ckpt, {"data": "other"})
+    assert str(ckpt) in str(err.value) and ckpt.read_bytes() == before
+    ckpt.write_bytes(b"not a torch file" * 64)
+    with pytest.raises(ValueError, match="cannot be read.*damaged") as err:
+        _fit_run(ckpt, {"data": "toy"})
+    assert str(ckpt) in str(err.value)
+    torch.save({"identity": None, "step": 3}, ckpt)
+    with pytest.raises(ValueError, match="is not a checkpoint of this training loop") as err:
+        _fit_run(ckpt, {"data": "toy"})
+    assert str(ckpt) in str(err.value)
 
 
 def test_fit_settings_and_bad_input():

@@ -100,6 +100,61 @@ def test_training_separates_an_easy_task_and_roundtrips(tmp_path):
         im.load_classifier(tmp_path / "missing.pt")
 
 
+class _Interrupt(Exception):
+    pass
+
+
+def _train_toy(checkpoint=None, identity=None, stop_after=None):
+    """Four epochs of a tiny classifier with a random augmentation; `stop_after` k: interrupted
+    by raising from `log` after the k-th epoch."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.rand(48, 1, 8, 8, generator=gen), torch.arange(48) % 3
+    torch.manual_seed(1)
+    model = im.SmallCNN(1, 3, 8, width=2)
+
+    def augment(images, g):
+        return torch.roll(images, int(torch.randint(-1, 2, (), generator=g)), -1)
+
+    def log(line):
+        if stop_after is not None and line.startswith(f"epoch {stop_after}/"):
+            raise _Interrupt
+
+    history = im.train_classifier(
+        model, x, y, 4, 16, 0.05, milestones=(0.5,), augment=augment, seed=2, log=log,
+        checkpoint=checkpoint, identity=identity,
+    )  # fmt: skip
+    return model, history
+
+
+def test_classifier_training_resumes_from_its_checkpoint_bit_identically(tmp_path):
+    """Interrupted after an epoch and rerun, training ends with exactly the weights (batch-norm
+    statistics included) and history (seconds aside) of an uninterrupted run, which
+    checkpointing itself does not change."""
+    plain, expected = _train_toy()
+    ckpt = tmp_path / "classifier.pt"
+    for k in (None, 1, 3):
+        if k is not None:
+            with pytest.raises(_Interrupt):
+                _train_toy(ckpt, {"data": "toy"}, stop_after=k)
+        model, history = _train_toy(ckpt, {"data": "toy"})
+        assert all(torch.equal(model.state_dict()[name], v) for name, v in plain.state_dict().items())
+        assert history.drop(columns="seconds").equals(expected.drop(columns="seconds"))
+        ckpt.unlink()
+
+
+def test_classifier_training_refuses_another_runs_or_a_damaged_checkpoint_naming_it(tmp_path):
+    ckpt = tmp_path / "classifier.pt"
+    with pytest.raises(_Interrupt):
+        _train_toy(ckpt, {"data": "toy"}, stop_after=1)
+    with pytest.raises(ValueError, match="belongs to another run") as err:
+        _train_toy(ckpt, {"data": "other"})
+    assert str(ckpt) in str(err.value)
+    ckpt.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(ValueError, match="cannot be read.*damaged") as err:
+        _train_toy(ckpt, {"data": "toy"})
+    assert str(ckpt) in str(err.value)
+
+
 def test_nan_features_are_reported():
     model = im.SmallCNN(1, 10, 8, width=2)
     with pytest.raises(ValueError, match="NaN"):

@@ -40,3 +40,20 @@ def test_results_index_of_the_smoke_runs_links_existing_files(results_root):
     links = links_in(text)
     assert any(l.endswith("00_generators_and_flows.ipynb") for l in links)
     assert all((results_root / l).exists() for l in links)
+
+
+@pytest.mark.notebook
+def test_notebook_06_counts_from_the_six_generator_run_when_there(results_root):
+    """make evidence's 6-generator run of notebook 02 (its own subfolder, seed 0's folders left
+    alone), then notebook 06 counts from its V1..V6. Runs after the notebooks above."""
+    import pandas as pd
+
+    seed0 = (results_root / "02_pde_symmetries" / "smoke" / "KdV_seed0" / "generators.pt").read_bytes()
+    parameters = {"subfolder": "generators6", "overrides": {"learn": {"n_generators": 6}, "equations": ["KdV"]}}
+    pde = runner.run_notebook("02_pde_symmetries", "smoke", parameters=parameters, tag="generators6")
+    assert (pde / "generators6" / "KdV_seed0" / "generators.pt").exists()
+    assert (pde / "KdV_seed0" / "generators.pt").read_bytes() == seed0
+    out = runner.run_notebook("06_generator_algebra", "smoke", tag="count")
+    counts = pd.read_csv(out / "symmetry_count.csv")
+    assert list(counts.run) == ["generators6/KdV_seed0"] and list(counts.generators) == [6]
+    assert {f"closure_k{k}" for k in range(1, 7)} <= set(counts.columns)

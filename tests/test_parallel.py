@@ -29,6 +29,15 @@ def test_map_jobs_gives_results_in_order_and_forwards_the_log():
     assert sorted(lines) == [f"job {k} ran" for k in range(5)]
 
 
+def torch_threads(k: int, log=print) -> int:
+    return torch.get_num_threads()
+
+
+def test_the_callers_threads_are_shared_among_the_workers_started():
+    # 4 workers asked for but only 2 jobs: the 2 workers started get 4 // 2 threads each
+    assert parallel.map_jobs(torch_threads, [(0,), (1,)], workers=4, threads=4) == [2, 2]
+
+
 def test_map_jobs_with_one_worker_runs_here():
     lines: list[str] = []
     assert parallel.map_jobs(square_and_log, [(3,), (4,)], workers=1, log=lines.append) == [9, 16]

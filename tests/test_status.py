@@ -34,7 +34,7 @@ def test_dirty_unknown_and_older_commits_are_stale_with_their_reason():
     assert status.check_run(_record("0" * 40), "02_pde_symmetries")[0].startswith("unknown-commit")
     last_lib = subprocess.run(
         ["git", "-C", str(io.REPO), "log", "-n", "1", "--format=%H", "--", "lib"]
-        + [f":(exclude){reader}" for reader in status.OUTSIDE_RUNS],  # a change of a reader alone is not code
+        + [f":(exclude){reader}" for reader in io.OUTSIDE_RUNS],  # a change of a reader alone is not code
         capture_output=True,
         text=True,
     ).stdout.strip()
@@ -109,13 +109,13 @@ def test_uncommitted_code_lists_changed_code_but_not_readers_or_other_files(tmp_
 
 
 def test_no_run_executes_the_modules_that_status_ignores():
-    """status.OUTSIDE_RUNS may change without making a run stale only while no run imports them:
+    """io.OUTSIDE_RUNS may change without making a run stale only while no run imports them:
     the runner, every other library module and the notebooks' code cells."""
     import json
     import re
     import sys
 
-    outside = {path.removeprefix("lib/").removesuffix(".py").replace("/", ".") for path in status.OUTSIDE_RUNS}
+    outside = {path.removeprefix("lib/").removesuffix(".py").replace("/", ".") for path in io.OUTSIDE_RUNS}
     modules = [
         path.relative_to(io.REPO / "lib").with_suffix("").as_posix().replace("/", ".")
         for path in (io.REPO / "lib" / "symflow").rglob("*.py")

@@ -57,9 +57,11 @@ def test_default_runs_are_the_evidence_runs():
         "02_pde_symmetries_seed2",
         "04_image_symmetries_seed1",
         "04_image_symmetries_seed2",
+        "02_pde_symmetries_generators6",
         "03_pde_augmentation_full",
     ]
     assert runs[0].parameters == {"overrides": {"seed": 1, "equations": ["KdV", "KS"]}}
+    assert runs[4].parameters == {"subfolder": "generators6", "overrides": {"learn": {"n_generators": 6}}}
 
 
 def test_a_run_is_current_when_newer_than_the_default_run(tmp_path, monkeypatch):

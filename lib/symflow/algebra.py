@@ -154,9 +154,11 @@ def exact_structure(fields: list[tuple], coords=X, seed: int = 0) -> np.ndarray 
     when some bracket is not a constant-coefficient combination of the fields.
 
     Each bracket's coefficients are solved for exactly (rationals) at k + 3 random rational points
-    and then verified symbolically ([v_a, v_b] - sum_c C_abc v_c simplifies to 0).
+    and then verified symbolically ([v_a, v_b] - sum_c C_abc v_c simplifies to 0). A decimal
+    coefficient (a sympy Float, as a readout prints them) is taken as the rational it prints as
+    (0.999 -> 999/1000), whatever its binary precision.
     """
-    fields = [tuple(sympy.sympify(c) for c in f) for f in fields]
+    fields = [tuple(_decimals_as_rationals(sympy.sympify(c)) for c in f) for f in fields]
     k = len(fields)
     rng = np.random.default_rng(seed)
     points = [
@@ -185,6 +187,11 @@ def exact_structure(fields: list[tuple], coords=X, seed: int = 0) -> np.ndarray 
         C[a, b] = [float(v) for v in values]
         C[b, a] = -C[a, b]
     return C
+
+
+def _decimals_as_rationals(expr: sympy.Expr) -> sympy.Expr:
+    """`expr` with every Float replaced by the rational its decimal string is."""
+    return expr.xreplace({f: sympy.Rational(str(f)) for f in expr.atoms(sympy.Float)})
 
 
 def symmetry_components(symmetry: pdes.Symmetry) -> tuple:

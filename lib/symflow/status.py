@@ -15,9 +15,8 @@ with each reason:
     unknown-commit its commit is not in this repository's history
 
 "Code" of a run is RUN_CODE_PATHS with only this run's notebook of notebooks/, less the
-modules that no run executes: `io.READERS` (they only read results) and the Dask sweep, which
-starts runs as separate processes (tests/test_status.py checks that nothing a run imports
-imports it).
+modules that no run executes (`io.OUTSIDE_RUNS`: the result readers and the Dask sweep;
+tests/test_status.py checks that nothing a run imports imports them).
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ import pandas as pd
 from . import io, profiles
 
 RUN_CODE_PATHS = ("lib", "Makefile", "requirements.txt")
-OUTSIDE_RUNS = (*io.READERS, "lib/symflow/sweep.py")
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
@@ -50,7 +48,7 @@ def changed_code(commit: str, notebook: str, until: str = "HEAD") -> list[str] |
 
 def is_run_code(path: str, notebook: str) -> bool:
     """Whether the repository path `path` is code of a run of `notebook` (module docstring)."""
-    if not path or path in OUTSIDE_RUNS:
+    if not path or path in io.OUTSIDE_RUNS:
         return False
     return path == f"notebooks/{notebook}.ipynb" or any(
         path == top or path.startswith(f"{top}/") for top in RUN_CODE_PATHS

@@ -3,11 +3,12 @@
     python -m symflow.sweep --profile quick [--device cpu] [--scheduler tcp://host:port] [--workers N]
                             [--notebooks 02_pde_symmetries ...] [--seeds 1 2] [--threads T] [--force]
 
-`evidence_runs` is the one list of these runs (a seed run per evidence notebook and seed, and
-notebook 03's full sweep); the Makefile's `make evidence-list` prints its own list and the tests
-check that the two agree. Each run is one task that starts `python -m symflow.runner` as a
-subprocess with exactly the arguments `make evidence` gives it, so it writes into its own
-`.partial` folder and the runner merges it into `results/<notebook>/<profile>/` as through make.
+`evidence_runs` is the one list of these runs (a seed run per evidence notebook and seed,
+notebook 02 with six generators and notebook 03's full sweep); the Makefile's `make
+evidence-list` prints its own list and the tests check that the two agree. Each run is one task
+that starts `python -m symflow.runner` as a subprocess with exactly the arguments `make evidence`
+gives it, so it writes into its own `.partial` folder and the runner merges it into
+`results/<notebook>/<profile>/` as through make.
 
 Without `--scheduler` the tasks go to a `LocalCluster` of `--workers` single-threaded worker
 processes (default: one per core), each run with OMP_NUM_THREADS = cores // workers. With
@@ -41,8 +42,10 @@ SEED_NOTEBOOKS = ("02_pde_symmetries", "04_image_symmetries")
 SEED_OVERRIDES = {"02_pde_symmetries": {"equations": ["KdV", "KS"]}}
 DEFAULT_SEEDS = (1, 2)
 
-# Notebooks with one extra run of other settings, by tag (the Makefile's FULL_03): notebook 03's
-# full sweep, in its own subfolder.
+# Single extra runs of other settings, in the Makefile's order, as (notebook, tag, parameters):
+# notebook 02 with six generators (the Makefile's COUNT_02), from which notebook 06 counts the
+# symmetries, and notebook 03's full sweep (FULL_03), each in its own subfolder.
+COUNT_02 = {"learn": {"n_generators": 6}}
 FULL_03 = {
     "equations": ["KdV", "KS", "Burgers"],
     "sizes": [32, 128, 512],
@@ -51,7 +54,13 @@ FULL_03 = {
     "ckdv": {"sizes": [32, 128]},
     "ablation": {"sizes": [32, 128]},
 }
-SINGLE_RUNS = {"03_pde_augmentation": ("full", {"subfolder": "full", "overrides": FULL_03})}
+SINGLE_RUNS = (
+    ("02_pde_symmetries", "generators6", {"subfolder": "generators6", "overrides": COUNT_02}),
+    ("03_pde_augmentation", "full", {"subfolder": "full", "overrides": FULL_03}),
+)
+
+# The notebooks of `evidence_runs` by default: SEED_NOTEBOOKS, then those of SINGLE_RUNS.
+DEFAULT_NOTEBOOKS = tuple(dict.fromkeys((*SEED_NOTEBOOKS, *(nb for nb, _, _ in SINGLE_RUNS))))
 
 LOGS = runner.SCRATCH / "logs"
 TAIL_LINES = 30
@@ -107,12 +116,14 @@ def evidence_runs(
     Args:
         profile: one of `profiles.PROFILES`.
         device: the runs' torch device (cpu, cuda, cuda:0, ...).
-        notebooks: notebook names; each of SINGLE_RUNS gives its one run, any other one run per
-            seed. None: SEED_NOTEBOOKS then SINGLE_RUNS, those of them present in notebooks/.
+        notebooks: notebook names; each gives its SINGLE_RUNS, and one run per seed when it is
+            one of SEED_NOTEBOOKS or has no single run. None: SEED_NOTEBOOKS then the notebooks
+            of SINGLE_RUNS, those of them present in notebooks/.
         seeds: non-negative integer seeds of the seed runs (seed 0 is the default run's).
 
     Returns:
-        One `Run` per (notebook, seed) of the seed notebooks, then one per single-run notebook.
+        One `Run` per (notebook, seed) of the seed notebooks, then the single runs of the
+        notebooks, in SINGLE_RUNS' order.
 
     Raises:
         ValueError: an unknown profile, a notebook not in notebooks/, or a seed that is not a
@@ -120,8 +131,9 @@ def evidence_runs(
     """
     profiles.check_profile(profile)
     known = available_notebooks()
+    single_notebooks = [nb for nb, _, _ in SINGLE_RUNS]
     if notebooks is None:
-        notebooks = [nb for nb in (*SEED_NOTEBOOKS, *SINGLE_RUNS) if nb in known]
+        notebooks = [nb for nb in DEFAULT_NOTEBOOKS if nb in known]
     notebooks, seeds = list(dict.fromkeys(notebooks)), list(dict.fromkeys(seeds))
     unknown = [nb for nb in notebooks if nb not in known]
     if unknown:
@@ -132,10 +144,10 @@ def evidence_runs(
     seeded = [
         Run(nb, profile, device, f"seed{s}", {"overrides": {"seed": s, **SEED_OVERRIDES.get(nb, {})}})
         for nb in notebooks
-        if nb not in SINGLE_RUNS
+        if nb in SEED_NOTEBOOKS or nb not in single_notebooks
         for s in seeds
     ]
-    single = [Run(nb, profile, device, *SINGLE_RUNS[nb]) for nb in notebooks if nb in SINGLE_RUNS]
+    single = [Run(nb, profile, device, tag, parameters) for nb, tag, parameters in SINGLE_RUNS if nb in notebooks]
     return seeded + single
 
 
@@ -306,7 +318,7 @@ def parse(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace, list[
         "--notebooks",
         nargs="*",
         default=None,
-        help=f"notebooks to run (default: {' '.join((*SEED_NOTEBOOKS, *SINGLE_RUNS))})",
+        help=f"notebooks to run (default: {' '.join(DEFAULT_NOTEBOOKS)})",
     )
     parser.add_argument("--seeds", nargs="*", type=int, default=list(DEFAULT_SEEDS), help="seeds of the seed runs")
     parser.add_argument("--logs", type=Path, default=None, help=f"root of the log files (default: {LOGS})")

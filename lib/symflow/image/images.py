@@ -7,7 +7,8 @@ Data (images as float32 tensors in [0, 1], shape (B, C, H, W)):
 
 Feature extractors (`model.features(x)` -> (B, F): the network cut after global average pooling):
     SmallCNN, ResNet18     (CIFAR variant: 3x3 stem, no max-pool); any channel count
-    train_classifier, accuracy, save_classifier, load_classifier
+    train_classifier, accuracy, save_classifier, load_classifier   (training checkpointed and
+                           resumable like `symflow.learning`)
 
     frozen_features(model)  the extractor as a fixed function (batch norms folded in)
     checked_features(h)     features, or a clear error when they are not finite
@@ -32,7 +33,7 @@ import xarray as xr
 from torch import nn
 from torch.nn import functional as F
 
-from .. import io
+from .. import io, learning
 
 IMAGE_DATA = io.DATA / "images"
 
@@ -291,6 +292,9 @@ def make_classifier(arch: str, data: ImageData, width: int | None = None) -> _Cl
     )
 
 
+_CLASSIFIER_KEYS = ("epoch", "model", "optimiser", "schedule", "generator", "history")
+
+
 def train_classifier(
     model: _Classifier,
     x: torch.Tensor,
@@ -305,13 +309,23 @@ def train_classifier(
     augment=None,
     seed: int = 0,
     log=print,
-) -> list[float]:
+    checkpoint=None,
+    identity=None,
+) -> pd.DataFrame:
     """Train with SGD (Nesterov) and cross-entropy; the learning rate is multiplied by `gamma` at
     the given fractions of `epochs` (the paper: 60/120/160 of 200 epochs, gamma 0.2).
 
-    augment: optional callable (images, torch.Generator) -> images applied to every batch.
+    augment: optional callable (images, torch.Generator) -> images applied to every batch; it
+    draws only from the generator it is given.
     Returns the history in the convention of `symflow.learning`: one row per epoch (from 0) with
     loss (the epoch's mean training loss), lr and seconds. The model is left in eval mode.
+
+    checkpoint: None, or a path where the model, optimiser, schedule, generator, history and the
+    epochs done are written atomically after every epoch (`learning.save_checkpoint`); when it
+    exists, training resumes from it and ends with the weights and history (up to seconds) of an
+    uninterrupted run. identity: what makes the run this run beyond the arguments above (e.g.
+    the data and the augmentation); stored with the training settings and compared on resume.
+    A damaged checkpoint, one of another loop, or one of another run is a ValueError naming it.
     """
     check_images(x, model.input_shape, "x")
     if y.shape != x.shape[:1]:
@@ -319,8 +333,33 @@ def train_classifier(
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [round(f * epochs) for f in milestones], gamma)
-    history = []
-    for epoch in range(epochs):
+    history, start = [], 0
+    identity = {
+        "loop": "images.train_classifier",
+        "settings": {
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "momentum": momentum,
+            "weight_decay": weight_decay,
+            "milestones": tuple(milestones),
+            "gamma": gamma,
+            "seed": seed,
+            "n_train": len(x),
+        },
+        "model": (type(model).__name__, getattr(model, "config", None)),
+        "identity": identity,
+    }
+    state = learning.load_checkpoint(checkpoint, identity, _CLASSIFIER_KEYS, map_location="cpu")
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimiser"])
+        sched.load_state_dict(state["schedule"])
+        gen.set_state(state["generator"])
+        history, start = list(state["history"]), state["epoch"]
+        if log:
+            log(f"resumed from {checkpoint} after epoch {start}/{epochs}")
+    for epoch in range(start, epochs):
         tic, lr_now = time.perf_counter(), opt.param_groups[0]["lr"]
         model.train()
         order, total = torch.randperm(len(x), generator=gen), 0.0
@@ -334,10 +373,23 @@ def train_classifier(
             total += float(loss.detach()) * len(idx)
         sched.step()
         history.append({"epoch": epoch, "loss": total / len(x), "lr": lr_now, "seconds": time.perf_counter() - tic})
+        if checkpoint is not None:
+            learning.save_checkpoint(
+                checkpoint,
+                identity,
+                {
+                    "epoch": epoch + 1,
+                    "model": model.state_dict(),
+                    "optimiser": opt.state_dict(),
+                    "schedule": sched.state_dict(),
+                    "generator": gen.get_state(),
+                    "history": history,
+                },
+            )
         if log:
             log(f"epoch {epoch + 1}/{epochs}: train loss {history[-1]['loss']:.4f}")
     model.eval()
-    return pd.DataFrame(history)
+    return pd.DataFrame(history, columns=["epoch", "loss", "lr", "seconds"])
 
 
 # The keys of a classifier's settings that `train_classifier_as` passes on to `train_classifier`.
@@ -347,7 +399,7 @@ TRAINING_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "milestones", "ga
 def train_classifier_as(model: _Classifier, x: torch.Tensor, y: torch.Tensor, settings: dict, **kwargs):
     """`train_classifier(model, x, y, ...)` with TRAINING_KEYS read from `settings` (a dict holding
     at least those keys, e.g. notebook 04's `extractor` or notebook 05's settings) and `kwargs`
-    (augment, seed, log) passed through. A missing key is a KeyError naming it."""
+    (augment, seed, log, checkpoint, identity) passed through. A missing key is a KeyError naming it."""
     missing = [key for key in TRAINING_KEYS if key not in settings]
     if missing:
         raise KeyError(f"classifier settings lack {', '.join(missing)}; they need {', '.join(TRAINING_KEYS)}")

@@ -4,7 +4,9 @@
     seeded(seeds, ...), stacked(models)         E independent models trained as one (ensemble)
     Task                                        which rows go in and which come out
     fit(model, pools, task, valid, settings)    AdamW on random windows of TrajectoryPools until
-                                                the validation error stops improving
+                                                the validation error stops improving (FitResult:
+                                                history DataFrame, best steps and errors);
+                                                checkpointed and resumable like `symflow.learning`
     predict(model, u, task)                     rolled-out (bundled) or single-time predictions
     nmse(model, u, task)                        per-trajectory normalised MSE, (n,) or (E, n)
     cumulative_nmse(model, u, task)             LPSDA's per-row NMSE summed over rows 40..139
@@ -24,8 +26,11 @@ import dataclasses
 import math
 import time
 
+import pandas as pd
 import torch
 from torch import nn
+
+from .. import learning
 
 
 def _uniform(shape, bound: float) -> nn.Parameter:
@@ -353,6 +358,46 @@ def train_step(
     return per_member.detach()
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class FitResult:
+    """What `fit` returns.
+
+    history          one row per evaluation and member (learning's convention): step (optimiser
+                     steps done), member, valid (the member's mean validation NMSE), loss (its mean
+                     training loss over the steps since the previous evaluation), lr (the learning
+                     rate of the last of those steps), seconds (wall time since the previous
+                     evaluation, this one included; the same for every member)
+    steps            optimiser steps run (every member takes the same number)
+    steps_per_epoch  `steps_per_epoch` of the training set and batch
+    best_step        [E] the step of each member's best validation error (its kept weights)
+    best_valid       [E] that error
+    seconds          wall time of the whole run (the runs before a resume included)
+    """
+
+    history: pd.DataFrame
+    steps: int
+    steps_per_epoch: int
+    best_step: list[int]
+    best_valid: list[float]
+    seconds: float
+
+
+_FIT_KEYS = (
+    "step",
+    "model",
+    "optimiser",
+    "schedule",
+    "generators",
+    "orders",
+    "best_state",
+    "best_valid",
+    "best_step",
+    "since",
+    "history",
+    "seconds",
+)
+
+
 def fit(
     model: FNO1d,
     pools: list[TrajectoryPool],
@@ -362,7 +407,9 @@ def fit(
     seeds: list[int] | None = None,
     device="cpu",
     log=None,
-) -> dict:
+    checkpoint=None,
+    identity=None,
+) -> FitResult:
     """Train every member e of `model` on windows of pools[e] until its validation error stops
     improving, and leave each member at its best-validation weights (LPSDA's model selection).
 
@@ -372,12 +419,19 @@ def fit(
     0..E-1). Every member takes the same number of steps; a member whose validation error has
     not improved for `patience` evaluations is stopped (its best weights are kept) and the
     run ends when all are stopped or after max_epochs. log: None or a callable receiving one
-    summary line per evaluation.
+    summary line per evaluation (called after that evaluation's checkpoint is written).
 
-    Returns {"steps": steps run, "steps_per_epoch", "best_step": [E], "best_valid": [E],
-    "curve": [{"step", "member", "valid", "loss"}], "seconds"}. Raises ValueError when the
-    pools do not match the members, their sizes differ, a window does not fit, or valid is
-    empty.
+    checkpoint: None, or a path where the whole training state (model, optimiser, schedule, the
+    members' generators and window orders, best weights and errors, the history, steps and
+    seconds) is written atomically at every evaluation and at the end (`learning.save_checkpoint`).
+    When it exists, the run resumes from it and ends with the weights and history (up to
+    seconds) of an uninterrupted run. identity: what makes the run this run beyond fit's own
+    arguments (e.g. the data and augmentation); stored with settings, task, seeds and the model's
+    size, and compared on resume.
+
+    Returns a `FitResult`. Raises ValueError when the pools do not match the members, their sizes
+    differ, a window does not fit, valid is empty, or the checkpoint is damaged, not one of fit's,
+    or of another run (the error names the file).
     """
     E = model.members
     if len(pools) != E:
@@ -409,9 +463,52 @@ def fit(
     best_valid = torch.full((E,), math.inf, dtype=torch.float64)
     best_step, since = [0] * E, torch.zeros(E, dtype=torch.long)
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    curve, losses, step, start = [], [], 0, time.perf_counter()
+    history, losses, step, elapsed = [], [], 0, 0.0
+    identity = {
+        "loop": "fno.fit",
+        "settings": dataclasses.asdict(settings),
+        "task": dataclasses.asdict(task),
+        "seeds": seeds,
+        "model": (model.n_in, model.n_out, model.width, model.modes, model.layers, model.members, model.hidden),
+        "identity": identity,
+    }
+    state = learning.load_checkpoint(checkpoint, identity, _FIT_KEYS, map_location="cpu")
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        if schedule is not None:
+            schedule.load_state_dict(state["schedule"])
+        for generator, generator_state in zip(generators, state["generators"]):
+            generator.set_state(generator_state)
+        orders = list(state["orders"])
+        best_state = {k: v.to(best_state[k].device) for k, v in state["best_state"].items()}
+        best_valid, best_step, since = state["best_valid"], list(state["best_step"]), state["since"]
+        history, step, elapsed = list(state["history"]), state["step"], state["seconds"]
+        if log is not None:
+            log(f"resumed from {checkpoint} at step {step}")
+    start = last = time.perf_counter()
+
+    def save():
+        if checkpoint is not None:
+            full = {
+                "step": step,
+                "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "schedule": None if schedule is None else schedule.state_dict(),
+                "generators": [g.get_state() for g in generators],
+                "orders": orders,
+                "best_state": best_state,
+                "best_valid": best_valid,
+                "best_step": best_step,
+                "since": since,
+                "history": history,
+                "seconds": elapsed + time.perf_counter() - start,
+            }
+            learning.save_checkpoint(checkpoint, identity, full)
+
     while step < max_steps and bool((since < settings.patience).any()):
         inputs, targets = draw_batch(pools, orders, generators, b, task, settings.p_original)
+        lr = optimiser.param_groups[0]["lr"]
         per_member = train_step(model, optimiser, inputs, targets, device)
         if schedule is not None:
             schedule.step()
@@ -429,26 +526,40 @@ def fit(
             with torch.no_grad():
                 for k, v in model.state_dict().items():
                     best_state[k][improved.to(v.device)] = v[improved.to(v.device)]
+            now = time.perf_counter()
             for e in range(E):
                 if improved[e]:
                     best_step[e] = step
-                curve.append({"step": step, "member": e, "valid": float(scores[e]), "loss": float(loss[e])})
+                history.append(
+                    {
+                        "step": step,
+                        "member": e,
+                        "valid": float(scores[e]),
+                        "loss": float(loss[e]),
+                        "lr": lr,
+                        "seconds": now - last,
+                    }
+                )
+            last = now
+            save()
             if log is not None:
                 log(
                     f"step {step:6d}/{max_steps} (epoch {step / per_epoch:5.1f})  valid NMSE "
                     f"{float(scores.min()):.4f}..{float(scores.max()):.4f}  members stopped "
                     f"{int((since >= settings.patience).sum())}/{E}"
                 )
+    save()
     model.load_state_dict(best_state)
     model.eval()
-    return {
-        "steps": step,
-        "steps_per_epoch": per_epoch,
-        "best_step": best_step,
-        "best_valid": best_valid.tolist(),
-        "curve": curve,
-        "seconds": time.perf_counter() - start,
-    }
+    columns = ["step", "member", "valid", "loss", "lr", "seconds"]
+    return FitResult(
+        history=pd.DataFrame(history, columns=columns),
+        steps=step,
+        steps_per_epoch=per_epoch,
+        best_step=best_step,
+        best_valid=best_valid.tolist(),
+        seconds=elapsed + time.perf_counter() - start,
+    )
 
 
 @torch.no_grad()

@@ -199,7 +199,7 @@ def train_and_score(
             members.append((label, seed))
             pools.append(pool)
     model = fno.seeded([s for _, s in members], task.n_in, task.n_out, **fno_size)
-    history = fno.fit(
+    result = fno.fit(
         model, pools, task, valid, fit_settings(fit), seeds=[s for _, s in members], device=device, log=log
     )
     model.cpu()
@@ -213,10 +213,10 @@ def train_and_score(
         row = {
             "augmentation": label,
             "seed": seed,
-            "steps_trained": history["steps"],
-            "best_step": history["best_step"][e],
-            "best_valid": history["best_valid"][e],
-            "train_seconds": history["seconds"] / len(members),
+            "steps_trained": result.steps,
+            "best_step": result.best_step[e],
+            "best_valid": result.best_valid[e],
+            "train_seconds": result.seconds / len(members),
         }
         for m in metrics_:
             errors[(label, seed, m)] = values[m][e]

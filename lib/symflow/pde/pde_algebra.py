@@ -1,0 +1,115 @@
+"""What one learned PDE run is: its span against the known symmetries, its Lie algebra, its
+symbolic readout and the readout's validity, in one row of notebook 06's summary table.
+
+    row, V = run_summary(equation, field, untrained, inner, patches, n_span, s, steps, readout)
+
+The mathematics lives in `symflow.algebra` (angles, brackets, readout, exact constants) and
+`pde_graphs.validity` (the flowed data's residual); this module only puts them together.
+"""
+
+from __future__ import annotations
+
+import math
+
+import sympy
+import torch
+
+from .. import algebra, generators
+from ..generators import Field, InnerProduct
+from . import pde_graphs, pde_learning, pdes
+
+# The known span of notebook 06: the exact symmetries and the approximate ones (cKdV's t-translation).
+KNOWN = ("exact", "approximate")
+
+
+def extra_time_functions(expressions: list[str]) -> list[sympy.Expr]:
+    """The readout's extra time functions (strings in t, e.g. "sqrt(t + 1)") as sympy expressions."""
+    return [sympy.sympify(e, locals={"t": pdes.t}) for e in expressions]
+
+
+def run_summary(
+    equation,
+    field: Field,
+    untrained: Field,
+    inner: InnerProduct,
+    patches: torch.Tensor,
+    n_span: int,
+    s: float,
+    steps: int,
+    readout: dict,
+    extra_t=(),
+) -> tuple[dict, Field]:
+    """One learned run against its equation's known span (KNOWN kinds), with its untrained twin.
+
+    field, untrained: the learned and untrained generator fields (any dtype; evaluated in float64
+    at unit norms under `inner`); patches: the test patches of `pde_learning.evaluation_set`;
+    n_span: how many leading generators form the learned span; s, steps: flow time and RK4 steps
+    of the validity re-scores; readout: {"threshold", "digits"} of `algebra.symbolic_readout`;
+    extra_t: extra time functions of the readout's library (sympy).
+
+    Returns (row, V): V the unit-norm learned field; row the columns of notebook 06's summary:
+    the largest principal angle and the largest one-way angles in degrees (known in learned,
+    learned in known; learned and untrained), the closure of the span (bracket parts outside
+    it, relative to the largest bracket; the largest per pair), the readout (its fields joined
+    by " ; ", its number of terms, its library fit, its largest principal angle to the known
+    span), constants_learned_vs_readout_rel (the learned structure constants moved to the
+    readout's unit basis against the readout's exact ones, relative to the largest exact one;
+    NaN when the readout's brackets are not constant-coefficient combinations of its fields)
+    and the mean validity at s of the learned V1..V_n_span and of the readout's unit fields.
+    """
+    eq = pdes.get(equation) if isinstance(equation, str) else equation
+    k = n_span
+    known = eq.known_fields(kinds=KNOWN)(inner.points)
+    V = generators.normalise(pde_learning.double(field), inner)
+    V0 = generators.normalise(pde_learning.double(untrained), inner)
+    with torch.no_grad():
+        learned, untrained_values = V(inner.points)[..., :k], V0(inner.points)[..., :k]
+    angles, angles0 = algebra.span_angles(learned, known, inner), algebra.span_angles(untrained_values, known, inner)
+    st, st0 = algebra.structure(V, inner, k), algebra.structure(V0, inner, k)
+    ro = algebra.pde_readout(
+        eq, learned, inner, extra_t=extra_t, threshold=readout["threshold"], digits=readout["digits"]
+    )
+    R = algebra.readout_field(eq, ro["fields"])
+    with torch.no_grad():
+        R_values = R(inner.points)
+    with torch.no_grad():
+        v_learned = pde_graphs.validity(V, eq, patches, s, steps)[:k]
+        v_readout = pde_graphs.validity(generators.normalise(R, inner), eq, patches, s, steps)
+    row = {
+        "max_principal_angle_deg": max(angles["principal"]),
+        "max_principal_angle_untrained_deg": max(angles0["principal"]),
+        "known_in_learned_max_deg": max(angles["W_in_V"]),
+        "known_in_untrained_max_deg": max(angles0["W_in_V"]),
+        "learned_in_known_max_deg": max(angles["V_in_W"]),
+        "untrained_in_known_max_deg": max(angles0["V_in_W"]),
+        "closure_max": float(st["closure_span"].max()),
+        "closure_untrained_max": float(st0["closure_span"].max()),
+        "closure_pair_max": float(st["closure"].max()),
+        "readout": " ; ".join(algebra.format_field(f) for f in ro["fields"]),
+        "readout_terms": sum(ro["kept"]),
+        "library_fit": ro["library_fit"],
+        "readout_vs_known_max_angle_deg": max(algebra.span_angles(R_values, known, inner)["principal"]),
+        "constants_learned_vs_readout_rel": readout_constants_error(st["C"], learned, R_values, ro["fields"], inner),
+        "validity_learned_mean": float(v_learned.mean()),
+        "validity_readout_mean": float(v_readout.mean()),
+    }
+    return row, V
+
+
+def readout_constants_error(
+    C: torch.Tensor, learned: torch.Tensor, readout_values: torch.Tensor, readout_fields: list, inner: InnerProduct
+) -> float:
+    """max |C_learned - C_exact| / max |C_exact| in the readout's unit basis (NaN: no exact constants).
+
+    C (k, k, k): the learned span's structure constants; learned, readout_values (n, d, k): the
+    learned and the readout fields at the inner product's points; readout_fields: the readout's
+    sympy component tuples, whose exact constants `algebra.exact_structure` computes.
+    """
+    exact = algebra.exact_structure(readout_fields)
+    if exact is None:
+        return math.nan
+    norms = inner.norms(readout_values)
+    M = algebra.basis_change(learned, readout_values / norms, inner)
+    C_learned = algebra.change_basis(C, M)
+    C_exact = algebra.unit_constants(torch.tensor(exact), norms)
+    return float((C_learned - C_exact).abs().max() / C_exact.abs().max().clamp_min(1e-12))

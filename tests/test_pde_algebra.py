@@ -1,0 +1,43 @@
+"""Notebook 06's summary of a learned PDE run (symflow.pde.pde_algebra) on known answers: the
+registry's exact symmetries of Burgers given as the "learned" field."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from symflow import generators
+from symflow.pde import pde_algebra, pde_learning, pdes
+from test_pde_learning import PARAMS, burgers_graphs
+
+BURGERS = pdes.get("Burgers")
+
+
+def test_the_exact_symmetries_read_as_themselves_with_their_exact_algebra():
+    graphs = burgers_graphs(2, nt=140, nx=32).double()  # the whole kept window: t spans the data's range
+    inner = generators.InnerProduct(graphs.reshape(-1, 3))
+    patches = graphs[:, :12]
+    exact = BURGERS.known_fields(kinds=pde_algebra.KNOWN)  # d_x, d_t, t d_x + d_u
+    untrained = pde_learning.new_field({**PARAMS, "n_generators": 4}, 1)
+    row, V = pde_algebra.run_summary(
+        BURGERS, exact, untrained, inner, patches, 3, 0.02, 2, {"threshold": 0.05, "digits": 3}
+    )
+    assert V.n_generators == 3
+    assert row["max_principal_angle_deg"] < 1e-4 and row["learned_in_known_max_deg"] < 1e-4
+    assert row["max_principal_angle_untrained_deg"] > 1
+    assert row["closure_max"] < 1e-8 and row["closure_untrained_max"] > 1e-3
+    assert sorted(row["readout"].split(" ; ")) == ["d_t", "d_x", "t d_x + d_u"]
+    assert row["readout_terms"] == 4 and row["readout_vs_known_max_angle_deg"] < 1e-4
+    # [d_t, t d_x + d_u] = d_x, computed from the fields and exactly from the readout
+    assert row["constants_learned_vs_readout_rel"] < 1e-6
+    assert math.isclose(row["validity_learned_mean"], row["validity_readout_mean"], rel_tol=1e-6)
+
+
+def test_a_readout_without_exact_constants_gives_nan():
+    # d_x and x^2 d_x as readout fields: [d_x, x^2 d_x] = 2x d_x is not in their span
+    x = pdes.x
+    inner = generators.InnerProduct(torch.rand(50, 3, dtype=torch.float64))
+    values = torch.rand(50, 3, 2, dtype=torch.float64)
+    C = torch.zeros(2, 2, 2, dtype=torch.float64)
+    assert math.isnan(pde_algebra.readout_constants_error(C, values, values, [(1, 0, 0), (x**2, 0, 0)], inner))
