@@ -72,6 +72,12 @@ def synthetic_results(root: Path) -> Path:
         "nKdV,0,12.0,50.0,0.3,0.97\nBurgers,0,40.0,41.0,0.05,0.9\n",
     )
     _write(
+        root / "06_generator_algebra" / "quick" / "symmetry_count.csv",
+        "equation,seed,run,generators,exact_symmetries,approximate,count_by_bound,count_by_midpoint\n"
+        "KdV,0,generators6/KdV_seed0,6,3,0,3,3\nBurgers,0,generators6/Burgers_seed0,6,3,0,2,3\n"
+        "cKdV,0,generators6/cKdV_seed0,6,2,1,3,3\n",
+    )
+    _write(
         root / "06_generator_algebra" / "quick" / "image_algebra.json",
         json.dumps({"closure_max": 0.52, "affine_closure_max": 2e-16, "max_principal_angle_to_aff2_deg": 35.87}),
     )
@@ -147,6 +153,7 @@ def test_summary_rows_from_synthetic_results(tmp_path):
         "FNO, KS, 128 trajectories",
         "Classifier accuracy",
         "Generator algebra",
+        "Number of symmetries",
         "Image algebra",
     ]
     assert table["**KdV**: V1..V4 span x-translation, Galilean boost"] == (
@@ -185,8 +192,11 @@ def test_summary_rows_from_synthetic_results(tmp_path):
         "largest share of a bracket outside the span: KdV 0.02, Burgers 0.05, nKdV 0.3 (untrained ≥ 0.90)"
     )
     assert rows[10]["verdict"] == "closes: KdV, Burgers; not: nKdV"
-    assert rows[11]["here"] == "closure 0.52 (affine fields 2e-16); largest angle to aff(2) 35.9°"
-    assert rows[11]["verdict"] == "does not close"
+    assert rows[11]["claim"].endswith("registered: KdV 3, Burgers 3, cKdV 2-3")
+    assert rows[11]["here"] == "of V1..V6: KdV 3 (midpoint 3), Burgers 2 (midpoint 3), cKdV 3 (midpoint 3)"
+    assert rows[11]["verdict"] == "matches: KdV, cKdV; not: Burgers"
+    assert rows[12]["here"] == "closure 0.52 (affine fields 2e-16); largest angle to aff(2) 35.9°"
+    assert rows[12]["verdict"] == "does not close"
 
 
 def test_classifier_control_failure_gives_no_conclusion(tmp_path):

@@ -450,6 +450,9 @@ def _algebra_rows(root: Path, profile: str) -> list[dict]:
                 verdict,
             )
         )
+    path = folder / "symmetry_count.csv"
+    if path.exists():
+        rows.append(_count_row(pd.read_csv(path)))
     path = folder / "image_algebra.json"
     if path.exists():
         a = json.loads(path.read_text())
@@ -463,6 +466,31 @@ def _algebra_rows(root: Path, profile: str) -> list[dict]:
             )
         )
     return rows
+
+
+def _count_row(counts: pd.DataFrame) -> dict:
+    """Notebook 06's count of symmetries: the leading learned generators inside notebook 02's
+    validity bound, per equation; it matches when it lies between the registered exact symmetries
+    and those plus the approximate ones."""
+    counts = counts.set_index("equation").loc[sorted(counts.equation, key=_equation_key)]
+    n = int(counts.generators.max())
+    expected = {
+        e: str(r.exact_symmetries) + (f"-{r.exact_symmetries + r.approximate}" if r.approximate else "")
+        for e, r in counts.iterrows()
+    }
+    matches = (counts.count_by_bound >= counts.exact_symmetries) & (
+        counts.count_by_bound <= counts.exact_symmetries + counts.approximate
+    )
+    here = f"of V1..V{n}: " + ", ".join(
+        f"{e} {r.count_by_bound} (midpoint {r.count_by_midpoint})" for e, r in counts.iterrows()
+    )
+    verdict = ("matches: " + ", ".join(counts.index[matches])) if matches.any() else "matches none"
+    if (~matches).any():
+        verdict += "; not: " + ", ".join(counts.index[~matches])
+    claim = "**Number of symmetries** (beyond the paper), registered: " + ", ".join(
+        f"{e} {v}" for e, v in expected.items()
+    )
+    return _row(claim, here, verdict)
 
 
 def summary_rows(root: Path | None = None, profile: str = README_PROFILE) -> list[dict]:
