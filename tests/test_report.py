@@ -193,7 +193,7 @@ def test_summary_rows_from_synthetic_results(tmp_path):
     )
     assert rows[10]["verdict"] == "closes: KdV, Burgers; not: nKdV"
     assert rows[11]["claim"].endswith("registered: KdV 3, Burgers 3, cKdV 2-3")
-    assert rows[11]["here"] == "of V1..V6: KdV 3 (midpoint 3), Burgers 2 (midpoint 3), cKdV 3 (midpoint 3)"
+    assert rows[11]["here"] == "of V1..V6, by bound / midpoint: KdV 3/3, Burgers 2/3, cKdV 3/3"
     assert rows[11]["verdict"] == "matches: KdV, cKdV; not: Burgers"
     assert rows[12]["here"] == "closure 0.52 (affine fields 2e-16); largest angle to aff(2) 35.9°"
     assert rows[12]["verdict"] == "does not close"

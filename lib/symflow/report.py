@@ -481,8 +481,8 @@ def _count_row(counts: pd.DataFrame) -> dict:
     matches = (counts.count_by_bound >= counts.exact_symmetries) & (
         counts.count_by_bound <= counts.exact_symmetries + counts.approximate
     )
-    here = f"of V1..V{n}: " + ", ".join(
-        f"{e} {r.count_by_bound} (midpoint {r.count_by_midpoint})" for e, r in counts.iterrows()
+    here = f"of V1..V{n}, by bound / midpoint: " + ", ".join(
+        f"{e} {r.count_by_bound}/{r.count_by_midpoint}" for e, r in counts.iterrows()
     )
     verdict = ("matches: " + ", ".join(counts.index[matches])) if matches.any() else "matches none"
     if (~matches).any():
