@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import dataclasses
 import functools
 import math
 import multiprocessing
@@ -52,6 +53,8 @@ import torch
 import xarray as xr
 
 from symflow import generators, io, profiles
+from symflow.image import image_augmentation as img_augmentation  # the loop functions below hold the plain names
+from symflow.image import image_symmetries as img_symmetries
 from symflow.image import images
 from symflow.pde import fno, pde_learning, pdes, solvers
 
@@ -176,20 +179,10 @@ def image_extractor(profile, device, synthetic):
     data = random_images(name, ex["batch_size"])
     model = images.make_classifier(ex["arch"], data, ex["width"]).to(device)
     x, y = data.train_x.to(device), data.train_y.to(device)
+    one_epoch = dataclasses.replace(images.ClassifierTraining.from_settings(ex), epochs=1)
 
     def step():
-        return images.train_classifier(
-            model,
-            x,
-            y,
-            1,
-            ex["batch_size"],
-            ex["lr"],
-            weight_decay=ex["weight_decay"],
-            milestones=tuple(ex["milestones"]),
-            gamma=ex["gamma"],
-            log=None,
-        )["loss"][0]
+        return images.train_classifier(model, x, y, one_epoch, log=None)["loss"][0]
 
     per_epoch = math.ceil((P["n_train"] or TRAIN_IMAGES[name]) / ex["batch_size"])
     return {
@@ -207,28 +200,13 @@ def image_symmetries(profile, device, synthetic):
     data = random_images(P["dataset"], L["batch_size"])
     _, h, w = data.shape
     features = images.frozen_features(images.make_classifier(ex["arch"], data, ex["width"]).to(device))
-    inner = image_symmetries.image_inner_product(torch.ones(h * w, device=device), h, w)
+    inner = img_symmetries.image_inner_product(torch.ones(h * w, device=device), h, w)
     field = generators.GeneratorField(2, L["n_generators"]).to(device)
     x = data.train_x.to(device)
+    one_iteration = dataclasses.replace(img_symmetries.ImageLearning.from_settings(L), iterations=1)
 
     def step():
-        return image_symmetries.learn_symmetries(
-            features,
-            x,
-            field,
-            inner,
-            1,
-            L["batch_size"],
-            L["lr"],
-            L["sigma"],
-            L["steps"],
-            w_ortho=L["w_ortho"],
-            w_lip=L["w_lip"],
-            tau=L["tau"],
-            clip=L["clip"],
-            ortho_mode=L["ortho_mode"],
-            log=None,
-        )["loss"][0]
+        return img_symmetries.learn_symmetries(features, x, field, inner, one_iteration, log=None)["loss"][0]
 
     return {
         "notebook": "04_image_symmetries",
@@ -244,27 +222,16 @@ def image_augmentation(profile, device, synthetic):
     n_generators = profiles.get(profile, "image_symmetries")["learn"]["n_generators"]
     data = random_images(p["dataset"], p["batch_size"])
     _, h, w = data.shape
-    inner = image_symmetries.image_inner_product(torch.ones(h * w), h, w)
+    inner = img_symmetries.image_inner_product(torch.ones(h * w), h, w)
     learned = generators.normalise(generators.GeneratorField(2, n_generators), inner)
-    first_k = image_symmetries.linear_combination(torch.eye(n_generators)[:, : p["n_fields"]], learned)
-    augment = image_augmentation.make_augmentation("flow", data.shape, first_k, scale=p["scale"], steps=p["steps"])
+    first_k = img_symmetries.linear_combination(torch.eye(n_generators)[:, : p["n_fields"]], learned)
+    augment = img_augmentation.make_augmentation("flow", data.shape, first_k, scale=p["scale"], steps=p["steps"])
     model = images.make_classifier(p["arch"], data, p["width"]).to(device)
     x, y = data.train_x.to(device), data.train_y.to(device)
+    one_epoch = dataclasses.replace(images.ClassifierTraining.from_settings(p), epochs=1)
 
     def step():
-        return images.train_classifier(
-            model,
-            x,
-            y,
-            1,
-            p["batch_size"],
-            p["lr"],
-            weight_decay=p["weight_decay"],
-            milestones=tuple(p["milestones"]),
-            gamma=p["gamma"],
-            augment=augment,
-            log=None,
-        )["loss"][0]
+        return images.train_classifier(model, x, y, one_epoch, augment=augment, log=None)["loss"][0]
 
     n_train = 10 * p["train_per_class"] if p["train_per_class"] else TRAIN_IMAGES[p["dataset"]]
     per_epoch = math.ceil(n_train / p["batch_size"])

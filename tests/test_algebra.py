@@ -140,8 +140,33 @@ def test_count_stops_at_the_first_generator_outside_the_bound():
     assert algebra.count_symmetries([-7.0], exact=[-8.0], controls=[-8.0]) == 0
     # midpoint: closer to the worst symmetry than to the best control
     assert algebra.count_symmetries([-9.2, -8.8, -9.1, -7.5], [-9.21], [-7.62], rule="midpoint") == 3
-    with pytest.raises(ValueError, match="rule must be"):
+    with pytest.raises(ValueError, match="rule must be one of bound, midpoint"):
         algebra.count_symmetries([-9.0], [-9.0], [-5.0], rule="gap")
+
+
+def test_validity_thresholds_of_the_two_rules():
+    # bound: the tighter of worst exact + 0.5 (-8.3) and best control - 2 (-6.0)
+    assert algebra.validity_threshold([-9.1, -8.8], [-4.0, -3.0]) == pytest.approx(-8.3)
+    assert algebra.validity_threshold([-9.0], [-6.0]) == pytest.approx(-8.5)  # control - 2 < exact + 0.5
+    assert algebra.validity_threshold([-9.1, -8.8], [-4.0, -3.0], rule="midpoint") == pytest.approx(-6.4)
+    with pytest.raises(ValueError, match="needs exact and control validities"):
+        algebra.validity_threshold([], [-4.0])
+
+
+def test_independent_fields_keeps_only_new_directions():
+    # columns: e1, e2, e1 + 0.01 e2 (0.57 deg from span{e1}), e3, e1 + e3 (in span{e1, e3})
+    inner = generators.InnerProduct(torch.rand(40, 3, dtype=torch.float64))
+    e = torch.eye(3, dtype=torch.float64)
+    cols = [e[0], e[1], e[0] + 0.01 * e[1], e[2], e[0] + e[2]]
+    values = torch.stack(cols, -1).expand(40, 3, 5)
+    assert algebra.independent_fields(values, inner, range(5)) == [0, 1, 3]
+    assert algebra.independent_fields(values, inner, [2, 0, 4]) == [2, 4]  # e1 lies 0.57 deg from the first
+    assert algebra.independent_fields(values, inner, [0, 2], min_angle_deg=0.5) == [0, 2]
+    assert algebra.independent_fields(values, inner, []) == []
+    with pytest.raises(IndexError, match="candidate 5"):
+        algebra.independent_fields(values, inner, [5])
+    with pytest.raises(ValueError, match="min_angle_deg"):
+        algebra.independent_fields(values, inner, [0], min_angle_deg=0)
 
 
 def test_bad_input_names_the_parameter():

@@ -56,7 +56,8 @@ def classifier_tables(seed: int = 0) -> dict[str, pd.DataFrame]:
     x[y == 1, :, :6] += 0.3  # class 1: brighter upper half
     torch.manual_seed(seed)
     model = images.SmallCNN(1, 2, 12, width=4)
-    history = images.train_classifier(model, x[:64], y[:64], epochs=3, batch_size=16, lr=0.05, seed=seed, log=None)
+    training = images.ClassifierTraining(epochs=3, batch_size=16, lr=0.05)
+    history = images.train_classifier(model, x[:64], y[:64], training, seed=seed, log=None)
     correct = images.correct_predictions(model, x[64:], y[64:])
     return {
         "classifier_history": history.drop(columns="seconds"),

@@ -153,7 +153,7 @@ def test_image_learner_normalises_once_per_iteration_as_before():
     field = generators.GeneratorField(2, 3, width=16).double()
     start = [p.detach().clone() for p in field.parameters()]
     h = image_symmetries.learn_symmetries(
-        features, x, field, inner, 1, batch_size=4, lr=1e-2, steps=2, seed=3, log=None
+        features, x, field, inner, image_symmetries.ImageLearning(1, batch_size=4, lr=1e-2, steps=2), seed=3, log=None
     )
 
     class Recomputed(generators.Field):  # norms recomputed at every call, the plain way

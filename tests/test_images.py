@@ -1,6 +1,7 @@
 """Tests of symflow.image.images: data readers, feature extractors, the data-driven inner product,
 validity, LieGG and augmentation, each against a known answer."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from conftest import write_cifar_archive
-from symflow import flows, generators, learning
+from symflow import flows, generators, learning, profiles
 from symflow.image import image_augmentation, image_symmetries
 from symflow.image import images as im
 
@@ -88,7 +89,7 @@ def test_training_separates_an_easy_task_and_roundtrips(tmp_path):
     y = torch.arange(64) % 2
     x[y == 1, :, :6] += 0.8  # class 1: bright upper half
     model = im.SmallCNN(1, 2, 12, width=4)
-    history = im.train_classifier(model, x, y, epochs=8, batch_size=16, lr=0.05, log=None)
+    history = im.train_classifier(model, x, y, im.ClassifierTraining(epochs=8, batch_size=16, lr=0.05), log=None)
     assert list(history.epoch) == list(range(8)) and {"loss", "lr", "seconds"} <= set(history.columns)
     assert history.loss.iloc[-1] < history.loss.iloc[0] and history.lr.iloc[0] == 0.05
     assert im.accuracy(model, x, y) == 1.0
@@ -120,7 +121,7 @@ def _train_toy(checkpoint=None, identity=None, stop_after=None):
             raise _Interrupt
 
     history = im.train_classifier(
-        model, x, y, 4, 16, 0.05, milestones=(0.5,), augment=augment, seed=2, log=log,
+        model, x, y, im.ClassifierTraining(4, 16, 0.05, milestones=(0.5,)), augment=augment, seed=2, log=log,
         checkpoint=checkpoint, identity=identity,
     )  # fmt: skip
     return model, history
@@ -248,14 +249,24 @@ def test_learning_runs_and_changes_the_field():
     field = generators.GeneratorField(2, 3, width=16, head_width=8)
     before = [p.detach().clone() for p in field.parameters()]
     history = image_symmetries.learn_symmetries(
-        _row_profile, x, field, inner, iterations=2, batch_size=4, lr=1e-2, steps=2, log=None
+        _row_profile,
+        x,
+        field,
+        inner,
+        image_symmetries.ImageLearning(iterations=2, batch_size=4, lr=1e-2, steps=2),
+        log=None,
     )
     assert list(history.iteration) == [0, 1] and history["loss"].map(math.isfinite).all()
     assert history["validity"].tolist() == pytest.approx((history.S1 + history.S2 + history.S3).tolist())
     assert any(not torch.equal(a, b) for a, b in zip(before, field.parameters()))
     with pytest.raises(ValueError, match="pixel grid"):
         image_symmetries.learn_symmetries(
-            _row_profile, x, field, image_symmetries.image_inner_product(torch.ones(64), 8, 8), 1, log=None
+            _row_profile,
+            x,
+            field,
+            image_symmetries.image_inner_product(torch.ones(64), 8, 8),
+            image_symmetries.ImageLearning(1),
+            log=None,
         )
 
 
@@ -269,13 +280,61 @@ def test_learning_clips_the_gradient_before_the_adam_step():
         torch.manual_seed(0)
         field = generators.GeneratorField(2, 3, width=16, head_width=8)
         before = [p.detach().clone() for p in field.parameters()]
-        history = image_symmetries.learn_symmetries(
-            _row_profile, x, field, inner, iterations=1, batch_size=4, lr=1e-2, steps=2, clip=clip, log=None
-        )
+        settings = image_symmetries.ImageLearning(iterations=1, batch_size=4, lr=1e-2, steps=2, clip=clip)
+        history = image_symmetries.learn_symmetries(_row_profile, x, field, inner, settings, log=None)
         moved[clip] = max(float((p.detach() - b).abs().max()) for p, b in zip(field.parameters(), before))
         norms[clip] = float(history.grad_norm[0])
     assert moved[None] > 0.5e-2 and moved[1e-12] < 1e-5, moved
     assert norms[None] == pytest.approx(norms[1e-12]) and norms[None] > 0
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_image_learning_reads_notebook_04s_learn_block(profile):
+    """The learn block also holds n_generators (ignored) and no w_sym (its default)."""
+    block = profiles.get(profile, "image_symmetries")["learn"]
+    settings = image_symmetries.ImageLearning.from_settings(block)
+    fields = [f.name for f in dataclasses.fields(settings)]
+    assert "n_generators" in block and "n_generators" not in fields and "w_sym" not in block
+    assert settings.w_sym == 1.0
+    assert {name: getattr(settings, name) for name in fields if name != "w_sym"} == {
+        name: block[name] for name in fields if name != "w_sym"
+    }
+    assert image_symmetries.ImageLearning.from_settings({**block, "w_sym": 0.5}).w_sym == 0.5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.iterations = 3
+
+
+def test_image_learning_names_a_missing_key():
+    block = {k: v for k, v in profiles.get("quick", "image_symmetries")["learn"].items() if k not in ("tau", "steps")}
+    with pytest.raises(KeyError, match="ImageLearning settings lack steps, tau; they need iterations, .*ortho_mode"):
+        image_symmetries.ImageLearning.from_settings(block)
+
+
+@pytest.mark.parametrize(
+    "change, field, accepted",
+    [
+        ({"iterations": 0}, "iterations", "a positive integer"),
+        ({"batch_size": True}, "batch_size", "a positive integer"),
+        ({"steps": 2.5}, "steps", "a positive integer"),
+        ({"lr": -1e-3}, "lr", "a finite positive number"),
+        ({"sigma": 0}, "sigma", "a finite positive number"),
+        ({"w_ortho": -1.0}, "w_ortho", "a finite non-negative number"),
+        ({"tau": float("inf")}, "tau", "a finite non-negative number"),
+        ({"clip": 0.0}, "clip", "a finite positive number"),
+        ({"ortho_mode": "spam"}, "ortho_mode", "one of"),
+    ],
+)
+def test_image_learning_names_a_bad_value(change, field, accepted):
+    with pytest.raises(ValueError, match=f"ImageLearning: {field} must be {accepted}"):
+        image_symmetries.ImageLearning(**{"iterations": 2, **change})
+
+
+def test_image_learning_must_be_given_as_settings():
+    x = _blobs(4, size=12)
+    inner = image_symmetries.image_inner_product(torch.ones(144), 12, 12)
+    field = generators.GeneratorField(2, 2, width=8, head_width=4)
+    with pytest.raises(TypeError, match="learning must be an ImageLearning; got int"):
+        image_symmetries.learn_symmetries(_row_profile, x, field, inner, 2, log=None)
 
 
 def _learn(field, checkpoint, iterations=4, log=None):
@@ -286,10 +345,7 @@ def _learn(field, checkpoint, iterations=4, log=None):
         x,
         field,
         inner,
-        iterations=iterations,
-        batch_size=4,
-        lr=1e-2,
-        steps=2,
+        image_symmetries.ImageLearning(iterations=iterations, batch_size=4, lr=1e-2, steps=2),
         seed=5,
         log=log,
         checkpoint=checkpoint,
@@ -371,27 +427,60 @@ def test_training_from_settings_names_a_missing_key_and_matches_the_explicit_cal
         [str(i) for i in range(10)],
     )
     settings = {"epochs": 2, "batch_size": 10, "lr": 0.05, "weight_decay": 0.0, "milestones": [0.5], "gamma": 0.1}
-    with pytest.raises(KeyError, match="gamma"):
-        im.train_classifier_as(None, data.train_x, data.train_y, {k: v for k, v in settings.items() if k != "gamma"})
+    with pytest.raises(KeyError, match="lack gamma; they need epochs, batch_size, lr, weight_decay, milestones, gamma"):
+        im.ClassifierTraining.from_settings({k: v for k, v in settings.items() if k != "gamma"})
     losses = []
     for explicit in (True, False):
         torch.manual_seed(0)
         model = im.make_classifier("SmallCNN", data, 4)
         if explicit:
-            history = im.train_classifier(
-                model,
-                data.train_x,
-                data.train_y,
-                2,
-                10,
-                0.05,
-                weight_decay=0.0,
-                milestones=(0.5,),
-                gamma=0.1,
-                seed=3,
-                log=None,
-            )
+            training = im.ClassifierTraining(2, 10, 0.05, weight_decay=0.0, milestones=(0.5,), gamma=0.1)
         else:
-            history = im.train_classifier_as(model, data.train_x, data.train_y, settings, seed=3, log=None)
+            training = im.ClassifierTraining.from_settings(settings)
+        history = im.train_classifier(model, data.train_x, data.train_y, training, seed=3, log=None)
         losses.append(history["loss"].tolist())
     assert losses[0] == losses[1]
+    with pytest.raises(TypeError, match="training must be a ClassifierTraining; got int"):
+        im.train_classifier(model, data.train_x, data.train_y, 2, log=None)
+
+
+def test_classifier_training_reads_its_fields_from_settings_holding_other_keys():
+    """Notebook 05's settings and notebook 04's extractor block hold other keys (arch, seeds, ...):
+    they are ignored; momentum, absent there, keeps its default; lists become tuples."""
+    notebook05 = profiles.get("quick", "image_augmentation")
+    training = im.ClassifierTraining.from_settings(notebook05)
+    assert training == im.ClassifierTraining(
+        notebook05["epochs"],
+        notebook05["batch_size"],
+        notebook05["lr"],
+        weight_decay=notebook05["weight_decay"],
+        milestones=tuple(notebook05["milestones"]),
+        gamma=notebook05["gamma"],
+    )
+    assert training.momentum == 0.9 and isinstance(training.milestones, tuple)
+    extractor = im.ClassifierTraining.from_settings(profiles.get("smoke", "image_symmetries")["extractor"])
+    assert extractor.epochs == 1 and extractor.milestones == (0.3, 0.6, 0.8)
+    assert im.ClassifierTraining.from_settings({**notebook05, "momentum": 0.5}).momentum == 0.5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        training.lr = 1.0
+
+
+@pytest.mark.parametrize(
+    "change, field, accepted",
+    [
+        ({"epochs": 0}, "epochs", "a positive integer"),
+        ({"batch_size": 0}, "batch_size", "a positive integer"),
+        ({"batch_size": 8.0}, "batch_size", "a positive integer"),
+        ({"lr": 0.0}, "lr", "a finite positive number"),
+        ({"gamma": float("nan")}, "gamma", "a finite positive number"),
+        ({"weight_decay": -1e-4}, "weight_decay", "a finite non-negative number"),
+        ({"momentum": 1.0}, "momentum", r"in \(0, 1\)"),
+        ({"milestones": (0.6, 0.3)}, "milestones", "strictly increasing"),
+        ({"milestones": (0.5, 0.5)}, "milestones", "strictly increasing"),
+        ({"milestones": (0.5, 1.0)}, "milestones", r"fractions in \(0, 1\)"),
+        ({"milestones": 0.5}, "milestones", r"fractions in \(0, 1\)"),
+    ],
+)
+def test_classifier_training_names_a_bad_value(change, field, accepted):
+    with pytest.raises(ValueError, match=f"ClassifierTraining: {field} must be {accepted}"):
+        im.ClassifierTraining(**{"epochs": 2, **change})

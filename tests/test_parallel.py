@@ -3,6 +3,13 @@ results as one after another, the workers' log lines reach the caller, errors re
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import torch
@@ -36,6 +43,43 @@ def torch_threads(k: int, log=print) -> int:
 def test_the_callers_threads_are_shared_among_the_workers_started():
     # 4 workers asked for but only 2 jobs: the 2 workers started get 4 // 2 threads each
     assert parallel.map_jobs(torch_threads, [(0,), (1,)], workers=4, threads=4) == [2, 2]
+
+
+def write_pid_and_wait(folder: str, log=print) -> None:
+    """A job that never ends on its own: it writes its process id to a file in `folder`."""
+    (Path(folder) / f"{os.getpid()}.pid").write_text("")
+    time.sleep(300)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_workers_exit_when_their_caller_is_killed(tmp_path):
+    here = Path(__file__).parent
+    code = (
+        f"import sys; sys.path[:0] = [{str(here)!r}, {str(here.parent / 'lib')!r}]\n"
+        "from symflow import parallel\nfrom test_parallel import write_pid_and_wait\n"
+        f"parallel.map_jobs(write_pid_and_wait, [({str(tmp_path)!r},)] * 2, workers=2, threads=2)\n"
+    )
+    caller = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline and caller.poll() is None:
+            time.sleep(0.2)
+        workers = [int(p.stem) for p in tmp_path.glob("*.pid")]
+        assert len(workers) == 2 and all(_running(pid) for pid in workers)
+    finally:
+        caller.send_signal(signal.SIGKILL)
+        caller.wait()
+    deadline = time.monotonic() + 10 * parallel.PARENT_CHECK_SECONDS + 5
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_running(pid) for pid in workers)
 
 
 def test_map_jobs_with_one_worker_runs_here():

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
+import pytest
 import torch
 
-from symflow import generators
+from symflow import algebra, generators
 from symflow.pde import pde_algebra, pde_learning, pdes
 from test_pde_learning import PARAMS, burgers_graphs
 
@@ -41,3 +43,28 @@ def test_a_readout_without_exact_constants_gives_nan():
     values = torch.rand(50, 3, 2, dtype=torch.float64)
     C = torch.zeros(2, 2, 2, dtype=torch.float64)
     assert math.isnan(pde_algebra.readout_constants_error(C, values, values, [(1, 0, 0), (x**2, 0, 0)], inner))
+
+
+def test_symmetry_count_counts_valid_generators_and_the_directions_they_span():
+    # V1..V5 = d_x, d_t, t d_x + d_u, u d_u (not valid), 2 d_x (valid, but no new direction)
+    t, u = pdes.t, pdes.u
+    field = algebra.readout_field(BURGERS, [(1, 0, 0), (0, 1, 0), (t, 0, 1), (0, 0, u), (2, 0, 0)])
+    inner = generators.InnerProduct(burgers_graphs(2, nt=140, nx=32).double().reshape(-1, 3))
+    validity = pd.DataFrame(
+        {
+            "kind": ["learned"] * 5 + ["exact"] * 3 + ["control"] * 3 + ["approximate"],
+            "validity": [-9.0, -9.1, -8.95, -5.0, -8.9, -9.1, -8.8, -9.0, -4.0, -3.0, -3.5, -7.0],
+        }
+    )
+    row = pde_algebra.symmetry_count(validity, field, inner)
+    assert row["generators"] == 5 and row["exact_symmetries"] == 3 and row["approximate"] == 1
+    assert row["bound"] == pytest.approx(-8.3) and row["midpoint"] == pytest.approx(-6.4)
+    assert row["count_by_bound"] == row["count_by_midpoint"] == 3  # stops at V4
+    # four valid fields (V1, V2, V3, V5) spanning three directions
+    assert row["independent_valid_by_bound"] == row["independent_valid_by_midpoint"] == 3
+    assert [row[f"V{a}"] for a in range(1, 6)] == [-9.0, -9.1, -8.95, -5.0, -8.9]
+    # span{d_x, d_t, t d_x + d_u} is closed ([d_t, t d_x + d_u] = d_x); with u d_u it is not:
+    # [t d_x + d_u, u d_u] = d_u lies partly outside (far above rounding)
+    assert row["closure_k3"] < 1e-8 and row["closure_k4"] > 1e-3
+    with pytest.raises(ValueError, match="no control rows"):
+        pde_algebra.symmetry_count(validity[validity.kind != "control"], field, inner)

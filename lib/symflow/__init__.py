@@ -43,6 +43,7 @@ _EXPORTS = {
     "equation_names": ("pde.pdes", "names"),
     "train_pde_generators": ("pde.pde_learning", "train"),
     "learn_image_symmetries": ("image.image_symmetries", "learn_symmetries"),
+    "ImageLearning": ("image.image_symmetries", "ImageLearning"),
     "settings": ("profiles", "resolved"),
     "run_notebook": ("runner", "run_notebook"),
 }

@@ -366,6 +366,34 @@ def format_field(components: tuple, names=("x", "t", "u")) -> str:
 # Counting.
 
 
+RULES = ("bound", "midpoint")
+
+
+def validity_threshold(
+    exact: list[float],
+    controls: list[float],
+    rule: str = "bound",
+    margin_exact: float = 0.5,
+    margin_control: float = 2.0,
+) -> float:
+    """The validity at or below which a learned field counts as a symmetry, from the validities of
+    the exact symmetries and of the controls (lower is more valid).
+
+    rule "bound": min(worst exact symmetry + margin_exact, best control - margin_control), the
+    acceptance bound of notebook 02 (it can lie below the floor when a control is nearly valid);
+    rule "midpoint": halfway between the worst exact symmetry and the best control (a learned
+    field closer to the symmetries than to the controls counts). Another rule, or no exact
+    symmetry or control, is a ValueError.
+    """
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
+    if not exact or not controls:
+        raise ValueError(f"a threshold needs exact and control validities; got {len(exact)} and {len(controls)}")
+    if rule == "bound":
+        return min(max(exact) + margin_exact, min(controls) - margin_control)
+    return (max(exact) + min(controls)) / 2
+
+
 def count_symmetries(
     learned: list[float],
     exact: list[float],
@@ -375,22 +403,27 @@ def count_symmetries(
     rule: str = "bound",
 ) -> int:
     """How many of V_1, V_2, ... (in order) are symmetries by validity: the largest c such that
-    V_1..V_c all have validity at most a threshold.
-
-    rule "bound": min(worst exact symmetry + margin_exact, best control - margin_control), the
-    acceptance bound of notebook 02 (it can lie below the floor when a control is nearly valid);
-    rule "midpoint": halfway between the worst exact symmetry and the best control (a learned
-    field closer to the symmetries than to the controls counts).
-    """
-    if rule == "bound":
-        threshold = min(max(exact) + margin_exact, min(controls) - margin_control)
-    elif rule == "midpoint":
-        threshold = (max(exact) + min(controls)) / 2
-    else:
-        raise ValueError(f"rule must be 'bound' or 'midpoint'; got {rule!r}")
+    V_1..V_c all have validity at most `validity_threshold(exact, controls, rule, ...)`."""
+    threshold = validity_threshold(exact, controls, rule, margin_exact, margin_control)
     count = 0
     for v in learned:
         if v > threshold:
             break
         count += 1
     return count
+
+
+def independent_fields(values: torch.Tensor, inner: InnerProduct, candidates, min_angle_deg: float = 10.0) -> list[int]:
+    """The columns of `values` (n, d, k) among `candidates` (indices, in order) kept greedily: a
+    candidate is kept when its angle to the span of those kept before is at least `min_angle_deg`
+    (the first always is). len(result) is the dimension the candidates span at that tolerance.
+    An index outside 0..k-1 is an IndexError; min_angle_deg outside (0, 90] a ValueError."""
+    if not 0 < min_angle_deg <= 90:
+        raise ValueError(f"min_angle_deg must lie in (0, 90]; got {min_angle_deg}")
+    kept: list[int] = []
+    for a in candidates:
+        if not 0 <= a < values.shape[-1]:
+            raise IndexError(f"candidate {a} is not a column of values (k = {values.shape[-1]})")
+        if not kept or span_angles(values[..., kept], values[..., a : a + 1], inner)["W_in_V"][0] >= min_angle_deg:
+            kept.append(a)
+    return kept

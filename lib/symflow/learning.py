@@ -22,13 +22,19 @@ S1..SN). `learn` owns everything else, identically for every domain:
     learn(field, step, schedule, identity, seed, checkpoint) -> history (DataFrame)
 
 The checkpoint conventions are shared with the other training loops (`symflow.pde.fno.fit`,
-`symflow.image.images.train_classifier`) through `save_checkpoint` and `load_checkpoint`.
+`symflow.image.images.train_classifier`) through `save_checkpoint` and `load_checkpoint`. Their
+typed settings (`symflow.image.images.ClassifierTraining`,
+`symflow.image.image_symmetries.ImageLearning`) are read from a notebook's settings dict by
+`settings_from` and checked by `check_settings`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -75,6 +81,40 @@ class Schedule:
 
     def lr_at(self, iteration: int) -> float:
         return self.lr * (0.1 if iteration >= self.decay_at * self.iterations else 1.0)
+
+
+def check_settings(
+    settings, integers: tuple[str, ...] = (), positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = ()
+) -> None:
+    """Check the attributes of a settings object (e.g. a frozen dataclass) by name: those in
+    `integers` must be positive integers, those in `positive` finite numbers > 0 and those in
+    `non_negative` finite numbers >= 0 (a bool is neither). The first that is not is a ValueError
+    naming the class, the attribute, what it accepts and the value it got."""
+    where = type(settings).__name__
+    for name in integers:
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{where}: {name} must be a positive integer; got {value!r}")
+    for name in (*positive, *non_negative):
+        value = getattr(settings, name)
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        if not number or value < 0 or (value == 0 and name in positive):
+            kind = "positive" if name in positive else "non-negative"
+            raise ValueError(f"{where}: {name} must be a finite {kind} number; got {value!r}")
+
+
+def settings_from(cls, settings: Mapping, optional: tuple[str, ...] = ()):
+    """The dataclass `cls` with each of its fields read from the key of the same name in
+    `settings` (a mapping that may hold other keys too, which are ignored); a field named in
+    `optional` that `settings` lacks keeps its default. Fields that `settings` lacks and that are
+    not optional are a KeyError naming them and listing the keys `cls` needs."""
+    names = [field.name for field in dataclasses.fields(cls)]
+    needed = [name for name in names if name not in optional]
+    missing = [name for name in needed if name not in settings]
+    if missing:
+        extra = f" ({', '.join(optional)} optional)" if optional else ""
+        raise KeyError(f"{cls.__name__} settings lack {', '.join(missing)}; they need {', '.join(needed)}{extra}")
+    return cls(**{name: settings[name] for name in names if name in settings})
 
 
 def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:

@@ -14,7 +14,8 @@ Contract of `fn`: a function importable by name (module level; the workers are s
 line in the caller; its result must pickle (plain Python, numpy, pandas, bytes). An exception in
 a job is raised in the caller after the running jobs finish; jobs not yet started are cancelled.
 The workers import `profiles.extra_modules()` first, so equations a user registered in a module
-of their own are known there too.
+of their own are known there too. A worker whose caller has died (killed, so that the pool could
+not shut it down) exits within `PARENT_CHECK_SECONDS` instead of computing on for nobody.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue as queue_module
+import threading
+import time
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from typing import Callable, Sequence
 
 from . import profiles
 
 _LOG_QUEUE = None  # set in each worker by _start_worker
+PARENT_CHECK_SECONDS = 1.0  # how often a worker checks that its caller is alive
 
 
 def workers_for(n_jobs: int, device="cpu", threads: int | None = None) -> int:
@@ -50,8 +54,18 @@ def _threads(threads: int | None) -> int:
     return int(threads)
 
 
-def _start_worker(log_queue, threads: int, extra_modules: tuple[str, ...]) -> None:
+def _exit_when_orphaned(parent: int) -> None:
+    """Exit this process (status 1) as soon as its parent is no longer `parent` (it died and the
+    process was re-parented); checked every PARENT_CHECK_SECONDS in a daemon thread."""
+    while True:
+        if os.getppid() != parent:
+            os._exit(1)
+        time.sleep(PARENT_CHECK_SECONDS)
+
+
+def _start_worker(log_queue, threads: int, extra_modules: tuple[str, ...], parent: int) -> None:
     global _LOG_QUEUE
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     _LOG_QUEUE = log_queue
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ[profiles.ENV_EXTRA_MODULES] = ",".join(extra_modules)
@@ -98,7 +112,7 @@ def map_jobs(fn: Callable, jobs: Sequence[tuple], workers: int, log=print, threa
         max_workers=started,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(log_queue, each, profiles.extra_modules()),
+        initargs=(log_queue, each, profiles.extra_modules(), os.getpid()),
     ) as pool:
         futures = [pool.submit(_call, fn, job) for job in jobs]
         pending = set(futures)

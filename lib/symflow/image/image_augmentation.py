@@ -217,6 +217,7 @@ def run_configuration(
     if learned and (missing := sorted(set(gen_seeds) - set(augment))):
         raise ValueError(f"augment has no learned field for generator seed(s) {missing}; it has {sorted(augment)}")
     test_x, test_y = test if test is not None else evaluation_set(data, params, device)
+    training = images.ClassifierTraining.from_settings(params)
     correct, seconds, n_train = [], [], []
     for s, g in zip(seeds, gen_seeds):
         start = time.perf_counter()
@@ -224,7 +225,7 @@ def run_configuration(
         x, y = data.train_x[idx].to(device), data.train_y[idx].to(device)
         torch.manual_seed(s)
         model = images.make_classifier(params["arch"], data, params["width"]).to(device)
-        images.train_classifier_as(model, x, y, params, augment=augment[g] if learned else augment, seed=s, log=None)
+        images.train_classifier(model, x, y, training, augment=augment[g] if learned else augment, seed=s, log=None)
         correct.append(images.correct_predictions(model, test_x, test_y))
         seconds.append(time.perf_counter() - start)
         n_train.append(len(idx))

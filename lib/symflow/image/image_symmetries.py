@@ -16,9 +16,11 @@ leave a frozen feature extractor's features (`symflow.image.images`) unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +30,8 @@ import torch
 import xarray as xr
 from torch.nn import functional as F
 
-from .. import flows, generators, io, learning, losses, metrics
+from .. import flows, generators, io, losses, metrics
+from .. import learning as training_loop  # `learn_symmetries` names its settings `learning`
 from . import images
 
 # ----------------------------------------------------------------------------------------------
@@ -111,62 +114,104 @@ def validity(
     return (out / len(x)).float()
 
 
+@dataclass(frozen=True)
+class ImageLearning:
+    """How `learn_symmetries` learns: `iterations` Adam steps at `lr` on batches of `batch_size`
+    images, flow times s_a ~ U(-sigma, sigma) with `steps` RK4 steps, the loss weights `w_sym`,
+    `w_ortho`, `w_lip`, the Lipschitz bound `tau`, the gradient clipped to norm `clip` (None: not
+    clipped) and `ortho_mode` of `losses.orthonormality`.
+
+    iterations, batch_size, steps: positive integers; lr, sigma: positive numbers; w_sym, w_ortho,
+    w_lip, tau >= 0; clip: None or positive; ortho_mode: one of `losses.ORTHO_MODES`. A value
+    outside these is a ValueError naming the field and what it accepts.
+    """
+
+    iterations: int
+    batch_size: int = 128
+    lr: float = 1e-4
+    sigma: float = 0.4
+    steps: int = 20
+    w_sym: float = 1.0
+    w_ortho: float = 10.0
+    w_lip: float = 10.0
+    tau: float = 0.5
+    clip: float | None = None
+    ortho_mode: str = "pairwise"
+
+    # the fields a settings dict may leave out (`from_settings`; notebook 04's `learn` block has no
+    # w_sym); every other one it must hold
+    OPTIONAL = ("w_sym",)
+
+    def __post_init__(self):
+        training_loop.check_settings(
+            self,
+            integers=("iterations", "batch_size", "steps"),
+            positive=("lr", "sigma"),
+            non_negative=("w_sym", "w_ortho", "w_lip", "tau"),
+        )
+        if self.clip is not None:
+            training_loop.check_settings(self, positive=("clip",))
+        if self.ortho_mode not in losses.ORTHO_MODES:
+            raise ValueError(f"ImageLearning: ortho_mode must be one of {losses.ORTHO_MODES}; got {self.ortho_mode!r}")
+
+    @classmethod
+    def from_settings(cls, settings: Mapping) -> ImageLearning:
+        """The fields read from a settings dict that may hold other keys too (notebook 04's
+        `learn` block, which also holds n_generators); `w_sym` may be absent (its default).
+        Missing keys are a KeyError naming them and listing the keys needed."""
+        return training_loop.settings_from(cls, settings, cls.OPTIONAL)
+
+
 def learn_symmetries(
     features,
     x: torch.Tensor,
     field: generators.GeneratorField,
     inner: generators.InnerProduct,
-    iterations: int,
-    batch_size: int = 128,
-    lr: float = 1e-4,
-    sigma: float = 0.4,
-    steps: int = 20,
-    w_sym: float = 1.0,
-    w_ortho: float = 10.0,
-    w_lip: float = 10.0,
-    tau: float = 0.5,
-    clip: float | None = None,
-    ortho_mode: str = "pairwise",
+    learning: ImageLearning,
     seed: int = 0,
     log_every: int = 10,
     log=print,
     checkpoint=None,
     checkpoint_every: int = 0,
 ) -> pd.DataFrame:
-    """Train `field` (in place) so that its normalised generators are symmetries of `features`.
+    """Train `field` (in place) so that its normalised generators are symmetries of `features`,
+    with the settings `learning` (their names below; not an ImageLearning: a TypeError).
 
-    Each iteration: a batch of images; for every generator a, s_a ~ U(-sigma, sigma); images
+    Each iteration: a batch of `batch_size` images; for every generator a, s_a ~ U(-sigma, sigma); images
     warped along normalised V_a by s_a with `steps` RK4 steps (step sigma/steps at most);
         loss = w_sym sum_a S_a + w_ortho L_ortho(V, inner) + w_lip L_lip(V on the pixel grid, tau)
     (L_ortho: `losses.orthonormality` in `ortho_mode`)
     with S_a = losses.feature_validity, L_lip on pixel neighbours (not divided by distance).
-    The loop (Adam(lr), the gradient clipped to norm `clip` (None: not clipped), checkpoint and
-    resume, the NaN guard, the log) is `learning.learn`, as for the PDE learner; images holding
+    The loop (`iterations` steps of Adam(lr), the gradient clipped to norm `clip` (None: not
+    clipped), checkpoint and resume, the NaN guard, the log) is `symflow.learning.learn`, as for
+    the PDE learner; the checkpoint's identity holds the fields of `learning`; images holding
     NaN or inf are a ValueError before any iteration. Returns its
     history: iteration (from 0), loss, lr, S1..SN, validity (sum of the S_a), ortho, lipschitz,
     grad_norm (before clipping), seconds.
     """
+    if not isinstance(learning, ImageLearning):
+        raise TypeError(f"learning must be an ImageLearning; got {type(learning).__name__}")
     c, h, w = x.shape[1:]
     if inner.points.shape[0] != h * w:
         raise ValueError(f"inner must be defined on the {h}x{w} pixel grid; got {inner.points.shape[0]} points")
-    learning.check_finite(x, "the training images x")
+    training_loop.check_finite(x, "the training images x")
     n_gen = field.n_generators
 
     def step(it: int, gen: torch.Generator):
-        idx = torch.randint(len(x), (batch_size,), generator=gen).to(x.device)
-        s = ((2 * torch.rand(n_gen, generator=gen) - 1) * sigma).to(x)
+        idx = torch.randint(len(x), (learning.batch_size,), generator=gen).to(x.device)
+        s = ((2 * torch.rand(n_gen, generator=gen) - 1) * learning.sigma).to(x)
         xb = x[idx]
         with torch.no_grad():
             h0 = images.checked_features(features(xb))
         at_grid = field(inner.points)  # (H*W, 2, N): once per iteration
         normed = generators.normalise(field, inner, at_points=at_grid)
-        warped = flows.warp_images(xb, normed, s, steps)
-        h1 = images.checked_features(features(warped.flatten(0, 1))).reshape(n_gen, batch_size, -1)
+        warped = flows.warp_images(xb, normed, s, learning.steps)
+        h1 = images.checked_features(features(warped.flatten(0, 1))).reshape(n_gen, learning.batch_size, -1)
         per_gen = torch.stack([losses.feature_validity(h0, h1[a]) for a in range(n_gen)])
         V = at_grid * normed.scale
-        ortho = losses.orthonormality(V, inner, ortho_mode)
-        lip = losses.lipschitz(V.reshape(h, w, 2, -1), tau)
-        loss = w_sym * per_gen.sum() + w_ortho * ortho + w_lip * lip
+        ortho = losses.orthonormality(V, inner, learning.ortho_mode)
+        lip = losses.lipschitz(V.reshape(h, w, 2, -1), learning.tau)
+        loss = learning.w_sym * per_gen.sum() + learning.w_ortho * ortho + learning.w_lip * lip
         return loss, {
             **{f"S{a + 1}": float(v) for a, v in enumerate(per_gen.detach())},
             "validity": float(per_gen.sum().detach()),
@@ -174,24 +219,9 @@ def learn_symmetries(
             "lipschitz": float(lip.detach()),
         }
 
-    settings = {
-        "iterations": iterations,
-        "batch_size": batch_size,
-        "lr": lr,
-        "sigma": sigma,
-        "steps": steps,
-        "w_sym": w_sym,
-        "w_ortho": w_ortho,
-        "w_lip": w_lip,
-        "tau": tau,
-        "clip": clip,
-        "ortho_mode": ortho_mode,
-        "n_images": len(x),
-        "image_shape": [c, h, w],
-        "n_generators": n_gen,
-    }
-    schedule = learning.Schedule(iterations, lr, 1.0, clip, log_every, checkpoint_every)
-    return learning.learn(
+    settings = {**dataclasses.asdict(learning), "n_images": len(x), "image_shape": [c, h, w], "n_generators": n_gen}
+    schedule = training_loop.Schedule(learning.iterations, learning.lr, 1.0, learning.clip, log_every, checkpoint_every)
+    return training_loop.learn(
         field, step, schedule, {"settings": settings, "seed": seed}, seed, checkpoint, f"images seed {seed}", log
     )
 
@@ -355,7 +385,9 @@ def _make_shared(data, params, folder, device, log) -> SharedInputs:
     torch.manual_seed(0)
     model = images.make_classifier(ex["arch"], data, ex["width"]).to(device)
     tic = time.time()
-    images.train_classifier_as(model, data.train_x, data.train_y, ex, seed=0, log=log)
+    images.train_classifier(
+        model, data.train_x, data.train_y, images.ClassifierTraining.from_settings(ex), seed=0, log=log
+    )
     extractor = {
         "arch": ex["arch"],
         "parameters": sum(p.numel() for p in model.parameters()),

@@ -8,7 +8,7 @@ Data (images as float32 tensors in [0, 1], shape (B, C, H, W)):
 Feature extractors (`model.features(x)` -> (B, F): the network cut after global average pooling):
     SmallCNN, ResNet18     (CIFAR variant: 3x3 stem, no max-pool); any channel count
     train_classifier, accuracy, save_classifier, load_classifier   (training checkpointed and
-                           resumable like `symflow.learning`)
+                           resumable like `symflow.learning`; its settings: ClassifierTraining)
 
     frozen_features(model)  the extractor as a fixed function (batch norms folded in)
     checked_features(h)     features, or a clear error when they are not finite
@@ -19,10 +19,13 @@ Symmetries of these features: `symflow.image.image_symmetries`; augmentation: `s
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
+import numbers
 import pickle
 import tarfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -295,25 +298,69 @@ def make_classifier(arch: str, data: ImageData, width: int | None = None) -> _Cl
 _CLASSIFIER_KEYS = ("epoch", "model", "optimiser", "schedule", "generator", "history")
 
 
+@dataclass(frozen=True)
+class ClassifierTraining:
+    """How `train_classifier` trains: `epochs` epochs of SGD (Nesterov, `momentum`,
+    `weight_decay`) in batches of `batch_size`, the learning rate `lr` multiplied by `gamma` at
+    each fraction of `epochs` in `milestones` (epoch round(f * epochs)).
+
+    epochs, batch_size: positive integers; lr, gamma: positive numbers; momentum in (0, 1)
+    (Nesterov needs a positive momentum); weight_decay >= 0; milestones: fractions strictly
+    increasing in (0, 1) (a list is stored as a tuple). A value outside these is a ValueError
+    naming the field and what it accepts.
+    """
+
+    epochs: int
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    milestones: tuple[float, ...] = (0.3, 0.6, 0.8)
+    gamma: float = 0.2
+
+    # the fields a settings dict may leave out (`from_settings`); every other one it must hold
+    OPTIONAL = ("momentum",)
+
+    def __post_init__(self):
+        learning.check_settings(
+            self,
+            integers=("epochs", "batch_size"),
+            positive=("lr", "momentum", "gamma"),
+            non_negative=("weight_decay",),
+        )
+        if not self.momentum < 1:
+            raise ValueError(f"ClassifierTraining: momentum must be in (0, 1); got {self.momentum!r}")
+        fractions = self.milestones
+        if not isinstance(fractions, (list, tuple)) or not all(
+            isinstance(f, numbers.Real) and not isinstance(f, bool) and 0 < f < 1 for f in fractions
+        ):
+            raise ValueError(f"ClassifierTraining: milestones must be fractions in (0, 1); got {fractions!r}")
+        if any(a >= b for a, b in zip(fractions, fractions[1:])):
+            raise ValueError(f"ClassifierTraining: milestones must be strictly increasing; got {fractions!r}")
+        object.__setattr__(self, "milestones", tuple(fractions))
+
+    @classmethod
+    def from_settings(cls, settings: Mapping) -> ClassifierTraining:
+        """The fields read from a settings dict that may hold other keys too (notebook 04's
+        `extractor` block, notebook 05's settings); `momentum` may be absent (its default).
+        Missing keys are a KeyError naming them and listing the keys needed."""
+        return learning.settings_from(cls, settings, cls.OPTIONAL)
+
+
 def train_classifier(
     model: _Classifier,
     x: torch.Tensor,
     y: torch.Tensor,
-    epochs: int,
-    batch_size: int = 128,
-    lr: float = 0.1,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    milestones: tuple[float, ...] = (0.3, 0.6, 0.8),
-    gamma: float = 0.2,
+    training: ClassifierTraining,
     augment=None,
     seed: int = 0,
     log=print,
     checkpoint=None,
     identity=None,
 ) -> pd.DataFrame:
-    """Train with SGD (Nesterov) and cross-entropy; the learning rate is multiplied by `gamma` at
-    the given fractions of `epochs` (the paper: 60/120/160 of 200 epochs, gamma 0.2).
+    """Train with SGD (Nesterov) and cross-entropy as `training` says: the learning rate is
+    multiplied by `training.gamma` at its fractions `milestones` of its `epochs` (the paper:
+    60/120/160 of 200 epochs, gamma 0.2).
 
     augment: optional callable (images, torch.Generator) -> images applied to every batch; it
     draws only from the generator it is given.
@@ -324,29 +371,30 @@ def train_classifier(
     epochs done are written atomically after every epoch (`learning.save_checkpoint`); when it
     exists, training resumes from it and ends with the weights and history (up to seconds) of an
     uninterrupted run. identity: what makes the run this run beyond the arguments above (e.g.
-    the data and the augmentation); stored with the training settings and compared on resume.
-    A damaged checkpoint, one of another loop, or one of another run is a ValueError naming it.
+    the data and the augmentation); stored with the training settings (the fields of
+    `training`, seed and the number of images) and compared on resume.
+    A damaged checkpoint, one of another loop, or one of another run is a ValueError naming it;
+    `training` not a ClassifierTraining is a TypeError.
     """
+    if not isinstance(training, ClassifierTraining):
+        raise TypeError(f"training must be a ClassifierTraining; got {type(training).__name__}")
     check_images(x, model.input_shape, "x")
     if y.shape != x.shape[:1]:
         raise ValueError(f"y must have shape ({x.shape[0]},); got {tuple(y.shape)}")
+    epochs, batch_size = training.epochs, training.batch_size
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [round(f * epochs) for f in milestones], gamma)
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=training.lr,
+        momentum=training.momentum,
+        nesterov=True,
+        weight_decay=training.weight_decay,
+    )
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [round(f * epochs) for f in training.milestones], training.gamma)
     history, start = [], 0
     identity = {
         "loop": "images.train_classifier",
-        "settings": {
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "lr": lr,
-            "momentum": momentum,
-            "weight_decay": weight_decay,
-            "milestones": tuple(milestones),
-            "gamma": gamma,
-            "seed": seed,
-            "n_train": len(x),
-        },
+        "settings": {**dataclasses.asdict(training), "seed": seed, "n_train": len(x)},
         "model": (type(model).__name__, getattr(model, "config", None)),
         "identity": identity,
     }
@@ -390,22 +438,6 @@ def train_classifier(
             log(f"epoch {epoch + 1}/{epochs}: train loss {history[-1]['loss']:.4f}")
     model.eval()
     return pd.DataFrame(history, columns=["epoch", "loss", "lr", "seconds"])
-
-
-# The keys of a classifier's settings that `train_classifier_as` passes on to `train_classifier`.
-TRAINING_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "milestones", "gamma")
-
-
-def train_classifier_as(model: _Classifier, x: torch.Tensor, y: torch.Tensor, settings: dict, **kwargs):
-    """`train_classifier(model, x, y, ...)` with TRAINING_KEYS read from `settings` (a dict holding
-    at least those keys, e.g. notebook 04's `extractor` or notebook 05's settings) and `kwargs`
-    (augment, seed, log, checkpoint, identity) passed through. A missing key is a KeyError naming it."""
-    missing = [key for key in TRAINING_KEYS if key not in settings]
-    if missing:
-        raise KeyError(f"classifier settings lack {', '.join(missing)}; they need {', '.join(TRAINING_KEYS)}")
-    params = {key: settings[key] for key in TRAINING_KEYS}
-    params["milestones"] = tuple(params["milestones"])
-    return train_classifier(model, x, y, **params, **kwargs)
 
 
 @torch.no_grad()

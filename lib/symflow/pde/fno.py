@@ -242,44 +242,33 @@ class TrajectoryPool:
 
 @dataclasses.dataclass(frozen=True)
 class FitSettings:
-    """How `fit` trains: AdamW at a constant learning rate, stopped early on validation error.
+    """How `fit` trains: AdamW, stopped early on validation error; each field's meaning beside it.
+    A field outside what it accepts is a ValueError naming it (`learning.check_settings`)."""
 
-    batch         windows per optimiser step and member (one window per drawn trajectory)
-    lr, weight_decay, p_original   AdamW's step size and decay; probability of the original
-                  trajectory when a copy could be drawn (`TrajectoryPool.draw`)
-    max_epochs    the budget in passes over the training windows: an epoch is
-                  ceil(n_train * (nt // n_out) / batch) steps, so it grows with the data
-    max_steps     None, or a cap on that budget in optimiser steps
-    eval_every    epochs between two validation evaluations
-    patience      evaluations without a new best validation error before a member stops
-    n_valid       validation trajectories used (the first ones of the split)
-    schedule      "constant" learning rate, or "cosine": decayed to 0 over the max_epochs budget
-    """
-
-    batch: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    p_original: float = 0.5
+    batch: int = 16  # windows per optimiser step and member (one window per drawn trajectory)
+    lr: float = 1e-3  # AdamW's step size
+    weight_decay: float = 1e-4  # AdamW's decay
+    p_original: float = 0.5  # probability of the original trajectory when a copy could be drawn
+    # the budget in passes over the training windows: an epoch is ceil(n_train * (nt // n_out) / batch)
+    # steps, so it grows with the data
     max_epochs: int = 100
-    eval_every: float = 1.0
-    patience: int = 10
-    n_valid: int = 64
-    schedule: str = "cosine"
-    max_steps: int | None = None
+    eval_every: float = 1.0  # epochs between two validation evaluations
+    patience: int = 10  # evaluations without a new best validation error before a member stops
+    n_valid: int = 64  # validation trajectories used (the first ones of the split)
+    schedule: str = "cosine"  # "constant" learning rate, or "cosine": decayed to 0 over the max_epochs budget
+    max_steps: int | None = None  # None, or a cap on that budget in optimiser steps
 
     def __post_init__(self):
-        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps <= 0):
-            raise ValueError(f"max_steps must be None or a positive integer; got {self.max_steps!r}")
+        learning.check_settings(
+            self, integers=("batch", "max_epochs", "patience", "n_valid"), positive=("lr", "eval_every")
+        )
+        learning.check_settings(self, non_negative=("weight_decay",))
+        if self.max_steps is not None:
+            learning.check_settings(self, integers=("max_steps",))
         if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f"schedule must be 'constant' or 'cosine'; got {self.schedule!r}")
-        for name in ("batch", "max_epochs", "patience", "n_valid"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be a positive integer; got {getattr(self, name)!r}")
-        for name in ("lr", "eval_every"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive; got {getattr(self, name)!r}")
+            raise ValueError(f"FitSettings: schedule must be 'constant' or 'cosine'; got {self.schedule!r}")
         if not 0 <= self.p_original <= 1:
-            raise ValueError(f"p_original must be in [0, 1]; got {self.p_original!r}")
+            raise ValueError(f"FitSettings: p_original must be in [0, 1]; got {self.p_original!r}")
 
 
 def stacked(models: list[FNO1d]) -> FNO1d:

@@ -2,6 +2,7 @@
 symbolic readout and the readout's validity, in one row of notebook 06's summary table.
 
     row, V = run_summary(equation, field, untrained, inner, patches, n_span, s, steps, readout)
+    row = symmetry_count(validity_at_s, field, inner)
 
 The mathematics lives in `symflow.algebra` (angles, brackets, readout, exact constants) and
 `pde_graphs.validity` (the flowed data's residual); this module only puts them together.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import sympy
 import torch
 
@@ -72,7 +74,6 @@ def run_summary(
     R = algebra.readout_field(eq, ro["fields"])
     with torch.no_grad():
         R_values = R(inner.points)
-    with torch.no_grad():
         v_learned = pde_graphs.validity(V, eq, patches, s, steps)[:k]
         v_readout = pde_graphs.validity(generators.normalise(R, inner), eq, patches, s, steps)
     row = {
@@ -113,3 +114,40 @@ def readout_constants_error(
     C_learned = algebra.change_basis(C, M)
     C_exact = algebra.unit_constants(torch.tensor(exact), norms)
     return float((C_learned - C_exact).abs().max() / C_exact.abs().max().clamp_min(1e-12))
+
+
+def symmetry_count(validity: pd.DataFrame, field: Field, inner: InnerProduct, min_angle_deg: float = 10.0) -> dict:
+    """How many of one run's learned generators are symmetries, in one row of notebook 06's count.
+
+    validity: notebook 02's validity table at one flow time s (columns kind, validity; kinds
+    "learned" (V1..VN in order), "exact", "control", others ignored but "approximate" counted);
+    field: the run's learned field (evaluated in float64 at unit norms under `inner`).
+
+    Returns generators (N), exact_symmetries, approximate, count_by_<rule> (`algebra.count_symmetries`:
+    leading generators at or below the rule's threshold), independent_valid_by_<rule> (the dimension
+    the valid generators span: `algebra.independent_fields` at `min_angle_deg`), the two thresholds
+    (bound, midpoint), V1..VN (their validities) and closure_k1..closure_kN (`algebra.nested_closure`),
+    for each rule of `algebra.RULES`. A table with no learned, exact or control row is a ValueError.
+    """
+    by_kind = {kind: validity[validity.kind == kind].validity.tolist() for kind in ("learned", "exact", "control")}
+    missing = [kind for kind, values in by_kind.items() if not values]
+    if missing:
+        raise ValueError(f"the validity table has no {', '.join(missing)} rows; it needs learned, exact and control")
+    learned, exact, controls = by_kind["learned"], by_kind["exact"], by_kind["control"]
+    V = generators.normalise(pde_learning.double(field), inner)
+    with torch.no_grad():
+        values = V(inner.points)
+    thresholds = {rule: algebra.validity_threshold(exact, controls, rule) for rule in algebra.RULES}
+    row = {
+        "generators": len(learned),
+        "exact_symmetries": len(exact),
+        "approximate": int((validity.kind == "approximate").sum()),
+        **{f"count_by_{rule}": algebra.count_symmetries(learned, exact, controls, rule=rule) for rule in algebra.RULES},
+    }
+    for rule, threshold in thresholds.items():
+        valid = [a for a, v in enumerate(learned) if v <= threshold]
+        row[f"independent_valid_by_{rule}"] = len(algebra.independent_fields(values, inner, valid, min_angle_deg))
+    row.update(thresholds)
+    row.update({f"V{a + 1}": v for a, v in enumerate(learned)})
+    row.update({f"closure_k{j}": c for j, c in enumerate(algebra.nested_closure(V, inner), 1)})
+    return row

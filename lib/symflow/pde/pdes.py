@@ -313,6 +313,26 @@ def _sines(**kw):
     return dict(n_sines=10, wavenumbers=(1, 2), amplitude=0.5, **kw)
 
 
+def _on_kdv_domain(name: str, formula: str, c: float, rhs, symmetries, **kw) -> Equation:
+    """An equation of the KdV family: KdV's domain (L = 128, T = 100, 250 saved times, the last 140
+    kept), ETDRK4 with KdV's linear part -u_xxx and flux u^2/2, and `_sines` initial conditions;
+    `kw` sets the remaining fields (solver_time, decay, oversample)."""
+    return Equation(
+        name=name,
+        formula=formula,
+        L=128.0,
+        T=100.0,
+        n_saved=250,
+        n_kept=140,
+        c=c,
+        rhs=rhs,
+        symmetries=tuple(symmetries),
+        **_etdrk4(_kdv_linear, max_step=0.1),
+        **_sines(),
+        **kw,
+    )
+
+
 def _kdv_rhs(t_, u_, u1, u2, u3, u4):
     return -u_ * u1 - u3
 
@@ -371,23 +391,17 @@ class _Registry(MutableMapping):
 
 EQUATIONS: MutableMapping[str, Equation] = _Registry(
     {
-        "KdV": Equation(
-            name="KdV",
-            formula="u_t + u u_x + u_xxx = 0",
-            L=128.0,
-            T=100.0,
-            n_saved=250,
-            n_kept=140,
-            c=0.3463,
-            rhs=_kdv_rhs,
-            **_etdrk4(_kdv_linear, max_step=0.1),
-            oversample=2,
-            symmetries=(
+        "KdV": _on_kdv_domain(
+            "KdV",
+            "u_t + u u_x + u_xxx = 0",
+            0.3463,
+            _kdv_rhs,
+            [
                 *_translations_and_boost(),
                 Symmetry("scaling x d_x + 3t d_t - 2u d_u", x, 3 * t, -2 * u, "broken_by_domain"),
                 *_controls(),
-            ),
-            **_sines(),
+            ],
+            oversample=2,
         ),
         "KS": Equation(
             name="KS",
@@ -428,19 +442,12 @@ EQUATIONS: MutableMapping[str, Equation] = _Registry(
                 *_controls(),
             ),
         ),
-        "nKdV": Equation(
-            name="nKdV",
-            formula="u_t + exp(t/50) (u u_x + u_xxx) = 0",
-            L=128.0,
-            T=100.0,
-            n_saved=250,
-            n_kept=140,
-            c=0.4345,
-            rhs=lambda t_, u_, u1, u2, u3, u4: -_exp(t_ / 50) * (u_ * u1 + u3),
-            **_etdrk4(_kdv_linear, max_step=0.1),
-            solver_time=lambda t_: 50 * (math.exp(t_ / 50) - 1),
-            oversample=2,
-            symmetries=(
+        "nKdV": _on_kdv_domain(
+            "nKdV",
+            "u_t + exp(t/50) (u u_x + u_xxx) = 0",
+            0.4345,
+            lambda t_, u_, u1, u2, u3, u4: -_exp(t_ / 50) * (u_ * u1 + u3),
+            [
                 Symmetry("x-translation d_x", 1, 0, 0, "exact"),
                 Symmetry("tau-translation exp(-t/50) d_t", 0, sympy.exp(-t / 50), 0, "exact"),
                 Symmetry("Galilean boost tau d_x + d_u", _TAU, 0, 1, "exact"),
@@ -453,21 +460,16 @@ EQUATIONS: MutableMapping[str, Equation] = _Registry(
                 ),
                 Symmetry("t-translation d_t (KdV's, not nKdV's)", 0, 1, 0, "control"),
                 *_controls(),
-            ),
-            **_sines(),
+            ],
+            solver_time=lambda t_: 50 * (math.exp(t_ / 50) - 1),
+            oversample=2,
         ),
-        "cKdV": Equation(
-            name="cKdV",
-            formula="u_t + u u_x + u_xxx + u / (2t + 2) = 0",
-            L=128.0,
-            T=100.0,
-            n_saved=250,
-            n_kept=140,
-            c=3.6310,
-            rhs=lambda t_, u_, u1, u2, u3, u4: -u_ * u1 - u3 - u_ / (2 * t_ + 2),
-            **_etdrk4(_kdv_linear, max_step=0.1),
-            decay=lambda s: -1.0 / (2 * s + 2),
-            symmetries=(
+        "cKdV": _on_kdv_domain(
+            "cKdV",
+            "u_t + u u_x + u_xxx + u / (2t + 2) = 0",
+            3.6310,
+            lambda t_, u_, u1, u2, u3, u4: -u_ * u1 - u3 - u_ / (2 * t_ + 2),
+            [
                 Symmetry("x-translation d_x", 1, 0, 0, "exact"),
                 Symmetry(
                     "cylindrical boost 2 sqrt(t+1) d_x + d_u / sqrt(t+1)",
@@ -479,8 +481,8 @@ EQUATIONS: MutableMapping[str, Equation] = _Registry(
                 Symmetry("scaling x d_x + 3(t+1) d_t - 2u d_u", x, 3 * (t + 1), -2 * u, "broken_by_domain"),
                 Symmetry("t-translation d_t", 0, 1, 0, "approximate"),
                 *_controls(),
-            ),
-            **_sines(),
+            ],
+            decay=lambda s: -1.0 / (2 * s + 2),
         ),
     }
 )

@@ -205,26 +205,17 @@ def check_oversample(oversample) -> int:
     return pdes._positive_int(oversample, "oversample")
 
 
-def solve_etdrk4(
-    equation: pdes.Equation,
-    u0: torch.Tensor,
-    times,
-    step: float | None = None,
-    progress=None,
-    oversample: int = 1,
-) -> torch.Tensor:
-    """Integrate u0 (B, nx) from t=0 and return u at `times` (physical), shape (B, len(times), nx).
+def _solve_etdrk4(equation: pdes.Equation, u0: torch.Tensor, times, step: float | None, progress, m: int):
+    """ETDRK4 from u0 (B, nx) at t=0 to u at `times`, (B, len(times), nx); see `solve`.
 
     Each interval between requested times (in solver time s) is crossed in ceil(ds/step) equal
-    steps; coefficients (with `parts.fold` folded in) are cached per step length. With
-    `oversample` m > 1 the solver works on the m-times finer grid (u0 refined by `refine_grid`,
-    exact for band-limited u0) and returns every m-th point, so that the 2/3 rule on the fine
-    grid keeps every mode of the returned one. `progress(n)` is called after each time. The steps
-    run without autograd: the result carries no gradient.
+    steps; coefficients (with `parts.fold` folded in) are cached per step length. With m > 1 the
+    solver works on the m-times finer grid (u0 refined by `refine_grid`, exact for band-limited u0)
+    and returns every m-th point, so that the 2/3 rule on the fine grid keeps every mode of the
+    returned one. The steps run without autograd: the result carries no gradient.
     """
     step = check_step(equation, equation.step if step is None else step)
     nx = check_grid(u0.shape[-1])
-    m = check_oversample(oversample)
     parts = SpectralParts(equation, m * nx, u0.device)
     out = torch.empty(u0.shape[0], len(times), nx, dtype=torch.float64, device=u0.device)
     cache: dict[float, tuple] = {}
@@ -284,12 +275,16 @@ def solve(
     progress=None,
     oversample: int = 1,
 ) -> torch.Tensor:
-    """u0 (B, nx) at t=0 -> u (B, len(times), nx) with the equation's solver (`oversample`: see
-    `solve_etdrk4`; the exact Cole-Hopf solution needs none and ignores it)."""
+    """u0 (B, nx) at t=0 -> u (B, len(times), nx) at the physical `times`, by the equation's method:
+    the exact Cole-Hopf solution (`solve_cole_hopf`) or ETDRK4 with `step` in solver time (None:
+    the equation's own step). `oversample` m > 1 makes ETDRK4 work on the m-times finer grid and
+    return every m-th point (the exact solution needs none and ignores it). `progress(n)` is
+    called after each time. A step, grid or oversample that is not accepted is a ValueError naming
+    it; a trajectory that blows up is a BlowUpError naming it and the time."""
+    m = check_oversample(oversample)
     if equation.method == "cole_hopf":
-        check_oversample(oversample)
         return solve_cole_hopf(equation, u0, times, progress)
-    return solve_etdrk4(equation, u0, times, step, progress, oversample)
+    return _solve_etdrk4(equation, u0, times, step, progress, m)
 
 
 def spectral_derivatives(u: torch.Tensor, L: float, order: int = 4) -> list[torch.Tensor]:
