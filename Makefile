@@ -115,10 +115,13 @@ report: $(STAMP) ## rewrite results/README.md from the results present
 
 LINTED := lib tests bench examples
 
-test: $(STAMP) ## lint and format check (ruff), then the test suite (unit tests and every notebook at smoke)
+# Test processes (pytest-xdist; each test file runs whole, in order, in one of them), one torch thread each.
+TEST_JOBS ?= 2
+
+test: $(STAMP) ## lint and format check (ruff), then the test suite (unit tests and every notebook at smoke) in TEST_JOBS processes
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
-	$(PY) -m pytest
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_JOBS) --dist loadfile
 
 format: $(STAMP) ## apply ruff's import order and formatting to the Python files
 	$(VENV)/bin/ruff check --select I --fix $(LINTED)
