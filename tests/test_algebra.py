@@ -1,5 +1,7 @@
 """symflow.algebra on fields whose Lie algebra is known exactly."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import sympy
@@ -119,6 +121,73 @@ def test_readout_of_a_mixed_noisy_kdv_span_gives_the_three_symmetries():
     got = {tuple(sympy.nsimplify(c, tolerance=1e-2, rational=True) for c in f) for f in ro["fields"]}
     assert got == {tuple(sympy.sympify(c) for c in f) for f in want}
     assert ro["library_fit"] > 0.999 and sum(ro["kept"]) == 4  # d_x, d_t and t d_x + d_u
+
+
+FIVE = ("KdV", "KS", "Burgers", "nKdV", "cKdV")
+
+
+def test_the_readout_library_is_one_list_for_every_equation_and_ignores_their_symmetries():
+    x = pdes.x
+    # in x / L (the data's period, the only thing the library reads from an equation) the same list
+    libraries = {
+        name: [str(expr.subs(x, x * pdes.get(name).L)) for _, expr in algebra.pde_library(pdes.get(name))]
+        for name in FIVE
+    }
+    assert all(library == libraries["KdV"] for library in libraries.values())
+    assert len(libraries["KdV"]) == 54 and len(set(libraries["KdV"])) == 54
+    for name in FIVE:  # an equation without registered symmetries gets the same library
+        eq = pdes.get(name)
+        assert algebra.pde_library(dataclasses.replace(eq, symmetries=())) == algebra.pde_library(eq)
+    functions = [str(f) for f in algebra.time_functions()]
+    assert functions[:5] == ["1/(t + 1)", "1/sqrt(t + 1)", "sqrt(t + 1)", "(t + 1)**(3/2)", "log(t + 1)"]
+    assert len(functions) == 5 + 2 * len(algebra.EXP_TIME_SCALES)
+
+
+def exact_span(name, kinds=("exact",), n=400):
+    eq, inner = pdes.get(name), points(n)
+    with torch.no_grad():
+        V = eq.known_fields(kinds=kinds)(inner.points)
+    return eq, inner, V
+
+
+@pytest.mark.parametrize(
+    "name, kinds",
+    [(name, ("exact",)) for name in FIVE] + [("cKdV", ("exact", "approximate"))],
+)
+def test_the_readout_of_every_exact_span_is_sparse_and_within_half_a_degree(name, kinds):
+    eq, inner, V = exact_span(name, kinds)
+    ro = algebra.pde_readout(eq, V, inner)
+    readout = [algebra.format_field(f) for f in ro["fields"]]
+    assert len(readout) == V.shape[-1] and max(ro["kept"]) <= 2 and ro["library_fit"] > 1 - 1e-9
+    # how close it gets, as reported and recomputed from the printed fields
+    R = algebra.readout_field(eq, ro["fields"])(inner.points)
+    assert ro["span_angle_deg"] < 0.5 and max(algebra.span_angles(R, V, inner)["principal"]) < 0.5
+    t = pdes.t
+    if name in ("KdV", "KS", "Burgers"):
+        assert sorted(readout) == ["d_t", "d_x", "t d_x + d_u"]
+    elif name == "nKdV":
+        # d_x, exp(-t/50) d_t and the boost as 50 exp(t/50) d_x + d_u = tau d_x + d_u + 50 d_x
+        assert sorted(readout) == ["50*exp(t/50) d_x + d_u", "d_x", "exp(-t/50) d_t"]
+        boost = next(f for f in ro["fields"] if f[2] != 0)
+        assert sympy.simplify(boost[0] - 50 * (sympy.exp(t / 50) - 1)) == 50 and boost[1:] == (0, 1)
+    else:
+        expected = ["2*sqrt(t + 1) d_x + 1/sqrt(t + 1) d_u", "d_x"] + (["d_t"] if "approximate" in kinds else [])
+        assert sorted(readout) == sorted(expected)
+
+
+def test_a_rate_off_the_librarys_grid_is_read_out_approximately_and_says_how_closely():
+    # nKdV's symmetries with T0 = 35 in place of 50 (35 is not on the 1-2-5 grid of exp(+-t/T0))
+    eq, inner, t = pdes.get("nKdV"), points(), pdes.t
+    fields = [(1, 0, 0), (0, sympy.exp(-t / 35), 0), (35 * (sympy.exp(t / 35) - 1), 0, 1)]
+    with torch.no_grad():
+        V = algebra.readout_field(eq, fields)(inner.points)
+    ro = algebra.pde_readout(eq, V, inner)
+    assert "35" not in " ".join(algebra.format_field(f) for f in ro["fields"])
+    assert 0.05 < ro["span_angle_deg"] < 1.0  # close, not exact
+    R = algebra.readout_field(eq, ro["fields"])(inner.points)
+    assert max(algebra.span_angles(R, V, inner)["principal"]) == pytest.approx(ro["span_angle_deg"], rel=1e-3)
+    with pytest.raises(ValueError, match="max_terms"):
+        algebra.pde_readout(eq, V, inner, max_terms=0)
 
 
 def test_span_angles_are_zero_for_the_same_span_and_ninety_for_orthogonal_fields():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from symflow import algebra, generators
+from symflow import algebra, generators, profiles
 from symflow.pde import pde_algebra, pde_learning, pdes
 from test_pde_learning import PARAMS, burgers_graphs
 
@@ -22,15 +22,15 @@ def test_the_exact_symmetries_read_as_themselves_with_their_exact_algebra():
     patches = graphs[:, :12]
     exact = BURGERS.known_fields(kinds=pde_algebra.KNOWN)  # d_x, d_t, t d_x + d_u
     untrained = pde_learning.new_field({**PARAMS, "n_generators": 4}, 1)
-    row, V = pde_algebra.run_summary(
-        BURGERS, exact, untrained, inner, patches, 3, 0.02, 2, {"threshold": 0.05, "digits": 3}
-    )
+    readout = profiles.get("quick", "generator_algebra")["readout"]  # notebook 06's settings
+    row, V = pde_algebra.run_summary(BURGERS, exact, untrained, inner, patches, 3, 0.02, 2, readout)
     assert V.n_generators == 3
     assert row["max_principal_angle_deg"] < 1e-4 and row["learned_in_known_max_deg"] < 1e-4
     assert row["max_principal_angle_untrained_deg"] > 1
     assert row["closure_max"] < 1e-8 and row["closure_untrained_max"] > 1e-3
     assert sorted(row["readout"].split(" ; ")) == ["d_t", "d_x", "t d_x + d_u"]
     assert row["readout_terms"] == 4 and row["readout_vs_known_max_angle_deg"] < 1e-4
+    assert row["readout_vs_learned_max_angle_deg"] < 1e-4
     # [d_t, t d_x + d_u] = d_x, computed from the fields and exactly from the readout
     assert row["constants_learned_vs_readout_rel"] < 1e-6
     assert math.isclose(row["validity_learned_mean"], row["validity_readout_mean"], rel_tol=1e-6)

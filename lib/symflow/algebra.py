@@ -15,7 +15,11 @@ normalised (x, t, u), periodic in x through the field itself).
     exact_structure(symmetries)    the constants of registered (sympy) fields, exactly, or None
                                    for brackets that leave their span
     span_angles(V, W, inner)       principal angles and both one-sided angles, in degrees
-    symbolic_readout(...)          a sparse basis of a learned span in a library of terms
+    symbolic_readout(...)          a sparse basis of a learned span in a small library of terms
+                                   (least squares and thresholding; the image readout)
+    sparse_readout(...)            the basis of fewest terms by sparse selection from a large
+                                   library (the PDE readout: pde_readout over pde_library, one
+                                   library for every equation)
     count_symmetries(validity)     how many learned generators the validity calls symmetries
 
 The closure residual of [V_a, V_b] is |[V_a, V_b] - P [V_a, V_b]| / (|J_ab| + |J_ba|), P the
@@ -220,17 +224,48 @@ def span_angles(V: torch.Tensor, W: torch.Tensor, inner: InnerProduct) -> dict:
 # Symbolic readout.
 
 
-def pde_library(equation: pdes.Equation, fourier: int = 1, degree: int = 2, extra_t=()) -> list[tuple[str, sympy.Expr]]:
-    """Candidate coefficient functions in physical (x, t, u), simplest first: t^i u^j (i + j <=
-    degree), then the same times cos/sin(2 pi m x / L) for m = 1..fourier (periodic in x), then
-    `extra_t` (sympy functions of t, e.g. the equation's own time-dependent coefficients)."""
+# Time scales T0 of the library's exponentials exp(+-t/T0): the 1-2-5 series from 1 to 200 time units.
+EXP_TIME_SCALES = (1, 2, 5, 10, 20, 50, 100, 200)
+# Exponents p of the library's powers (t + 1)^p (p = 1, 2 are polynomials, already in the library).
+TIME_POWERS = (sympy.Integer(-1), sympy.Rational(-1, 2), sympy.Rational(1, 2), sympy.Rational(3, 2))
+
+
+def time_functions() -> list[sympy.Expr]:
+    """The readout's elementary functions of t, the same for every equation: (t + 1)^p for p in
+    TIME_POWERS, log(t + 1), then exp(-t/T0) and exp(t/T0) for T0 in EXP_TIME_SCALES.
+
+    One list for every equation (KdV, KS, Burgers, nKdV, cKdV and any registered later), fixed
+    without reading any equation's symmetries, as the generic forms a time-dependent coefficient
+    takes: growth and decay, exp(+-t/T0) with T0 on the 1-2-5 series from 1 time unit (the order of
+    the registered PDEs' coefficients) to 200 (twice the longest simulated time; slower rates are
+    nearly polynomial over a kept window, faster ones a spike at its edge), and powers and the
+    logarithm of t + 1 (the shift 1 keeps them finite from t = 0, where the simulations start;
+    half-integer powers are those of self-similar variables). A generic grid still has to contain a
+    rate to read it exactly: it contains nKdV's T0 = 50 as it contains 20 and 100, and cKdV's
+    (t + 1)^(+-1/2) because its shift is 1; a rate or a shift off the grid (exp(-t/35),
+    (t + 3)^(1/2)) is read out only approximately, and `sparse_readout` says how closely (the angle
+    between its readout and the input span; tests/test_algebra.py shows both)."""
+    t = pdes.t
+    powers = [(t + 1) ** p for p in TIME_POWERS]
+    exponentials = [sympy.exp(sign * t / T0) for T0 in EXP_TIME_SCALES for sign in (-1, 1)]
+    return [*powers, sympy.log(t + 1), *exponentials]
+
+
+def pde_library(equation: pdes.Equation, fourier: int = 1, degree: int = 2) -> list[tuple[str, sympy.Expr]]:
+    """Candidate coefficient functions in physical (x, t, u), simplest first, one list for every
+    equation: t^i u^j (i + j <= degree), then cos/sin(2 pi m x / L) times 1, t, u for m = 1..fourier
+    (periodic in x: L is the data's period, the only thing read from `equation`), then each of
+    `time_functions()` times 1 and u. Nothing here depends on an equation's symmetries; with the
+    defaults that is 6 + 6 + 21 * 2 = 54 terms, 162 library fields with d_x, d_t, d_u: too many
+    (and, over a short time window, too collinear) for a least-squares readout, so `pde_readout`
+    selects sparsely (`sparse_readout`)."""
     x, t, u = X
     monomials = [t**i * u**j for total in range(degree + 1) for j in range(total + 1) for i in [total - j]]
     terms = list(monomials)
     for m in range(1, fourier + 1):
         for trig in (sympy.cos, sympy.sin):
             terms += [trig(2 * sympy.pi * m * x / equation.L) * e for e in monomials[:3]]
-    terms += list(extra_t)
+    terms += [f * e for f in time_functions() for e in (sympy.Integer(1), u)]
     return [(str(e), sympy.sympify(e)) for e in terms]
 
 
@@ -337,11 +372,153 @@ def symbolic_readout(
     return {"fields": fields, "library_fit": fit, "kept": kept, "pivots": pivots}
 
 
-def pde_readout(equation: pdes.Equation, V: torch.Tensor, inner: InnerProduct, extra_t=(), **kwargs) -> dict:
-    """`symbolic_readout` of PDE fields V (n, 3, k) in normalised coordinates, in physical units."""
+def _smallest_ratio(G: torch.Tensor, H: torch.Tensor, floor: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """For batches of small symmetric matrices G, H (B, s, s), G positive semi-definite: the
+    smallest ratio c^T H c / c^T G c over the directions c where G is not numerically singular
+    (G's eigenvalues below `floor` are left out), and its c (B, s) with c^T G c = 1. A batch whose
+    G is singular in every direction gets ratio inf."""
+    g, U = torch.linalg.eigh(G)
+    bad = g < floor
+    W = U / g.clamp_min(floor).sqrt()[..., None, :]
+    M = W.transpose(-1, -2) @ H @ W
+    M = M.masked_fill(bad[..., :, None] | bad[..., None, :], 0.0)
+    big = 1e300
+    M = M + torch.diag_embed(bad.to(M.dtype) * big)
+    lam, Y = torch.linalg.eigh(M)
+    c = (W @ Y[..., :1])[..., 0]
+    ratio = torch.where(lam[..., 0] >= big / 2, torch.full_like(lam[..., 0], math.inf), lam[..., 0].clamp_min(0.0))
+    return ratio, c
+
+
+def _extend(supports: torch.Tensor, m: int) -> torch.Tensor:
+    """Every support (B, s) with one more column of 0..m-1 not in it, sorted and without repeats."""
+    B, s = supports.shape
+    new = torch.cat([supports.repeat_interleave(m, 0), torch.arange(m).repeat(B)[:, None]], dim=1)
+    new = new[(new[:, :-1] != new[:, -1:]).all(1)]
+    return torch.unique(new.sort(dim=1).values, dim=0)
+
+
+def sparse_readout(
+    V: torch.Tensor,
+    inner: InnerProduct,
+    points_physical: torch.Tensor,
+    terms,
+    coords,
+    scales,
+    tolerance_deg: float = 0.5,
+    max_terms: int = 4,
+    digits: int = 3,
+    beam: int = 64,
+    floor: float = 1e-8,
+) -> dict:
+    """A basis of span{V_1..V_k} of library fields with as few terms as the span allows: the
+    readout of a large, ill-conditioned library (`pde_library`), by sparse selection instead of
+    least squares.
+
+    V (n, d, k): the fields at the inner product's points (field coordinates); points_physical
+    (n, d) the same points in the coordinates of the terms; scales (d,) the physical size of one
+    field unit per coordinate. The library fields are the terms times d_{coord}, each scaled to unit
+    norm under `inner`. The basis is chosen one field at a time. With C the fields chosen so far,
+    a candidate is a support S of library fields with the combination f = Phi_S c whose part new to
+    C, g = (1 - P_C) f, makes the smallest angle with span V (a generalized eigenvalue problem of
+    the Gram matrices restricted to S, so near-collinear library fields cost no accuracy: only
+    combinations with |g| below sqrt(floor) are left out, as not new). Every support of one and two
+    fields is tried; larger ones (up to `max_terms`) by a beam search: the `beam` best supports of
+    each size extended by every library field. The field taken is the one of the fewest terms whose
+    angle is within `tolerance_deg` of the best angle any candidate reaches (for exact fields in the
+    library the best is 0, and the sparsest exact field is taken; for a span the library cannot
+    hold exactly, the sparsest field about as close as any), ties to the smaller angle. Its terms
+    below 1e-6 of its largest (unit-norm) part are dropped, the rest scaled so that its earliest
+    term in library order has coefficient 1 and rounded to `digits` significant digits.
+
+    Returns {"fields": list of d-tuples of sympy expressions (physical components), "kept": number of
+    terms per field, "terms": the library fields of each (e.g. "exp(-t/50) d_t"), "angles_deg": the
+    angle of each field's new part to span V, "span_angle_deg": the largest principal angle between
+    the span of the rounded readout fields and span V (how close the readout gets), "library_fit":
+    fraction of |V| the whole library explains (least squares)}.
+    """
+    n, d, k = V.shape
+    if isinstance(max_terms, bool) or not isinstance(max_terms, int) or max_terms < 1:
+        raise ValueError(f"max_terms must be a positive integer; got {max_terms!r}")
+    if not 0 <= tolerance_deg < 90:
+        raise ValueError(f"tolerance_deg must lie in [0, 90); got {tolerance_deg!r}")
+    Phi = _library_matrix(terms, coords, points_physical, scales)  # (n, d, m)
+    MP, MV = _weighted(Phi, inner), _weighted(V, inner)
+    col_norm = MP.norm(dim=0).clamp_min(1e-300)
+    A = MP / col_norm  # unit library fields
+    m, T = A.shape[1], len(terms)
+    fit = float((metrics._orthonormal_basis(A, rtol=1e-12).T @ MV).norm() / MV.norm())
+    QV = metrics._orthonormal_basis(MV)
+    outside = A - QV @ (QV.T @ A)
+    H = outside.T @ outside  # |(1 - P_V) f|^2 as a quadratic form in the coefficients
+    chosen = torch.zeros(m, 0, dtype=torch.float64)
+    fields, kept, names, angles = [], [], [], []
+    for _ in range(k):
+        if chosen.shape[1]:
+            QC = metrics._orthonormal_basis(A @ chosen)
+            new = A - QC @ (QC.T @ A)
+        else:
+            new = A
+        G = new.T @ new  # |(1 - P_C) f|^2
+        found = []  # (size, ratio, support, c) of every candidate tried
+        supports = torch.arange(m)[:, None]
+        for size in range(1, max_terms + 1):
+            if size == 2:
+                supports = torch.combinations(torch.arange(m), 2)
+            elif size > 2:
+                best = found[-1][1].argsort()[:beam]
+                supports = _extend(found[-1][2][best], m)
+            idx = supports[:, :, None], supports[:, None, :]
+            ratio, c = _smallest_ratio(G[idx], H[idx], floor)
+            found.append((size, ratio, supports, c))
+        best_all = min(float(r.min()) for _, r, _, _ in found)
+        if not math.isfinite(best_all):
+            break  # no library field adds a direction
+        limit = math.sin(min(math.asin(min(math.sqrt(best_all), 1.0)) + math.radians(tolerance_deg), math.pi / 2))
+        _, ratio, supports, c = next(entry for entry in found if float(entry[1].min()) <= max(limit**2, best_all))
+        j = int(ratio.argmin())
+        coef = torch.zeros(m, dtype=torch.float64)
+        coef[supports[j]] = c[j]
+        chosen = torch.cat([chosen, coef[:, None]], dim=1)
+        angles.append(math.degrees(math.asin(min(math.sqrt(float(ratio[j])), 1.0))))
+        # the field in the terms' units (terms below 1e-6 of its largest unit-norm part dropped),
+        # its earliest term (by term, then coordinate) set to 1
+        support = [col for col in supports[j].tolist() if abs(coef[col]) > 1e-6 * coef.abs().max()]
+        support.sort(key=lambda col: (col % T, col // T))
+        coef = coef / col_norm
+        coef = coef / coef[support[0]]
+        coef[[col for col in range(m) if col not in support]] = 0.0
+        comps = [sympy.Integer(0)] * d
+        for col in support:
+            value = float(f"{float(coef[col]):.{digits}g}")
+            coef[col] = value
+            if value != 0.0:
+                number = sympy.Integer(int(value)) if value == int(value) else sympy.Float(value, digits)
+                comps[col // T] += number * terms[col % T][1]
+        fields.append(tuple(comps))
+        kept.append(len(support))
+        names.append([f"{terms[col % T][0]} d_{coords[col // T]}" for col in support])
+        chosen[:, -1] = coef * col_norm  # the rounded field, for the span angle below
+    span_angle = math.nan
+    if chosen.shape[1]:
+        cos = torch.linalg.svdvals(QV.T @ metrics._orthonormal_basis(A @ chosen)).clamp(max=1.0)
+        span_angle = math.degrees(float(torch.arccos(cos.min())))
+    return {
+        "fields": fields,
+        "kept": kept,
+        "terms": names,
+        "angles_deg": angles,
+        "span_angle_deg": span_angle,
+        "library_fit": fit,
+    }
+
+
+def pde_readout(equation: pdes.Equation, V: torch.Tensor, inner: InnerProduct, **kwargs) -> dict:
+    """`sparse_readout` of PDE fields V (n, 3, k) in normalised coordinates over `pde_library`
+    (the same library for every equation), in physical units."""
     z = inner.points.to(torch.float64)
     physical = torch.stack(equation.denormalise(z[:, 0], z[:, 1], z[:, 2]), dim=-1)
-    return symbolic_readout(V, inner, physical, pde_library(equation, extra_t=extra_t), X, equation.scales, **kwargs)
+    return sparse_readout(V, inner, physical, pde_library(equation), X, equation.scales, **kwargs)
 
 
 def readout_field(equation: pdes.Equation, fields: list[tuple], names=None) -> FunctionField:

@@ -323,19 +323,19 @@ _SETTINGS["image_augmentation"] = {
 
 # notebook 06: the algebra of the learned generators (symflow.algebra). n_span: how many leading
 # generators form the learned span; s: the flow time of the validity re-scores (notebook 02's
-# acceptance s); readout: sparse-basis threshold (relative coefficient) and significant digits;
-# extra_t: time functions added to the readout's library per equation (an equation missing there
-# gets none), those of the known symmetries of nKdV and cKdV (so for them the readout is a
-# consistency check).
+# acceptance s); readout: significant digits of both readouts; tolerance_deg and max_terms: the PDE
+# readout's (`algebra.sparse_readout` over `algebra.pde_library`, one library for every equation:
+# the sparsest field within tolerance_deg of the best angle to the learned span, of at most
+# max_terms terms); threshold: the image readout's relative coefficient threshold
+# (`algebra.symbolic_readout`).
 _SETTINGS["generator_algebra"] = {
     "quick": {
         "equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"],
         "n_span": 3,
         "s": 0.1,
-        "readout": {"threshold": 0.05, "digits": 3},
-        "extra_t": {"nKdV": ["exp(-t/50)", "exp(t/50)"], "cKdV": ["sqrt(t + 1)", "1/sqrt(t + 1)"]},
+        "readout": {"threshold": 0.05, "digits": 3, "tolerance_deg": 0.5, "max_terms": 4},
     },
-    "smoke": {"equations": ["KdV"], "extra_t": Replace({})},
+    "smoke": {"equations": ["KdV"]},
     "paper": {},
 }
 

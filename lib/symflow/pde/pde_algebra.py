@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import sympy
 import torch
 
 from .. import algebra, generators
@@ -22,11 +21,6 @@ from . import pde_graphs, pde_learning, pdes
 
 # The known span of notebook 06: the exact symmetries and the approximate ones (cKdV's t-translation).
 KNOWN = ("exact", "approximate")
-
-
-def extra_time_functions(expressions: list[str]) -> list[sympy.Expr]:
-    """The readout's extra time functions (strings in t, e.g. "sqrt(t + 1)") as sympy expressions."""
-    return [sympy.sympify(e, locals={"t": pdes.t}) for e in expressions]
 
 
 def run_summary(
@@ -39,24 +33,26 @@ def run_summary(
     s: float,
     steps: int,
     readout: dict,
-    extra_t=(),
 ) -> tuple[dict, Field]:
     """One learned run against its equation's known span (KNOWN kinds), with its untrained twin.
 
     field, untrained: the learned and untrained generator fields (any dtype; evaluated in float64
     at unit norms under `inner`); patches: the test patches of `pde_learning.evaluation_set`;
     n_span: how many leading generators form the learned span; s, steps: flow time and RK4 steps
-    of the validity re-scores; readout: {"threshold", "digits"} of `algebra.symbolic_readout`;
-    extra_t: extra time functions of the readout's library (sympy).
+    of the validity re-scores; readout: the settings of `algebra.pde_readout` among "tolerance_deg",
+    "max_terms" and "digits" (others, such as the image readout's "threshold", are ignored; a
+    missing one takes its default). The readout's library is `algebra.pde_library`, the same for
+    every equation: nothing of the equation's known symmetries enters it.
 
     Returns (row, V): V the unit-norm learned field; row the columns of notebook 06's summary:
     the largest principal angle and the largest one-way angles in degrees (known in learned,
     learned in known; learned and untrained), the closure of the span (bracket parts outside
     it, relative to the largest bracket; the largest per pair), the readout (its fields joined
-    by " ; ", its number of terms, its library fit, its largest principal angle to the known
-    span), constants_learned_vs_readout_rel (the learned structure constants moved to the
-    readout's unit basis against the readout's exact ones, relative to the largest exact one;
-    NaN when the readout's brackets are not constant-coefficient combinations of its fields)
+    by " ; ", its number of terms, its library fit, its largest principal angle to the learned
+    span (how close a sparse readout gets) and to the known span),
+    constants_learned_vs_readout_rel (the learned structure constants moved to the readout's unit
+    basis against the readout's exact ones, relative to the largest exact one; NaN when the
+    readout's brackets are not constant-coefficient combinations of its fields)
     and the mean validity at s of the learned V1..V_n_span and of the readout's unit fields.
     """
     eq = pdes.get(equation) if isinstance(equation, str) else equation
@@ -69,7 +65,7 @@ def run_summary(
     angles, angles0 = algebra.span_angles(learned, known, inner), algebra.span_angles(untrained_values, known, inner)
     st, st0 = algebra.structure(V, inner, k), algebra.structure(V0, inner, k)
     ro = algebra.pde_readout(
-        eq, learned, inner, extra_t=extra_t, threshold=readout["threshold"], digits=readout["digits"]
+        eq, learned, inner, **{key: readout[key] for key in ("tolerance_deg", "max_terms", "digits") if key in readout}
     )
     R = algebra.readout_field(eq, ro["fields"])
     with torch.no_grad():
@@ -89,6 +85,7 @@ def run_summary(
         "readout": " ; ".join(algebra.format_field(f) for f in ro["fields"]),
         "readout_terms": sum(ro["kept"]),
         "library_fit": ro["library_fit"],
+        "readout_vs_learned_max_angle_deg": ro["span_angle_deg"],
         "readout_vs_known_max_angle_deg": max(algebra.span_angles(R_values, known, inner)["principal"]),
         "constants_learned_vs_readout_rel": readout_constants_error(st["C"], learned, R_values, ro["fields"], inner),
         "validity_learned_mean": float(v_learned.mean()),
