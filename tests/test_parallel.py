@@ -20,11 +20,14 @@ from symflow.pde import pde_learning
 
 def square_and_log(k: int, log=print) -> int:
     log(f"job {k} ran")
-    # Known defect of map_jobs, to be fixed with the next full rerun: its last drain runs before
-    # the pool shuts down, so a line still in a worker's queue feeder thread when the job's result
-    # arrives is lost (seen under CPU contention). The pause lets the feeder thread send the line,
-    # so that this test checks the forwarding itself.
-    time.sleep(0.1)
+    return k * k
+
+
+def log_lines_and_square(k: int, log=print) -> int:
+    """Logs three lines, the last one just before returning (the line most likely to be still in the
+    worker's queue feeder thread when the result reaches the caller)."""
+    for part in ("started", "working", "done"):
+        log(f"job {k} {part}")
     return k * k
 
 
@@ -34,11 +37,12 @@ def fail_on_two(k: int, log=print) -> int:
     return k
 
 
-def test_map_jobs_gives_results_in_order_and_forwards_the_log():
+def test_map_jobs_gives_results_in_order_and_forwards_every_log_line():
     lines: list[str] = []
-    results = parallel.map_jobs(square_and_log, [(k,) for k in range(5)], workers=2, log=lines.append, threads=2)
-    assert results == [0, 1, 4, 9, 16]
-    assert sorted(lines) == [f"job {k} ran" for k in range(5)]
+    jobs = [(k,) for k in range(8)]
+    results = parallel.map_jobs(log_lines_and_square, jobs, workers=2, log=lines.append, threads=2)
+    assert results == [k * k for k in range(8)]
+    assert sorted(lines) == sorted(f"job {k} {part}" for k in range(8) for part in ("started", "working", "done"))
 
 
 def torch_threads(k: int, log=print) -> int:
@@ -96,6 +100,23 @@ def test_map_jobs_with_one_worker_runs_here():
 def test_an_error_in_a_worker_is_raised_in_the_caller():
     with pytest.raises(ArithmeticError, match="job 2 failed on purpose"):
         parallel.map_jobs(fail_on_two, [(1,), (2,), (3,)], workers=2, threads=2)
+
+
+def fail_or_log_a_lot(k: int, log=print) -> int:
+    """Job 0 fails at once; the others then log 300 KB, more than a pipe holds."""
+    if k == 0:
+        raise ArithmeticError("job 0 failed on purpose")
+    time.sleep(0.5)
+    for i in range(3000):
+        log(f"job {k} line {i:04d} " + "x" * 90)
+    return k
+
+
+def test_the_lines_of_jobs_still_running_when_another_fails_all_arrive():
+    lines: list[str] = []
+    with pytest.raises(ArithmeticError, match="job 0 failed on purpose"):
+        parallel.map_jobs(fail_or_log_a_lot, [(0,), (1,)], workers=2, log=lines.append, threads=2)
+    assert [line[:15] for line in lines] == [f"job 1 line {i:04d}" for i in range(3000)]
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])

@@ -131,3 +131,16 @@ def test_no_run_executes_the_modules_that_status_ignores():
             name.strip() for line in re.findall(r"from symflow import ([\w, ]+)", source) for name in line.split(",")
         }
         assert not [m for m in outside if m in source or m.rsplit(".", 1)[1] in imported], notebook.name
+
+
+def test_records_with_and_without_a_start_time_are_read_alike(tmp_path):
+    """`started_utc` (new) is one more key of a record; records written before it are still read."""
+    folder = tmp_path / "02_pde_symmetries" / "quick"
+    folder.mkdir(parents=True)
+    old = {**_record(_head()), "finished_utc": "2025-01-01T12:00:00+00:00"}
+    new = {**old, "started_utc": "2025-01-01T11:00:00+00:00"}
+    (folder / "provenance.json").write_text(json.dumps(old))
+    (folder / "provenance_seed1.json").write_text(json.dumps(new))
+    assert status.check_run(old, "02_pde_symmetries") == status.check_run(new, "02_pde_symmetries") == []
+    table = status.status("quick", tmp_path)
+    assert table[["run", "status"]].values.tolist() == [["default", "current"], ["seed1", "current"]]

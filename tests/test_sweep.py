@@ -98,6 +98,20 @@ def test_bad_input_names_the_parameter_and_the_accepted_values(capsys):
         assert exit.value.code == 2 and said in capsys.readouterr().err
 
 
+def test_every_evidence_run_passes_the_runners_parameter_check_and_an_unknown_one_stops_the_sweep(capsys, monkeypatch):
+    """The runs the sweep hands the runner have only parameters their notebooks have; a run with one
+    they lack stops `symflow.sweep` with the runner's message before a cluster starts."""
+    for run in sweep.evidence_runs("quick"):
+        runner.check_parameters(run.notebook, run.parameters, run.profile)
+    bad = (("02_pde_symmetries", "generators6", {"equations": ["KdV2"], "overrides": {}}),)
+    monkeypatch.setattr(sweep, "SINGLE_RUNS", bad)
+    with pytest.raises(SystemExit) as exit:
+        sweep.parse(["--notebooks", "02_pde_symmetries", "--seeds"])
+    said = capsys.readouterr().err
+    assert exit.value.code == 2 and "02_pde_symmetries has no parameter 'equations'" in said
+    assert "its parameters are: profile, device, output_dir, overrides, subfolder" in said
+
+
 @pytest.mark.notebook
 def test_two_workers_run_two_notebooks_and_report_a_failed_run(tmp_path, monkeypatch):
     """Three tasks on a two-worker LocalCluster at smoke: a run with an unknown setting fails and is

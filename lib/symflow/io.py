@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -27,6 +28,37 @@ DATA = REPO / "data"
 def results_root() -> Path:
     """Where results go: `results/` in the repository, or $SYMFLOW_RESULTS (the tests use a temporary one)."""
     return Path(os.environ.get("SYMFLOW_RESULTS", REPO / "results"))
+
+
+def repo_relative(path: str | os.PathLike) -> str:
+    """`path` as recorded in results: an absolute path inside the repository (as given or with its
+    links resolved) becomes its POSIX path relative to the repository root ("." for the root); any
+    other path (relative, or outside the repository) is returned unchanged, as a string."""
+    path = Path(path)
+    if not path.is_absolute():
+        return str(path)
+    for candidate in (Path(os.path.abspath(path)), path.resolve()):
+        if candidate.is_relative_to(REPO):
+            return candidate.relative_to(REPO).as_posix()
+    return str(path)
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The command that started this process, for a provenance record: `argv` (default
+    `sys.argv`) shell-quoted, its first item written as `python -m <module>` when the process runs
+    a module with `python -m`, else as `python <script>`, and every absolute path inside the
+    repository among the items made relative to it (`repo_relative`); outside the repository an
+    absolute path stays as it is."""
+    argv = list(sys.argv if argv is None else argv)
+    if not argv:
+        return ""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if argv == sys.argv and spec is not None and spec.name:
+        program = ["python", "-m", spec.name.removesuffix(".__main__")]
+    else:
+        program = ["python", repo_relative(argv[0]) if os.path.isabs(argv[0]) else argv[0]]
+    rest = [repo_relative(a) if os.path.isabs(a) else a for a in argv[1:]]
+    return shlex.join(program + rest)
 
 
 # Packages whose versions go into every provenance file.
@@ -356,16 +388,25 @@ def provenance(
     settings: dict | None = None,
     inputs: dict[str, str] | None = None,
     dirty_files: list[str] | None = None,
+    started_utc: datetime.datetime | None = None,
+    command: str | None = None,
 ) -> dict:
-    """The provenance record written beside every result: what ran, where, with what, how long.
+    """The provenance record written beside every result: what ran, where, with what, when, how long.
 
     git_commit is the commit the run started from (`commit_at_start`, read by the caller before
     the run; else HEAD now); git_commit_at_end is HEAD when the record is written, so that a
     commit made while the run went on is visible as a difference between the two. settings: the
     resolved settings the run used; inputs: {file: SHA-256} of every input it read (`note_input`);
     dirty_files: `uncommitted_code()` when the run started (read by the caller; else now).
+    started_utc, finished_utc: when the run began (`started_utc`, a timezone-aware datetime; else
+    the time of writing less `wall_time_s`) and when the record is written, both ISO 8601 in UTC to
+    the second (e.g. "2025-01-31T12:00:00+00:00"). command: the command that ran (else
+    `command_line()`); it names no absolute path inside the repository.
     """
     now = git_commit()
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    if started_utc is None:
+        started_utc = finished - datetime.timedelta(seconds=float(wall_time_s))
     return {
         "git_commit": commit_at_start or now,
         "git_commit_at_end": now,
@@ -377,6 +418,14 @@ def provenance(
         "packages": package_versions(),
         "wall_time_s": round(float(wall_time_s), 2),
         "device": device_description(device),
-        "command": " ".join(sys.argv),
-        "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": command_line() if command is None else command,
+        "started_utc": _utc(started_utc),
+        "finished_utc": _utc(finished),
     }
+
+
+def _utc(moment: datetime.datetime) -> str:
+    """A timezone-aware datetime as ISO 8601 in UTC to the second; a naive one is an error."""
+    if moment.tzinfo is None:
+        raise ValueError(f"times in provenance must be timezone-aware; got {moment!r}")
+    return moment.astimezone(datetime.timezone.utc).isoformat(timespec="seconds")

@@ -11,11 +11,13 @@ worker runs with `threads // workers` torch threads.
 
 Contract of `fn`: a function importable by name (module level; the workers are started by
 "spawn", which imports it afresh), called as fn(*job, log=callable) where `log(str)` prints the
-line in the caller; its result must pickle (plain Python, numpy, pandas, bytes). An exception in
-a job is raised in the caller after the running jobs finish; jobs not yet started are cancelled.
-The workers import `profiles.extra_modules()` first, so equations a user registered in a module
-of their own are known there too. A worker whose caller has died (killed, so that the pool could
-not shut it down) exits within `PARENT_CHECK_SECONDS` instead of computing on for nobody.
+line in the caller (every line a job logs has been passed to the caller's `log`, in the caller's
+thread, by the time map_jobs returns or raises); its result must pickle (plain Python, numpy,
+pandas, bytes). An exception in a job is raised in the caller after the running jobs finish;
+jobs not yet started are cancelled. The workers import `profiles.extra_modules()` first, so
+equations a user registered in a module of their own are known there too. A worker whose caller
+has died (killed, so that the pool could not shut it down) exits within `PARENT_CHECK_SECONDS`
+instead of computing on for nobody.
 """
 
 from __future__ import annotations
@@ -83,12 +85,32 @@ def _call(fn: Callable, job: tuple):
 
 
 def _drain(log_queue, log) -> None:
+    """Forward every line that can be read from `log_queue` now, without waiting."""
     while True:
         try:
             line = log_queue.get_nowait()
         except queue_module.Empty:
             return
         log(line)
+
+
+def _shut_down(pool: ProcessPoolExecutor, log_queue, log) -> None:
+    """Shut `pool` down, waiting for its running jobs and for its workers to exit, forwarding their
+    lines meanwhile; then forward the last ones.
+
+    A worker's `log_queue.put` hands the line to the queue's feeder thread, which may still hold it
+    when the job's result has reached the caller; a worker process joins its feeder thread before
+    it exits, so once every worker has exited each line it logged is in the queue's pipe, and the
+    final drain reads them all. The shutdown runs in a helper thread while this thread forwards
+    lines (so `log` is always called from the caller's thread), so that a worker whose feeder
+    waits on a full pipe is never left waiting for a reader that waits for it to exit.
+    """
+    closer = threading.Thread(target=pool.shutdown, kwargs={"wait": True}, name="map_jobs-shutdown", daemon=True)
+    closer.start()
+    while closer.is_alive():
+        closer.join(0.1)
+        _drain(log_queue, log)
+    _drain(log_queue, log)
 
 
 def map_jobs(fn: Callable, jobs: Sequence[tuple], workers: int, log=print, threads: int | None = None) -> list:
@@ -108,12 +130,13 @@ def map_jobs(fn: Callable, jobs: Sequence[tuple], workers: int, log=print, threa
     context = multiprocessing.get_context("spawn")
     log_queue = context.Queue()
     each = max(1, _threads(threads) // started)
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=started,
         mp_context=context,
         initializer=_start_worker,
         initargs=(log_queue, each, profiles.extra_modules(), os.getpid()),
-    ) as pool:
+    )
+    try:
         futures = [pool.submit(_call, fn, job) for job in jobs]
         pending = set(futures)
         while pending:
@@ -122,9 +145,9 @@ def map_jobs(fn: Callable, jobs: Sequence[tuple], workers: int, log=print, threa
             if any(f.exception() is not None for f in done):
                 for f in pending:
                     f.cancel()
-                wait(pending)
                 break
-        _drain(log_queue, log)
+    finally:
+        _shut_down(pool, log_queue, log)
     failed = [f for f in futures if not f.cancelled() and f.exception() is not None]
     if failed:
         raise failed[0].exception()

@@ -4,7 +4,14 @@
     python -m symflow.runner 04_image_symmetries --profile quick --tag seed1 -p 'overrides={"seed": 1}'
 
 The notebook runs with its working directory at the repository root and receives the parameters
-`profile`, `device` and `output_dir` (plus any `-p key=value`). It writes into a private
+`profile`, `device` and `output_dir` (plus any `-p key=value`). Every parameter passed must be one
+of the notebook's (its cell tagged `parameters`): an unknown one is an error naming it and listing
+the notebook's, raised before anything runs or is written (`check_parameters`). Paths the run
+records are relative to the repository root where they lie inside it: the `output_dir` and any
+other absolute path given as a parameter, the executed notebook's papermill metadata, the
+notebook's view of the results folder ($SYMFLOW_RESULTS in its kernel), and the provenance's
+`command` (`command_line`); paths outside the repository (e.g. a temporary results folder) stay
+absolute. It writes into a private
 `results/<notebook>/<profile>[.<tag>].partial/` folder; only when it finishes are that folder's
 files moved into `results/<notebook>/<profile>/` (same names replaced, others kept), with the
 executed notebook `<notebook>[_<tag>].ipynb` (and its HTML export with `--html`; `make site`
@@ -21,7 +28,9 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import datetime
 import os
+import shlex
 import shutil
 import time
 from pathlib import Path
@@ -123,6 +132,104 @@ def combine_seed_tables(notebook: str, profile: str, root: Path | None = None) -
     return written
 
 
+def _source(notebook: str) -> Path:
+    """`notebooks/<notebook>.ipynb`; a ValueError listing the notebooks when there is none."""
+    source = NOTEBOOKS / f"{notebook}.ipynb"
+    if not source.exists():
+        known = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+        raise ValueError(f"notebook must be one of {known}; got {notebook!r}")
+    return source
+
+
+def notebook_parameters(notebook: str) -> list[str]:
+    """The names of `notebook`'s parameters, in the order of its cell tagged `parameters` (read by
+    papermill without starting a kernel; [] when it has no such cell). Raises ValueError for an
+    unknown notebook."""
+    import papermill as pm
+
+    return list(pm.inspect_notebook(str(_source(notebook))))
+
+
+class UnknownParameterError(ValueError):
+    """A parameter given to a notebook that the notebook does not have."""
+
+
+def check_parameters(notebook: str, parameters: dict, profile: str = "quick") -> None:
+    """Raise UnknownParameterError when a key of `parameters` is not one of `notebook_parameters`:
+    its message names every unknown key and lists the notebook's parameters, and for a key that is
+    a setting of the notebook's settings entry at `profile` it says to pass it in `overrides`.
+    Nothing is run or written. Raises ValueError for an unknown notebook."""
+    valid = notebook_parameters(notebook)
+    unknown = [key for key in parameters if key not in valid]
+    if not unknown:
+        return
+    names = ", ".join(repr(key) for key in unknown)
+    message = (
+        f"{notebook} has no parameter{'s' if len(unknown) > 1 else ''} {names}; "
+        f"its parameters are: {', '.join(valid) if valid else '(none: it has no cell tagged parameters)'}"
+    )
+    experiment = NOTEBOOK_SETTINGS.get(notebook)
+    if experiment and "overrides" in valid:
+        settings = [key for key in unknown if key in profiles.get(profiles.check_profile(profile), experiment)]
+        if settings:
+            example = ", ".join(f'"{key}": ...' for key in settings)
+            message += (
+                f". {', '.join(settings)} {'is a setting' if len(settings) == 1 else 'are settings'} of "
+                f"{experiment!r}: pass {'it' if len(settings) == 1 else 'them'} as -p 'overrides={{{example}}}'"
+            )
+    raise UnknownParameterError(message)
+
+
+def _relative_parameters(parameters: dict) -> dict:
+    """`parameters` with every string value that is an absolute path inside the repository made
+    relative to it (`io.repo_relative`; the notebook runs there)."""
+    return {k: io.repo_relative(v) if isinstance(v, str) and os.path.isabs(v) else v for k, v in parameters.items()}
+
+
+def command_line(
+    notebook: str,
+    profile: str,
+    device: str = "cpu",
+    parameters: dict | None = None,
+    tag: str | None = None,
+    html: bool = False,
+) -> str:
+    """The shell command that repeats a `run_notebook` call, as its provenance records it:
+    `python -m symflow.runner <notebook> --profile <profile> --device <device> [--tag <tag>]
+    [--html] [-p key=value]...`, shell-quoted, from the repository root; each value reads back as
+    the one given (`_literal`)."""
+    args = ["python", "-m", "symflow.runner", notebook, "--profile", profile, "--device", device]
+    if tag:
+        args += ["--tag", tag]
+    if html:
+        args.append("--html")
+    for key, value in (parameters or {}).items():
+        args += ["-p", f"{key}={_literal(key, value)}"]
+    return shlex.join(args)
+
+
+def _literal(key: str, value) -> str:
+    """How `-p key=...` gives `value` (read back by `_parse_parameter`): a string that is no Python
+    literal as it is, anything else as its repr, with double quotes where that needs no escapes."""
+    if isinstance(value, str) and _parse_parameter(f"{key}={value}")[1] == value:
+        return value
+    text = repr(value)
+    return text.replace("'", '"') if '"' not in text else text
+
+
+def _relative_metadata(executed: Path) -> None:
+    """Rewrite the executed notebook's papermill metadata `input_path` and `output_path` relative
+    to the repository (`io.repo_relative`), atomically."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if meta.get(key):
+            meta[key] = io.repo_relative(meta[key])
+    io.write_text(executed, nbformat.writes(nb))
+
+
 def run_notebook(
     notebook: str,
     profile: str,
@@ -135,18 +242,20 @@ def run_notebook(
     """Execute `notebooks/<notebook>.ipynb` and return its final results folder.
 
     With `html`, an HTML export `<notebook>[_<tag>].html` is written beside the executed notebook.
+    Before anything runs or is written: ValueError for an unknown profile or notebook,
+    UnknownParameterError (a ValueError) for a parameter the notebook does not have
+    (`check_parameters`), and ValueError for unknown or mistyped `overrides`.
     """
     import papermill as pm
 
     profiles.check_profile(profile)
-    source = NOTEBOOKS / f"{notebook}.ipynb"
-    if not source.exists():
-        known = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-        raise ValueError(f"notebook must be one of {known}; got {notebook!r}")
+    source = _source(notebook)
+    parameters = _relative_parameters(parameters or {})
+    check_parameters(notebook, {"profile": profile, "device": device, "output_dir": None, **parameters}, profile)
     final = output_dir(notebook, profile)
     suffix = f"_{tag}" if tag else ""
     partial = final.with_name(f"{profile}.{tag}.partial" if tag else f"{profile}.partial")
-    params = {"profile": profile, "device": device, "output_dir": str(partial), **(parameters or {})}
+    params = {"profile": profile, "device": device, "output_dir": io.repo_relative(partial.absolute()), **parameters}
     executed = partial / f"{notebook}{suffix}.ipynb"
     experiment = NOTEBOOK_SETTINGS.get(notebook)
     # unknown or mistyped overrides fail here, before any folder is made or kernel started
@@ -154,9 +263,14 @@ def run_notebook(
     partial.mkdir(parents=True, exist_ok=True)
     inputs_log = partial / f".inputs{suffix}"
     inputs_log.unlink(missing_ok=True)
+    started_utc = datetime.datetime.now(datetime.timezone.utc)
     start, dirty = time.time(), io.uncommitted_code()
     commit = io.git_commit(dirty)
-    with _environment(io.INPUTS_LOG, str(inputs_log)):
+    # the kernel runs at the repository root and sees the results folder relative to it
+    with (
+        _environment(io.INPUTS_LOG, str(inputs_log)),
+        _environment("SYMFLOW_RESULTS", io.repo_relative(io.results_root().absolute())),
+    ):
         pm.execute_notebook(
             str(source),
             str(executed),
@@ -167,6 +281,7 @@ def run_notebook(
             log_output=progress,
         )
     wall = time.time() - start
+    _relative_metadata(executed)
     read = inputs_log.read_text().split() if inputs_log.exists() else []
     inputs_log.unlink(missing_ok=True)
     written = {p.resolve() for p in partial.rglob("*")}
@@ -182,6 +297,8 @@ def run_notebook(
             settings=settings,
             inputs=inputs,
             dirty_files=dirty,
+            started_utc=started_utc,
+            command=command_line(notebook, profile, device, parameters, tag, html),
         ),
     )
     if html:
@@ -226,11 +343,17 @@ def main(argv=None) -> None:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parameters = dict(_parse_parameter(p) for p in args.params)
+    try:  # an unknown profile, notebook or parameter: a usage error, before anything runs
+        profiles.check_profile(args.profile)
+        check_parameters(args.notebook, parameters, args.profile)
+    except ValueError as error:
+        parser.error(str(error))
     out = run_notebook(
         args.notebook,
         args.profile,
         args.device,
-        dict(_parse_parameter(p) for p in args.params),
+        parameters,
         args.tag,
         html=args.html,
         progress=not args.quiet,

@@ -8,7 +8,8 @@ notebook 02 with six generators and notebook 03's full sweep); the Makefile's `m
 evidence-list` prints its own list and the tests check that the two agree. Each run is one task
 that starts `python -m symflow.runner` as a subprocess with exactly the arguments `make evidence`
 gives it, so it writes into its own `.partial` folder and the runner merges it into
-`results/<notebook>/<profile>/` as through make.
+`results/<notebook>/<profile>/` as through make; the runner's checks apply to it (an unknown
+notebook parameter is an error, `runner.check_parameters`, which `parse` also applies up front).
 
 Without `--scheduler` the tasks go to a `LocalCluster` of `--workers` single-threaded worker
 processes (default: one per core), each run with OMP_NUM_THREADS = cores // workers. With
@@ -305,7 +306,8 @@ def exit_status(outcomes: list[Outcome]) -> int:
 
 def parse(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace, list[Run]]:
     """The command line's parser, options and runs (`evidence_runs`); bad options exit with status 2
-    and a message naming the option and its accepted values."""
+    and a message naming the option and its accepted values, and so does a run with a parameter
+    its notebook does not have (`runner.check_parameters`, the check every runner makes)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick", help=f"one of {profiles.PROFILES}")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:0, ...")
@@ -331,6 +333,8 @@ def parse(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace, list[
             parser.error(f"--{name} must be a positive integer; got {getattr(args, name)}")
     try:
         runs = evidence_runs(args.profile, args.device, args.notebooks, args.seeds)
+        for run in runs:  # each run's runner checks this too; here it fails before a cluster starts
+            runner.check_parameters(run.notebook, run.parameters, run.profile)
     except ValueError as error:
         parser.error(str(error))
     return parser, args, runs
