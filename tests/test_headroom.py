@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import re
 import warnings
 
 import pytest
@@ -28,6 +29,7 @@ def test_accurate_kdv_data_pass_without_warning(kdv):
         "equation",
         "patches",
         "rows",
+        "s",
         "floor",
         "worst_patch_floor",
         "worst_symmetry",
@@ -39,7 +41,7 @@ def test_accurate_kdv_data_pass_without_warning(kdv):
         "re_solve_error",
         "advice",
     ]
-    assert row.equation == "KdV" and row.patches == 3 and row.rows == "60-79"
+    assert row.equation == "KdV" and row.patches == 3 and row.rows == "60-79" and row.s == 0.1
     assert row.gap >= 2 and row.passes and row.advice == "" and math.isnan(row.re_solve_error)
     assert math.log(1e-4) <= row.floor < row.best_control_validity
     assert row.best_control in [s.name for s in pdes.get("KdV").symmetries_of(("control",))]
@@ -64,8 +66,11 @@ def test_frames_too_far_apart_are_named(kdv):
     coarse = kdv.isel(t=slice(0, None, 8))
     evaluate = {**EVALUATE, "first_row": 0, "rows": 16}
     with pytest.warns(UserWarning, match="Save more frames"):
-        row = headroom.headroom("KdV", coarse, evaluate=evaluate).iloc[0]
+        row = headroom.headroom("KdV", coarse, evaluate=evaluate, s=0.1).iloc[0]
     assert not row.passes and row.re_solve_error <= headroom.ACCURATE
+    # the advice measures its remedy: twice the frames of the equation (KdV's own spacing) pass
+    measured = float(re.search(r"the gap measured on \d+ new trajectories is (-?[\d.]+)", row.advice).group(1))
+    assert measured >= 2
 
 
 def test_accurate_but_nearly_invariant_data_ask_for_amplitude():
@@ -74,8 +79,10 @@ def test_accurate_but_nearly_invariant_data_ask_for_amplitude():
     eq = dataclasses.replace(pdes.get("KdV"), name="KdV small", amplitude=0.1)
     small = solvers.generate(eq, "test", 3, 256, 3, 0.1)
     with pytest.warns(UserWarning, match="Raise the initial amplitude"):
-        row = headroom.headroom(eq, small, evaluate=EVALUATE).iloc[0]
+        row = headroom.headroom(eq, small, evaluate=EVALUATE, s=0.1).iloc[0]
     assert math.isfinite(row.gap) and row.gap < 2
+    measured = float(re.search(r"the gap measured on \d+ new trajectories is (-?[\d.]+)", row.advice).group(1))
+    assert measured > row.gap  # twice the amplitude widens the gap
     assert row.floor <= math.log(1e-4) + 0.25 and math.isnan(row.re_solve_error)
 
 

@@ -1,6 +1,8 @@
 """The PDE symmetry learner on an exact Burgers solution: validity separates symmetries from
 controls, training runs, checkpoints, resumes, and stops cleanly on a NaN loss."""
 
+import dataclasses
+
 import pandas as pd
 import pytest
 import torch
@@ -100,7 +102,7 @@ def test_train_saves_resumes_and_tables(tmp_path):
     val = pde_learning.validity_table("Burgers", field, burgers_graphs(1), inner, [0.1], 3, steps=1)
     assert set(val.field) >= {"V1", "V2", "V3", "shear t d_x"}
     acc = pde_learning.acceptance(rec, val, pde_learning.independence(field, inner))
-    assert len(acc) == 1 + 3 + 1 + 3 and acc.passed.dtype == bool
+    assert len(acc) == 1 + 3 + 3 and acc.passed.dtype == bool  # no angle row without `principal`
 
 
 def test_independence_flags_collapsed_generators_and_fails_acceptance():
@@ -127,7 +129,7 @@ def test_independence_flags_collapsed_generators_and_fails_acceptance():
     rec = pde_learning.recovery_table("Burgers", mixed, exact, inner, 0)
     assert rec[rec.kind == "exact"].fraction_in_span.min() > 0.999  # the span check alone is fooled
     val = pde_learning.validity_table("Burgers", exact, graphs[:1], inner, [0.1], 0, steps=1)
-    acc = pde_learning.acceptance(rec, val, bad)
+    acc = pde_learning.acceptance(rec, val, bad, s=0.1)
     assert not acc.set_index("check").loc["independence: V1..V3", "passed"]
 
 
@@ -327,9 +329,10 @@ def test_judge_passes_the_exact_symmetries_and_fails_an_untrained_field():
     recovery, validity, checks = pde_learning.judge(
         BURGERS, exact, untrained, graphs.double(), inner, 0, [0.02], steps=2
     )
-    assert set(validity.s) == {0.02, 0.1}
+    assert set(validity.s) == {0.02, *pde_learning.S_CHECKS}
     assert list(checks.columns[:2]) == ["equation", "seed"] and (checks.equation == "Burgers").all()
     n_exact = int((recovery.kind == "exact").sum())
+    assert pde_learning.n_exact(BURGERS) == n_exact == 3
     assert len(checks) == 1 + n_exact + 1 + 3
     angle = checks[checks.check.str.startswith("angle")]
     assert angle.passed.all() and float(angle.value.iloc[0]) < 1e-3
@@ -340,14 +343,66 @@ def test_judge_passes_the_exact_symmetries_and_fails_an_untrained_field():
     span = checks[checks.check.str.startswith("span")]
     assert span.passed.all() and (span.value > 1 - 1e-9).all()
     assert checks[checks.check.str.startswith("validity")].passed.all()
+    # every check is attainable on these exact data: the exact symmetries pass it, the controls fail it
+    assert checks.exact_passes.all() and checks.controls_fail.all() and checks.decisive.all()
+    assert pde_learning.verdict(checks)[0] == "reproduced"
     _, _, bad = pde_learning.judge(BURGERS, untrained, untrained, graphs.double(), inner, 0, [0.02], steps=2)
     assert not bad.passed.all() and not bad[bad.check.str.startswith("angle")].passed.any()
+    assert pde_learning.verdict(bad)[0] in ("not reproduced", "undecidable on these data")
+
+
+def test_judge_counts_as_many_fields_as_the_equation_has_symmetries():
+    """cKdV has two exact symmetries and one approximate one (d_t): V1..V3 are judged against the
+    three. A field made of the registered three passes, and the number of judged fields follows the
+    registry, not a fixed 3."""
+    ckdv = pdes.get("cKdV")
+    assert pde_learning.n_exact(ckdv) == 3
+    assert [s.kind for s in ckdv.symmetries_of(pde_learning.JUDGED_KINDS)] == ["exact", "exact", "approximate"]
+    one = dataclasses.replace(BURGERS, name="Burgers1", symmetries=BURGERS.symmetries_of(("exact", "control"))[:1])
+    assert pde_learning.n_exact(one) == 1
+    with pytest.raises(ValueError, match="nothing to judge"):
+        pde_learning.n_exact(dataclasses.replace(BURGERS, symmetries=BURGERS.symmetries_of(("control",))))
+
+
+def test_check_time_is_the_first_flow_time_at_which_the_data_separate():
+    def table(exact_at, control_at):
+        return pd.DataFrame(
+            [{"kind": "exact", "s": s, "validity": v} for s, v in exact_at.items()]
+            + [{"kind": "control", "s": s, "validity": v} for s, v in control_at.items()]
+            + [{"kind": "learned", "s": 0.1, "validity": 99.0}]  # learned fields do not choose it
+        )
+
+    separated = table({0.1: -9.2, 0.2: -9.2, 0.4: -9.2}, {0.1: -7.6, 0.2: -6.6, 0.4: -5.6})  # cKdV-like
+    assert pde_learning.check_time(separated) == 0.2
+    assert pde_learning.check_time(table({0.1: -9.0, 0.4: -9.0}, {0.1: -4.6, 0.4: -3.2})) == 0.1
+    assert pde_learning.check_time(table({0.1: -6.0, 0.4: -6.0}, {0.1: -5.0, 0.4: -4.5})) == 0.4  # never
+
+
+def test_a_check_the_exact_symmetries_cannot_pass_makes_the_verdict_undecidable():
+    rows = [
+        {"check": "span: d_x", "passed": True, "exact_passes": True, "controls_fail": True, "decisive": True},
+        {
+            "check": "validity: V1 at s=0.4",
+            "passed": False,
+            "exact_passes": False,
+            "controls_fail": True,
+            "decisive": False,
+        },
+    ]
+    verdict, why = pde_learning.verdict(pd.DataFrame(rows))
+    assert verdict == "undecidable on these data" and "validity: V1" in why and "exact symmetries fail" in why
+    rows[1].update(exact_passes=True, decisive=True)
+    assert pde_learning.verdict(pd.DataFrame(rows))[0] == "not reproduced"
+    rows[1].update(passed=True)
+    assert pde_learning.verdict(pd.DataFrame(rows)) == ("reproduced", "2/2 decisive checks pass")
+    rows[0].update(controls_fail=False, decisive=False)
+    assert "untrained field passes" in pde_learning.verdict(pd.DataFrame(rows))[1]
 
 
 def test_data_that_cannot_separate_symmetries_from_controls_are_warned_about():
     rows = [("exact", -9.0), ("control", -4.0), ("learned", -8.0)]
     separated = pd.DataFrame([{"equation": "KdV", "kind": k, "s": 0.1, "validity": v} for k, v in rows])
-    assert not pde_learning.warn_if_data_cannot_separate(separated)
+    assert not pde_learning.warn_if_data_cannot_separate(separated, s=0.1)
     close = separated.assign(validity=[-6.1, -4.5, -6.0])  # nKdV at the quick step: 1.6 apart
     with pytest.warns(UserWarning, match="cannot separate symmetries"):
-        assert pde_learning.warn_if_data_cannot_separate(close)
+        assert pde_learning.warn_if_data_cannot_separate(close, s=0.1)
