@@ -172,5 +172,8 @@ DEPS_03_pde_augmentation := $(PDE_DATA) results/02_pde_symmetries/$(PROFILE)/02_
 DEPS_06_generator_algebra := results/02_pde_symmetries/$(PROFILE)/02_pde_symmetries.ipynb \
                              results/04_image_symmetries/$(PROFILE)/04_image_symmetries.ipynb
 
+# notebook 07 compares symmetry detectors on the PDE data, notebook 02's learned generators among them
+DEPS_07_detector_benchmark := $(PDE_DATA) results/02_pde_symmetries/$(PROFILE)/02_pde_symmetries.ipynb
+
 help: ## list the targets with one line each
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24

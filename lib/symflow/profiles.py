@@ -437,6 +437,38 @@ _SETTINGS["pde_augmentation"] = {
 }
 
 
+# notebook 07: symmetry detectors side by side on the PDE data (symflow.pde.detector_benchmark).
+# equations: those compared (the learned method where notebook 02 has generators); noise: observation
+# noise in units of the data's standard deviation; n_train: training trajectories the LieNLSD-style
+# detector reads (the first n of the train split); seeds: detection seeds (rows drawn, noise);
+# variants: detectors.detect's F ("fitted", "known"); detect: its other keyword arguments; s and
+# count_rule: the learned (and untrained) count, the leading fields valid at flow time s by
+# algebra.count_symmetries' rule; augmentation: notebook 03's FNO (its "pde_augmentation" settings)
+# with each detector's fields on `equations` at n_train trajectories and training seeds `seeds`
+# (no equation: off; at quick it would take far more than the notebook's few minutes).
+_SETTINGS["detector_benchmark"] = {
+    "quick": {
+        "equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"],
+        "noise": [0.0, 1e-3, 1e-2],
+        "n_train": [2, 8, 32],
+        "seeds": [0],
+        "variants": ["fitted", "known"],
+        "detect": {"n_rows": 64, "time_derivatives": "data", "fit_threshold": 0.3, "min_gap": 1.0},
+        "s": 0.1,
+        "count_rule": "midpoint",
+        "augmentation": {"equations": [], "n_train": 32, "seeds": [0, 1, 2]},
+    },
+    "smoke": {
+        "equations": ["KdV"],
+        "noise": [0.0, 1e-2],
+        "n_train": [2, 4],
+        "detect": {"n_rows": 8},
+        "augmentation": {"equations": ["KdV"], "n_train": 4, "seeds": [0, 1]},
+    },
+    "paper": {"augmentation": {"equations": ["KdV", "KS"]}},
+}
+
+
 # ---- merging ---------------------------------------------------------------------------------------
 def _kind(value) -> str | None:
     """The type family `merge` compares: bool, number (int and float alike), str, list (list or

@@ -95,6 +95,13 @@ PAPER_ITEMS = [
         "06_generator_algebra",
         ["span_angles.png", "algebra_summary.csv", "symmetry_count.png", "symmetry_count.csv", "image_closure.png"],
     ),
+    (
+        "Beyond the paper: other symmetry detectors on the same data",
+        "The paper compares with no other detector; LieNLSD (Hu, Li, Lin 2025) reports KdV 4 and Burgers 5 "
+        "symmetries from the local criterion.",
+        "07_detector_benchmark",
+        ["detectors.png"],
+    ),
 ]
 
 

@@ -76,6 +76,7 @@ NOTEBOOK_SETTINGS = {
     "04_image_symmetries": "image_symmetries",
     "05_image_augmentation": "image_augmentation",
     "06_generator_algebra": "generator_algebra",
+    "07_detector_benchmark": "detector_benchmark",
 }
 
 
