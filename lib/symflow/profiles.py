@@ -98,7 +98,9 @@ _SETTINGS["intro"] = {
 # data by `method` with `row_order` stencils along time rows; checkpoint_every, log_every: iterations
 # between checkpoints and between log lines. evaluate: the tables' inner product
 # (`n_points` test graph points) and validity patches (`n_patches` test trajectories x `rows`
-# rows from `first_row`), flows with `steps` RK4 steps at s_values (tables) and s_curve (curves).
+# rows from `first_row`), flows with `steps` RK4 steps at s_values (tables) and s_curve (curves);
+# the validity checks judge at the first of `s_check` at which the registered symmetries score 2
+# below every control on the test patches (pde_learning.check_time; chosen before any learned field).
 # quick departs from the paper in affine, inner and ortho_mode, and clips the gradient; paper
 # keeps the paper's choices except 64-row patches of the full period, not 64 x 64 (the curvilinear
 # derivatives need whole periodic rows) and the adjoint method (the paper allows either).
@@ -142,6 +144,7 @@ _SETTINGS["pde_symmetries"] = {
             "steps": 10,
             "s_values": [0.02, 0.1, 0.4],
             "s_curve": [0.02, 0.05, 0.1, 0.2, 0.4],
+            "s_check": [0.1, 0.2, 0.4],
         },
     },
     "smoke": {

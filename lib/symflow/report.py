@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import io
+from . import io, verdicts
 
 # (paper item, what the paper reports, notebook, files in that notebook's results folder).
 # Paper facts from Ko, Kim & Lee 2024 (arXiv 2410.21853).
@@ -280,36 +280,30 @@ def _row(claim: str, here: str, verdict: str) -> dict:
 
 
 def _pde_rows(root: Path, profile: str) -> list[dict]:
-    """One row per equation of notebook 02: acceptance checks passed over every seed, and the
-    largest principal angle between span{V1..V3} and the exact symmetries' span (notebook 06)."""
+    """One row per equation of notebook 02: decisive acceptance checks passed over every seed, the
+    largest principal angle between the exact symmetries' span and the judged learned span, and
+    the verdict of `verdicts.from_checks` with its reason (undecidable where a check cannot decide)."""
     folder = root / "02_pde_symmetries" / profile
     tables = [pd.read_csv(p) for p in sorted(folder.glob("*_seed*/acceptance.csv"))]
     if not tables:
         return []
     checks = pd.concat(tables, ignore_index=True)
-    algebra_csv = root / "06_generator_algebra" / profile / "algebra_summary.csv"
-    algebra = pd.read_csv(algebra_csv) if algebra_csv.exists() else None
     rows = []
     for equation in sorted(set(checks.equation), key=_equation_key):
         df = checks[checks.equation == equation]
         seeds = df.seed.nunique()
         spans = [_symmetry_name(c) for c in dict.fromkeys(df.check) if c.startswith("span:")]
+        judged = df[df.check.str.startswith("validity")].groupby("seed").size().max()
         here = f"{int(df.passed.sum())}/{len(df)} checks ({seeds} seed{'s' * (seeds > 1)})"
-        if algebra is not None and (algebra.equation == equation).any():
-            a = algebra[algebra.equation == equation]
-            here += (
-                f"; angle to known span ≤ {a.max_principal_angle_deg.max():.2g}° "
-                f"(untrained ≥ {a.max_principal_angle_untrained_deg.min():.2g}°)"
-            )
-        kind = df.check.str.split(":").str[0]
-        failed = df[~df.passed]
-        if failed.empty:
-            verdict = "reproduced"
-        elif (kind[~df.passed] == "validity").all():
-            verdict = "partly: span recovered, validity bound missed"
-        else:
-            verdict = "not reproduced"
-        rows.append(_row(f"**{equation}**: V1..V4 span {', '.join(spans)}", here, verdict))
+        angle = df[df.check.str.startswith("angle")]
+        if len(angle):
+            untrained = angle.bound.str.extract(r"untrained: ([\d.]+)")[0].astype(float)
+            here += f"; largest principal angle {angle.value.max():.2g}° (untrained ≥ {untrained.min():.2g}°)"
+        verdict, why = verdicts.from_checks(df)
+        if verdict != verdicts.VERDICTS[0]:
+            verdict += f" ({why})"
+        claim = f"**{equation}**: the {judged} most valid learned fields span {', '.join(spans)}"
+        rows.append(_row(claim, here, verdict))
     return rows
 
 

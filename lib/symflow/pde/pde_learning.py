@@ -42,6 +42,8 @@ import torch
 from .. import learning, losses, metrics
 from ..generators import Field, GeneratorField, InnerProduct, normalise, orthonormalise, sample_points
 from ..learning import NonFiniteLoss  # noqa: F401  (re-exported: the error train raises)
+from ..verdicts import VERDICTS  # noqa: F401  (re-exported beside `verdict`)
+from ..verdicts import from_checks as verdict  # noqa: F401  (notebook 02: the verdict of its checks)
 from . import pde_graphs, pdes
 
 TERMS = ("validity", "ortho", "lipschitz", "sobolev")
@@ -277,7 +279,6 @@ def evaluation_inner(graphs: torch.Tensor, n_points: int, seed: int = 0) -> Inne
 S_CHECKS = (0.1, 0.2, 0.4)
 S_CHECK = S_CHECKS[0]
 MARGIN = 2.0  # a learned field must score this much below the best control field at the check's s
-VERDICTS = ("reproduced", "not reproduced", "undecidable on these data")
 
 
 # How many learned fields are judged: one per registered symmetry of JUDGED_KINDS, the exact ones
@@ -681,31 +682,6 @@ def judge(
     checks.insert(0, "equation", eq.name)
     checks.insert(1, "seed", seed)
     return recovery, validity, checks
-
-
-def verdict(checks: pd.DataFrame) -> tuple[str, str]:
-    """One of VERDICTS for the checks of one or more runs (columns check, passed, decisive), with
-    its reason: "undecidable on these data" when any check is not decisive (the exact symmetries
-    fail it, or the controls pass it), else "reproduced" when every check passes, else "not
-    reproduced". Tables without a `decisive` column (written before it existed) are judged on
-    `passed` alone."""
-    decisive = checks["decisive"].astype(bool) if "decisive" in checks else pd.Series(True, index=checks.index)
-    if not decisive.all():
-        bad = checks[~decisive]
-        why = []
-        for r in bad.drop_duplicates("check").itertuples():
-            parts = []
-            if "exact_passes" in checks and not bool(r.exact_passes):
-                parts.append("the exact symmetries fail it")
-            if "controls_fail" in checks and not bool(r.controls_fail):
-                parts.append("the untrained field passes it")
-            why.append(f"{r.check} ({' and '.join(parts)})")
-        return VERDICTS[2], "not decisive: " + "; ".join(why)
-    passed = checks["passed"].astype(bool)
-    if passed.all():
-        return VERDICTS[0], f"{int(passed.sum())}/{len(passed)} decisive checks pass"
-    failed = checks[~passed].check.drop_duplicates().tolist()
-    return VERDICTS[1], f"{int(passed.sum())}/{len(passed)} decisive checks pass; failed: {'; '.join(failed)}"
 
 
 def warn_if_data_cannot_separate(validity: pd.DataFrame, s: float = S_CHECK, margin: float = MARGIN) -> bool:
