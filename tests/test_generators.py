@@ -144,3 +144,21 @@ def test_affine_part_speeds_up_learning_a_shear():
         )
         assert sensitivity(plain, shear) < sensitivity(plain, constant) / 10
         assert sensitivity(affine, shear) > 10 * sensitivity(plain, shear)
+
+
+def test_inputs_scale_what_the_mlp_sees_and_survive_save_and_load(tmp_path):
+    """`inputs` feeds the MLP s_k (z_k - c_k) for the non-periodic coordinates (scale 0: as given):
+    the same weights on the scaled inputs of a plain field give the same values."""
+    inputs = {"centre": [0.0, 0.5, 0.0], "scale": [0.0, 4.0, 0.0]}
+    torch.manual_seed(0)
+    scaled = generators.GeneratorField(3, 2, 8, 4, periodic=(0,), inputs=inputs)
+    plain = generators.GeneratorField(3, 2, 8, 4, periodic=(0,))
+    plain.load_state_dict({k: v for k, v in scaled.state_dict().items() if not k.startswith("input_")})
+    z = torch.rand(5, 3)
+    moved = z.clone()
+    moved[:, 1] = 4.0 * (z[:, 1] - 0.5)
+    torch.testing.assert_close(scaled(z), plain(moved))
+    generators.save(scaled, tmp_path / "f.pt")
+    torch.testing.assert_close(generators.load(tmp_path / "f.pt")(z), scaled(z))
+    with pytest.raises(ValueError, match="inputs must be None"):
+        generators.GeneratorField(3, 2, inputs={"centre": [0.0]})

@@ -66,6 +66,11 @@ class GeneratorField(Field):
     a constant field (README, "PDE symmetries"). With A, linear fields such as a Galilean boost's
     t d_x are as quick to learn as translations; with Adam, s is the learning rate of A's
     field relative to the MLP's (pick s_k to give y_k a spread of order one).
+
+    inputs: None (the paper's: the MLP sees the coordinates as given), or {"centre", "scale"} like
+    `affine`: the MLP sees s_k (z_k - c_k) for the non-periodic k (s_k = 0: z_k as given). A
+    coordinate confined to [0, 1] barely bends the SiLU units at initialisation, so fields whose
+    components curve in it (nKdV's exp(-t/50) d_t) are slow to learn; a unit spread bends them.
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class GeneratorField(Field):
         head_width: int = 32,
         periodic: tuple[int, ...] = (),
         affine: dict | None = None,
+        inputs: dict | None = None,
     ):
         super().__init__()
         for name, value in (("dim", dim), ("n_generators", n_generators), ("width", width), ("head_width", head_width)):
@@ -86,20 +92,16 @@ class GeneratorField(Field):
         self.dim, self.n_generators = dim, n_generators
         self.periodic = tuple(periodic)
         self.plain = [k for k in range(dim) if k not in self.periodic]
+        affine, inputs = (_centre_scale(value, dim, name) for value, name in ((affine, "affine"), (inputs, "inputs")))
         if affine is not None:
-            if (
-                not isinstance(affine, dict)
-                or set(affine) != {"centre", "scale"}
-                or any(not isinstance(affine[key], (list, tuple)) or len(affine[key]) != dim for key in affine)
-            ):
-                raise ValueError(
-                    f"affine must be None or {{'centre': {dim} numbers, 'scale': {dim} numbers}}; got {affine!r}"
-                )
-            affine = {key: [float(c) for c in affine[key]] for key in ("centre", "scale")}
             self.register_buffer("centre", torch.tensor(affine["centre"])[self.plain])
             self.register_buffer("scale", torch.tensor(affine["scale"])[self.plain])
             self.A = nn.Parameter(torch.zeros(n_generators, len(self.plain), dim))
-        self.affine = affine
+        self.affine, self.inputs = affine, inputs
+        if inputs is not None:
+            scale = torch.tensor(inputs["scale"])[self.plain]
+            self.register_buffer("input_centre", torch.tensor(inputs["centre"])[self.plain] * (scale != 0))
+            self.register_buffer("input_scale", torch.where(scale != 0, scale, torch.ones_like(scale)))
         self.config = {
             "dim": dim,
             "n_generators": n_generators,
@@ -107,6 +109,7 @@ class GeneratorField(Field):
             "head_width": head_width,
             "periodic": self.periodic,
             "affine": affine,
+            **({"inputs": inputs} if inputs is not None else {}),
         }
         d_in = dim + len(self.periodic)
         self.trunk = nn.Sequential(nn.Linear(d_in, width), nn.SiLU(), nn.Linear(width, width), nn.SiLU())
@@ -115,11 +118,15 @@ class GeneratorField(Field):
         self.w2, self.b2 = _stacked_linear(n_generators, head_width, dim)
 
     def _embed(self, z: torch.Tensor) -> torch.Tensor:
-        """(..., d) -> (..., d + len(periodic)): plain coordinates, then cos and sin of periodic ones."""
+        """(..., d) -> (..., d + len(periodic)): plain coordinates (scaled by `inputs`), then cos and
+        sin of periodic ones."""
+        plain = _columns(z, self.plain)
+        if self.inputs is not None:
+            plain = (plain - self.input_centre) * self.input_scale
         if not self.periodic:
-            return z
+            return plain
         angles = 2 * math.pi * _columns(z, self.periodic)
-        return torch.cat([_columns(z, self.plain), torch.cos(angles), torch.sin(angles)], dim=-1)
+        return torch.cat([plain, torch.cos(angles), torch.sin(angles)], dim=-1)
 
     def _plus_linear(self, out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """out, z (N, n, d) -> out_a + A_a^T y(z_a), y_k = scale_k (z_k - centre_k) over the
@@ -145,6 +152,19 @@ class GeneratorField(Field):
         """z (N, n, d) -> (N, n, d): the trunk on every point, head a on z[a] only."""
         self._check_generator_points(z)
         return self._plus_linear(self._heads(self.trunk(self._embed(z))), z)
+
+
+def _centre_scale(value, dim: int, name: str) -> dict | None:
+    """None, or {"centre": d floats, "scale": d floats} checked; anything else is a ValueError naming `name`."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or set(value) != {"centre", "scale"}
+        or any(not isinstance(value[key], (list, tuple)) or len(value[key]) != dim for key in value)
+    ):
+        raise ValueError(f"{name} must be None or {{'centre': {dim} numbers, 'scale': {dim} numbers}}; got {value!r}")
+    return {key: [float(c) for c in value[key]] for key in ("centre", "scale")}
 
 
 def _columns(z: torch.Tensor, index) -> torch.Tensor:

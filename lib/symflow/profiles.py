@@ -142,7 +142,7 @@ _SETTINGS["pde_symmetries"] = {
             "rows": 20,
             "first_row": 60,
             "steps": 10,
-            "s_values": [0.02, 0.1, 0.4],
+            "s_values": [0.02, 0.1, 0.2, 0.4],
             "s_curve": [0.02, 0.05, 0.1, 0.2, 0.4],
             "s_check": [0.1, 0.2, 0.4],
         },
@@ -324,9 +324,9 @@ _SETTINGS["image_augmentation"] = {
     },
 }
 
-# notebook 06: the algebra of the learned generators (symflow.algebra). n_span: how many leading
-# generators form the learned span; s: the flow time of the validity re-scores (notebook 02's
-# acceptance s); readout: significant digits of both readouts; tolerance_deg and max_terms: the PDE
+# notebook 06: the algebra of the learned generators (symflow.algebra). Each equation's learned span
+# and flow time are notebook 02's (`pde_learning.n_exact` fields, at `pde_learning.check_time`);
+# readout: significant digits of both readouts; tolerance_deg and max_terms: the PDE
 # readout's (`algebra.sparse_readout` over `algebra.pde_library`, one library for every equation:
 # the sparsest field within tolerance_deg of the best angle to the learned span, of at most
 # max_terms terms); threshold: the image readout's relative coefficient threshold
@@ -334,8 +334,6 @@ _SETTINGS["image_augmentation"] = {
 _SETTINGS["generator_algebra"] = {
     "quick": {
         "equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"],
-        "n_span": 3,
-        "s": 0.1,
         "readout": {"threshold": 0.05, "digits": 3, "tolerance_deg": 0.5, "max_terms": 4},
     },
     "smoke": {"equations": ["KdV"]},

@@ -68,10 +68,17 @@ def sample_patches(graphs: torch.Tensor, rows: int, batch: int, generator: torch
 
 
 def new_field(params: dict, seed: int) -> GeneratorField:
-    """The untrained field of a run: seeded initialisation; `params["affine"]` as in GeneratorField."""
+    """The untrained field of a run: seeded initialisation; `params["affine"]` and `params["inputs"]`
+    (absent: None) as in GeneratorField."""
     torch.manual_seed(seed)
     return GeneratorField(
-        3, params["n_generators"], params["width"], params["head_width"], periodic=(0,), affine=params["affine"]
+        3,
+        params["n_generators"],
+        params["width"],
+        params["head_width"],
+        periodic=(0,),
+        affine=params["affine"],
+        inputs=params.get("inputs"),
     )
 
 
