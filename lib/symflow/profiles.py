@@ -85,7 +85,8 @@ _SETTINGS["intro"] = {
 # generator seed. learn: pde_learning.train's params: the field (n_generators, MLP width and
 # head_width, `affine`: a linear part beside the MLP in the inputs (x, t, u) centred at `centre` and
 # multiplied by `scale`, 0 for none: sqrt(12) = 3.464 gives the normalised t a unit spread; None:
-# the plain MLP), patches of `rows` time rows x all nx
+# the plain MLP; `inputs`: what the MLP sees, the coordinates centred and scaled alike, scale 0:
+# as given, None: all as given), patches of `rows` time rows x all nx
 # columns, `batch` patches per step; Adam at lr for `iterations`, x0.1 at decay_at of them, the
 # gradient clipped to norm `clip` (None: not clipped); each generator moved by s = +-U(0, sigma),
 # read at the fractions `times` of s (None: at s only), with `steps` RK4 steps (`adjoint`:
@@ -101,7 +102,7 @@ _SETTINGS["intro"] = {
 # rows from `first_row`), flows with `steps` RK4 steps at s_values (tables) and s_curve (curves);
 # the validity checks judge at the first of `s_check` at which the registered symmetries score 2
 # below every control on the test patches (pde_learning.check_time; chosen before any learned field).
-# quick departs from the paper in affine, inner and ortho_mode, and clips the gradient; paper
+# quick departs from the paper in affine, inputs, inner and ortho_mode, and clips the gradient; paper
 # keeps the paper's choices except 64-row patches of the full period, not 64 x 64 (the curvilinear
 # derivatives need whole periodic rows) and the adjoint method (the paper allows either).
 _SETTINGS["pde_symmetries"] = {
@@ -129,6 +130,7 @@ _SETTINGS["pde_symmetries"] = {
             "inner": "data",
             "adjoint": False,
             "affine": {"centre": [0.0, 0.5, 0.0], "scale": [0.0, 3.464, 0.0]},
+            "inputs": {"centre": [0.0, 0.5, 0.0], "scale": [0.0, 3.464, 0.0]},
             "sobolev_from": 0.9,
             "method": "curvilinear",
             "row_order": 6,
@@ -194,6 +196,7 @@ _SETTINGS["pde_symmetries"] = {
             "inner": "batch",
             "adjoint": True,
             "affine": None,
+            "inputs": None,
             "log_every": 100,
         },
         "evaluate": {"n_points": 16384, "n_patches": 64},

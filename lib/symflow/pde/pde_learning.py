@@ -156,7 +156,7 @@ def train(
     params: n_generators, width, head_width, rows, batch, iterations, lr, decay_at, clip (the
     gradient's norm is clipped to it before each Adam step; None: no clipping), sigma,
     steps, times, n_inner, inner ("batch" or "data": see the module's docstring; "data" draws
-    n_inner points of all training graphs once, with the seed), affine (`GeneratorField`),
+    n_inner points of all training graphs once, with the seed), affine and inputs (`GeneratorField`),
     adjoint (back-propagate through the flows by the adjoint method: memory independent of
     `steps`), tau, dtype ("float32" or "float64": the precision of the graphs, the field and
     the residual), weights {sym, ortho, lip, sob}, ortho_mode
