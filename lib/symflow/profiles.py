@@ -86,7 +86,7 @@ _SETTINGS["intro"] = {
 # head_width, `affine`: a linear part beside the MLP in the inputs (x, t, u) centred at `centre` and
 # multiplied by `scale`, 0 for none: sqrt(12) = 3.464 gives the normalised t a unit spread; None:
 # the plain MLP; `inputs`: what the MLP sees, the coordinates centred and scaled alike, scale 0:
-# as given, None: all as given), patches of `rows` time rows x all nx
+# as given, None: all as given; 6.928 = 2 sqrt(12) spreads t over two units, D22), patches of `rows` time rows x all nx
 # columns, `batch` patches per step; Adam at lr for `iterations`, x0.1 at decay_at of them, the
 # gradient clipped to norm `clip` (None: not clipped); each generator moved by s = +-U(0, sigma),
 # read at the fractions `times` of s (None: at s only), with `steps` RK4 steps (`adjoint`:
@@ -130,7 +130,7 @@ _SETTINGS["pde_symmetries"] = {
             "inner": "data",
             "adjoint": False,
             "affine": {"centre": [0.0, 0.5, 0.0], "scale": [0.0, 3.464, 0.0]},
-            "inputs": {"centre": [0.0, 0.5, 0.0], "scale": [0.0, 3.464, 0.0]},
+            "inputs": {"centre": [0.0, 0.5, 0.0], "scale": [0.0, 6.928, 0.0]},
             "sobolev_from": 0.9,
             "method": "curvilinear",
             "row_order": 6,
