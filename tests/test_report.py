@@ -307,3 +307,19 @@ def test_committed_readme_has_a_generated_summary():
     assert report.START in text and report.END in text
     block = text[text.index(report.START) : text.index(report.END)]
     assert "| paper claim | here | verdict |" in block or "No results" in block
+
+
+def test_detector_row_ranks_the_learned_span_against_the_fitted_detector(tmp_path):
+    from symflow import report
+
+    _write(
+        tmp_path / "07_detector_benchmark" / "quick" / "detectors.csv",
+        "equation,detector,noise,n_train,seed,angle_deg,count,seconds\n"
+        "KdV,learned,0.0,512,0,0.06,3,250\nKdV,learned,0.0,512,1,0.08,3,250\n"
+        "KdV,lienlsd-fitted,0.0,32,0,0.001,3,0.3\nKdV,lienlsd-fitted,0.0,2,0,40.0,2,0.1\n"
+        "cKdV,learned,0.0,512,0,0.5,3,250\ncKdV,lienlsd-fitted,0.0,32,0,3.0,3,0.3\n"
+        "KS,learned,0.0,512,0,0.03,3,250\nKS,lienlsd-fitted,0.0,32,0,0.02,3,0.3\n",
+    )
+    (row,) = report._detector_rows(tmp_path, "quick")
+    assert "KdV 0.08° vs 0.001°" in row["here"]  # the worst learned seed, the most trajectories
+    assert row["verdict"] == "reproduced: cKdV; not reproduced: KdV; undecidable on these data: KS"

@@ -498,8 +498,11 @@ def summary_rows(root: Path | None = None, profile: str = README_PROFILE) -> lis
     """The README's summary, one dict {"claim", "here", "verdict"} per result, read from the tables
     of notebooks 02-06 under `root/<notebook>/<profile>/`; results not present give no row.
 
-    Verdicts: PDE recovery "reproduced" when every acceptance check of every seed passes, "partly"
-    when only validity checks fail; image checks "reproduced" when all pass; affine fractions when
+    Verdicts: PDE recovery by `verdicts.from_checks` over every seed (undecidable when a check cannot
+    decide); other detectors (notebook 07) "reproduced" for an equation when the learned span's
+    largest angle (worst seed) is below the LieNLSD-style detector's (fitted F, noise 0, most
+    trajectories) by more than DETECTOR_TIE_DEG, "not reproduced" when above by more, else
+    "undecidable on these data"; image checks "reproduced" when all pass; affine fractions when
     fields 1-6 average >= 0.9 and 7-10 <= 0.5 in every seed; augmentation "control fails: no
     conclusion" unless known (affine) beats none (notebook 03: interval below 0 and ratio <= 0.8;
     notebook 05: interval above 0), then "reproduced" when learned beats none and is not worse than
@@ -511,7 +514,45 @@ def summary_rows(root: Path | None = None, profile: str = README_PROFILE) -> lis
         + _fno_rows(root, profile)
         + _classifier_rows(root, profile)
         + _algebra_rows(root, profile)
+        + _detector_rows(root, profile)
     )
+
+
+DETECTOR_TIE_DEG = 0.05  # angles closer than this do not rank two detectors (notebook 07's tie)
+
+
+def _detector_rows(root: Path, profile: str) -> list[dict]:
+    """Notebook 07: per equation, the learned span's largest angle to the data set's symmetries
+    (worst seed) against the LieNLSD-style detector's with F fitted from the data, at noise 0 and
+    the most training trajectories, and its verdict."""
+    csv = root / "07_detector_benchmark" / profile / "detectors.csv"
+    if not csv.exists():
+        return []
+    df = pd.read_csv(csv)
+    parts, verdict_of = [], {}
+    for equation in sorted(set(df.equation), key=_equation_key):
+        e = df[(df.equation == equation) & (df.noise == 0)]
+        learned = e[e.detector == "learned"]
+        fitted = e[e.detector == "lienlsd-fitted"]
+        if learned.empty or fitted.empty:
+            continue
+        fitted = fitted[fitted.n_train == fitted.n_train.max()]
+        a, b = float(learned.angle_deg.max()), float(fitted.angle_deg.max())
+        parts.append(f"{equation} {a:.2g}° vs {b:.2g}° (count {int(fitted['count'].max())})")
+        if a < b - DETECTOR_TIE_DEG:
+            verdict_of[equation] = verdicts.VERDICTS[0]
+        elif a > b + DETECTOR_TIE_DEG:
+            verdict_of[equation] = verdicts.VERDICTS[1]
+        else:
+            verdict_of[equation] = verdicts.VERDICTS[2]
+    if not parts:
+        return []
+    grouped = {v: [e for e, w in verdict_of.items() if w == v] for v in verdicts.VERDICTS}
+    verdict = "; ".join(f"{v}: {', '.join(es)}" for v, es in grouped.items() if es)
+    here = "largest angle to the symmetries, learned (worst seed) vs LieNLSD-style, F fitted, noise 0: " + ", ".join(
+        parts
+    )
+    return [_row("**Outperforms other symmetry detectors** (PDEs; paper: yes)", here, verdict)]
 
 
 def summary_markdown(rows: list[dict], profile: str = README_PROFILE) -> str:
