@@ -337,7 +337,7 @@ _SETTINGS["image_augmentation"] = {
 _SETTINGS["generator_algebra"] = {
     "quick": {
         "equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"],
-        "readout": {"threshold": 0.05, "digits": 3, "tolerance_deg": 0.5, "max_terms": 4},
+        "readout": {"threshold": 0.05, "digits": 3, "tolerance_deg": 0.5, "max_terms": 2},
     },
     "smoke": {"equations": ["KdV"]},
     "paper": {},
