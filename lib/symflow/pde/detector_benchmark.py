@@ -5,11 +5,11 @@ product (notebook 02's evaluation inner product: `evaluate["n_points"]` test gra
 
     learned          this paper's method: notebook 02's generators of every seed present
                      (results/02_pde_symmetries/<profile>/<Eq>_seed<k>/generators.pt), loaded and
-                     not retrained. Its count is the number of leading fields V1, V2, ... judged
-                     valid by notebook 02's validity table at flow time s (`algebra.count_symmetries`
-                     with the rule `count_rule`: "midpoint", closer to the exact symmetries'
-                     validity than to the controls', or "bound", notebook 02's acceptance bound);
-                     its span is V1..V_count. Seconds: the training loop's (sum of the history's
+                     not retrained. Its count is the number of its fields judged
+                     valid by notebook 02's validity table at flow time s (`valid_fields` with the
+                     rule `count_rule`: "midpoint", closer to the exact symmetries' validity than
+                     to the controls', or "bound", notebook 02's acceptance bound), wherever they
+                     stand among V1..VN; its span is theirs. Seconds: the training loop's (sum of the history's
                      per-iteration seconds). It is trained once, on notebook 02's noise-free training
                      split, so it has one row per seed, at noise 0 and n_train = that split's size.
     untrained        the negative control: the same network at the same seed before training, its
@@ -127,11 +127,19 @@ def untrained_twin(field: generators.GeneratorField, seed: int) -> generators.Ge
 
 
 def count_valid(learned: list[float], validity: pd.DataFrame, rule: str = "midpoint") -> int:
-    """How many leading fields of `learned` (validities, in order) are judged valid against the
-    exact symmetries and controls of `validity` (notebook 02's table at one s): `algebra.count_symmetries`."""
+    """How many fields of `learned` (validities) are judged valid: `len(valid_fields(...))`."""
+    return len(valid_fields(learned, validity, rule))
+
+
+def valid_fields(learned: list[float], validity: pd.DataFrame, rule: str = "midpoint") -> list[int]:
+    """The indices of the fields of `learned` (validities, in order) at or below the rule's threshold
+    (`algebra.validity_threshold` of the exact symmetries and controls of `validity`, notebook 02's
+    table at one s), wherever they stand: the learner orders its fields by validity only roughly,
+    and notebook 02 judges its most valid fields, not its leading ones."""
     exact = validity[validity.kind == "exact"].validity.tolist()
     controls = validity[validity.kind == "control"].validity.tolist()
-    return algebra.count_symmetries(learned, exact, controls, rule=rule)
+    threshold = algebra.validity_threshold(exact, controls, rule)
+    return [a for a, v in enumerate(learned) if v <= threshold]
 
 
 def learned_rows(
@@ -185,7 +193,7 @@ def learned_rows(
             learned_validity,
             float(history["seconds"].sum()),
             f"notebook 02's generators (trained once on {n_train} noise-free trajectories, not retrained: "
-            "no noise or size sweep); span V1..V_count; seconds: its training loop",
+            "no noise or size sweep); span: its valid fields; seconds: its training loop",
         ),
         (
             "untrained",
@@ -196,7 +204,8 @@ def learned_rows(
             "n_train do not apply); seconds: its construction",
         ),
     ):
-        count = count_valid(validity, at, rule)
+        valid = valid_fields(validity, at, rule)
+        count = len(valid)
         with torch.no_grad():
             values = generators.normalise(pde_learning.double(f), inner)(inner.points.to(torch.float64))
         ordered = min(len(eq.symmetries_of(DATA_KINDS)), values.shape[-1])
@@ -207,7 +216,7 @@ def learned_rows(
                 "noise": 0.0,
                 "n_train": n_train if name == "learned" else 0,
                 "seed": seed,
-                **_angle_columns(values[..., :count], eq, inner),
+                **_angle_columns(values[..., valid], eq, inner),
                 "count": count,
                 "seconds": seconds,
                 "count_periodic": count,
