@@ -40,14 +40,22 @@ How to add an equation of your own without editing the library or a notebook
    default `Equation.step` (here KdV's 0.005: slower than the quick profile's 0.02 for KdV, but
    accurate).
 
-5. Run the notebooks on it by naming it (the default lists of the profiles hold the five):
+5. Run the notebooks on it by naming it in their `overrides` (the list of equations is a setting
+   of each notebook's settings entry, whose defaults hold the five; a parameter the notebook does
+   not have is an error). So that the committed results/ are not replaced by a run of this one
+   equation, write them elsewhere first (notebook 06 then needs notebook 04's committed results):
 
-       .venv/bin/python -m symflow.runner 02_pde_symmetries --profile quick -p "equations=['KdV2']"
-       .venv/bin/python -m symflow.runner 06_generator_algebra --profile quick -p "equations=['KdV2']"
+       export SYMFLOW_RESULTS=$PWD/scratch/results
+       .venv/bin/python -m symflow.runner 02_pde_symmetries --profile quick -p 'overrides={"equations": ["KdV2"]}'
+       .venv/bin/python -m symflow.runner 06_generator_algebra --profile quick \\
+           -p 'overrides={"equations": ["KdV2"]}' -p image_dir=results/04_image_symmetries/quick
 
-   Notebook 01 takes `-p "equations=['KdV2']"` too, notebook 03 `-p 'overrides={"equations": ["KdV2"]}'`.
+   Notebooks 01, 03 and 07 take the same `-p 'overrides={"equations": ["KdV2"]}'`.
+   examples/my_nonaffine_equation.py walks the same path for an equation whose symmetries are
+   not affine, with the headroom check of its data in between.
 
-tests/test_extensions.py runs steps 3 and 4 at the smoke profile.
+tests/test_extensions.py runs steps 3 and 4 at the smoke profile; tests/test_recipes.py checks that
+every command above is accepted.
 """
 
 import dataclasses

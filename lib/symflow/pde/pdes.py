@@ -111,6 +111,8 @@ class Equation:
                     folds it into its coefficients instead of multiplying at every stage
     decay           s -> coefficient g(s) of an extra term g(s) u, or None
     solver_time     t -> s, the time the solver integrates in (nKdV: tau = 50(exp(t/50) - 1))
+    solver_time_formula
+                    that map in words, recorded in the data files' attributes ("t": none)
     step            default solver step in solver time (chosen by bench/bench_solvers.py)
     max_step        largest step accepted (larger ones are unstable for this equation's data)
     oversample      the ETDRK4 solver works on an `oversample` times finer grid than the stored one
@@ -139,6 +141,7 @@ class Equation:
     flux_scale: float = 1.0
     decay: Callable | None = None
     solver_time: Callable = lambda t_: t_
+    solver_time_formula: str = "t"
     nu: float | None = None
     oversample: int = 1
 
@@ -254,9 +257,15 @@ class Equation:
         return FunctionField(fn, len(fields), 3, [s.name for s in chosen])
 
 
+def _on_tensor(function: Callable) -> Callable:
+    """`function` (a torch function) that also takes a number (sympy leaves constants such as
+    sqrt(10) unevaluated, and lambdify passes them on as ints), as a float64 tensor."""
+    return lambda z: function(z if isinstance(z, torch.Tensor) else torch.tensor(float(z), dtype=torch.float64))
+
+
 def _torch_function(expr: sympy.Expr) -> Callable:
     """sympy expression in (x, t, u) -> torch function of three same-shape tensors."""
-    functions = {name: getattr(torch, name) for name in ("exp", "log", "sqrt", "sin", "cos", "tanh")}
+    functions = {name: _on_tensor(getattr(torch, name)) for name in ("exp", "log", "sqrt", "sin", "cos", "tanh")}
     f = sympy.lambdify((x, t, u), expr, modules=[functions, "math"])
     return lambda a, b, c: f(a, b, c) + torch.zeros_like(a)
 
@@ -463,6 +472,7 @@ EQUATIONS: MutableMapping[str, Equation] = _Registry(
                 *_controls(),
             ],
             solver_time=lambda t_: 50 * (math.exp(t_ / 50) - 1),
+            solver_time_formula="tau = 50 (exp(t/50) - 1)",
             oversample=2,
             # nKdV runs exp(t/50) <= 7.4 times faster than KdV at the window's end: at KdV's frame
             # spacing the time derivative between saved frames dominates its residual (D13)

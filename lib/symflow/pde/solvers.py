@@ -12,7 +12,8 @@ Two solvers, both torch float64, batched over trajectories and device-agnostic:
   exponential time differencing (Cox & Matthews 2002) with the coefficients computed by contour
   integrals (Kassam & Trefethen 2005, SIAM J. Sci. Comput. 26:1214), 2/3-rule dealiasing of
   d_x flux. Fixed step, shortened to land exactly on every saved time. nKdV is integrated as KdV
-  in its own time tau = 50 (exp(t/50) - 1) (`equation.solver_time`). An equation with
+  in its own time tau = 50 (exp(t/50) - 1) (`equation.solver_time`, recorded in the files'
+  attribute solver_time as `equation.solver_time_formula`). An equation with
   `oversample` m > 1 (KdV, nKdV) is solved on an m-times finer grid and stored on every m-th
   point, so that the 2/3 rule removes none of the modes the stored grid holds.
 * `cole_hopf` (Burgers): u = -2 nu psi_x / psi with psi solving the heat equation psi_t = nu psi_xx,
@@ -400,7 +401,7 @@ def request_attributes(
         "solver": solver_description(equation),
         "step": float(equation.step if step is None else step) if equation.method == "etdrk4" else 0.0,
         "solver_nx": nx * solver_oversample(equation),
-        "solver_time": "tau = 50 (exp(t/50) - 1)" if equation.name == "nKdV" else "t",
+        "solver_time": equation.solver_time_formula,
         "ic_n_sines": equation.n_sines,
         "ic_wavenumbers": list(equation.wavenumbers),
         "ic_amplitude": equation.amplitude,
