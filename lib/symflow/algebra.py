@@ -153,43 +153,60 @@ def sympy_bracket(v: tuple, w: tuple, coords=X) -> tuple:
     )
 
 
-def exact_structure(fields: list[tuple], coords=X, seed: int = 0) -> np.ndarray | None:
+def exact_structure(fields: list[tuple], coords=X, seed: int = 0, digits: int = 40) -> np.ndarray | None:
     """Exact structure constants (k, k, k) of sympy fields (component tuples in `coords`), or None
     when some bracket is not a constant-coefficient combination of the fields.
 
-    Each bracket's coefficients are solved for exactly (rationals) at k + 3 random rational points
-    and then verified symbolically ([v_a, v_b] - sum_c C_abc v_c simplifies to 0). A decimal
-    coefficient (a sympy Float, as a readout prints them) is taken as the rational it prints as
-    (0.999 -> 999/1000), whatever its binary precision.
+    Each bracket's coefficients are fitted by least squares at k + 3 random rational points,
+    evaluated to `digits` significant digits (mpmath), taken as the rationals they equal to 1e-12,
+    and then checked at k + 3 further random points: the bracket minus the combination must vanish
+    there to 1e-20 relative to the bracket. (A symbolic solve stalled for over ten minutes on fields
+    with exp, sqrt and log of t.) A decimal coefficient (a sympy Float, as a readout prints them) is
+    taken as the rational it prints as (0.999 -> 999/1000), whatever its binary precision.
     """
+    import mpmath
+
     fields = [tuple(_decimals_as_rationals(sympy.sympify(c)) for c in f) for f in fields]
     k = len(fields)
     rng = np.random.default_rng(seed)
-    points = [
-        dict(zip(coords, [sympy.Rational(int(r), 7) + 1 for r in rng.integers(1, 40, len(coords))]))
-        for _ in range(k + 3)
-    ]
-    C = np.zeros((k, k, k))
-    c = sympy.symbols(f"c0:{k}")
-    for a, b in itertools.combinations(range(k), 2):
-        br = sympy_bracket(fields[a], fields[b], coords)
-        equations = [
-            sympy.nsimplify(br[i].subs(p)) - sum(c[e] * fields[e][i].subs(p) for e in range(k))
-            for p in points
-            for i in range(len(coords))
+
+    def draw(n):
+        return [
+            dict(zip(coords, [sympy.Rational(int(r), 7) + 1 for r in rng.integers(1, 40, len(coords))]))
+            for _ in range(n)
         ]
-        solution = sympy.solve(equations, c, dict=True)
-        if not solution:
-            return None
-        values = [solution[0].get(ce, 0) for ce in c]
-        if any(v.free_symbols for v in values):
-            values = [v.subs({s: 0 for s in v.free_symbols}) for v in values]
-        if any(
-            sympy.simplify(br[i] - sum(values[e] * fields[e][i] for e in range(k))) != 0 for i in range(len(coords))
-        ):
-            return None
-        C[a, b] = [float(v) for v in values]
-        C[b, a] = -C[a, b]
+
+    fit_points, check_points = draw(k + 3), draw(k + 3)
+    functions = [sympy.lambdify(coords, list(f), modules="mpmath") for f in fields]
+    C = np.zeros((k, k, k))
+    with mpmath.workdps(digits):
+        for a, b in itertools.combinations(range(k), 2):
+            bracket = sympy.lambdify(coords, list(sympy_bracket(fields[a], fields[b], coords)), modules="mpmath")
+
+            def rows(points, bracket=bracket):
+                A, y = [], []
+                for p in points:
+                    args = [mpmath.mpf(sympy.Rational(p[c]).p) / sympy.Rational(p[c]).q for c in coords]
+                    values = [f(*args) for f in functions]
+                    target = bracket(*args)
+                    for i in range(len(coords)):
+                        A.append([mpmath.mpf(values[e][i]) for e in range(k)])
+                        y.append(mpmath.mpf(target[i]))
+                return mpmath.matrix(A), mpmath.matrix(y)
+
+            A, y = rows(fit_points)
+            try:  # least squares by the normal equations, at `digits` digits
+                coefficients = mpmath.lu_solve(A.T * A, A.T * y)
+            except ZeroDivisionError:  # the fields are dependent at these points
+                return None
+            values = [sympy.nsimplify(float(v), rational=True, tolerance=1e-12) for v in coefficients]
+            A, y = rows(check_points)
+            combination = A * mpmath.matrix([mpmath.mpf(v.p) / v.q for v in values])
+            scale = max(mpmath.norm(y), mpmath.mpf(1))
+            if mpmath.norm(y - combination) > mpmath.mpf(10) ** -20 * scale:
+                return None
+            C[a, b] = [float(v) for v in values]
+            C[b, a] = -C[a, b]
     return C
 
 
