@@ -87,10 +87,13 @@ def kdv_data(profile: str, synthetic: bool) -> tuple[xr.Dataset, str]:
     return ds, "synthetic"
 
 
-def random_images(dataset: str, n: int) -> images.ImageData:
-    """n random images of the data set's shape, with random labels of its 10 classes."""
+def random_images(dataset: str, n: int, crop: int | None = None) -> images.ImageData:
+    """n random images of the data set's shape (its central crop x crop pixels, as the profile
+    cuts them; None: whole), with random labels of its 10 classes."""
     g = torch.Generator().manual_seed(0)
-    x, y = torch.rand(n, *IMAGE_SHAPES[dataset], generator=g), torch.randint(10, (n,), generator=g)
+    c, h, w = IMAGE_SHAPES[dataset]
+    h, w = (h, w) if crop is None else (crop, crop)
+    x, y = torch.rand(n, c, h, w, generator=g), torch.randint(10, (n,), generator=g)
     return images.ImageData(dataset, x, y, x, y, [str(c) for c in range(10)])
 
 
@@ -176,7 +179,7 @@ def image_extractor(profile, device, synthetic):
     """Notebook 04: images.train_classifier for one epoch of exactly one batch."""
     P = profiles.get(profile, "image_symmetries")
     ex, name = P["extractor"], P["dataset"]
-    data = random_images(name, ex["batch_size"])
+    data = random_images(name, ex["batch_size"], P["crop"])
     model = images.make_classifier(ex["arch"], data, ex["width"]).to(device)
     x, y = data.train_x.to(device), data.train_y.to(device)
     one_epoch = dataclasses.replace(images.ClassifierTraining.from_settings(ex), epochs=1)
@@ -197,7 +200,7 @@ def image_symmetries(profile, device, synthetic):
     """Notebook 04: image_symmetries.learn_symmetries for one iteration (untrained extractor, uniform w(p))."""
     P = profiles.get(profile, "image_symmetries")
     ex, L = P["extractor"], P["learn"]
-    data = random_images(P["dataset"], L["batch_size"])
+    data = random_images(P["dataset"], L["batch_size"], P["crop"])
     _, h, w = data.shape
     features = images.frozen_features(images.make_classifier(ex["arch"], data, ex["width"]).to(device))
     inner = img_symmetries.image_inner_product(torch.ones(h * w, device=device), h, w)
@@ -212,7 +215,7 @@ def image_symmetries(profile, device, synthetic):
         "notebook": "04_image_symmetries",
         "settings": {"dataset": P["dataset"], "arch": ex["arch"], "width": ex["width"], **L},
         "step": step,
-        "schedule": (L["iterations"], "learn.iterations, seed 0"),
+        "schedule": (2 * L["iterations"], "learn.iterations x 2 (the paper start and the non-affine start), seed 0"),
     }
 
 
@@ -220,7 +223,7 @@ def image_augmentation(profile, device, synthetic):
     """Notebook 05: images.train_classifier for one batch with the learned-flow augmentation."""
     p = profiles.get(profile, "image_augmentation")
     n_generators = profiles.get(profile, "image_symmetries")["learn"]["n_generators"]
-    data = random_images(p["dataset"], p["batch_size"])
+    data = random_images(p["dataset"], p["batch_size"], p["crop"])
     _, h, w = data.shape
     inner = img_symmetries.image_inner_product(torch.ones(h * w), h, w)
     learned = generators.normalise(generators.GeneratorField(2, n_generators), inner)

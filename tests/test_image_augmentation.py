@@ -18,7 +18,8 @@ def mnist():
 
 
 def _symmetries_folder(path, seeds, n_generators=10, size=28):
-    """A fake notebook-04 results folder: a random pixel weight and small learned fields."""
+    """A fake notebook-04 results folder: a random pixel weight, small learned fields and the
+    untrained ones (another initialisation, as notebook 04 writes them beside the learned)."""
     g = torch.Generator().manual_seed(0)
     weight = 0.5 + torch.rand(size, size, generator=g)
     io.write_netcdf(xr.Dataset({"weight": (("row", "col"), weight.numpy())}), path / "shared" / "pixel_weight.nc")
@@ -28,6 +29,10 @@ def _symmetries_folder(path, seeds, n_generators=10, size=28):
             generators.GeneratorField(2, n_generators, width=16, head_width=8),
             path / f"learned_field_seed{s}.pt",
             seed=s,
+        )
+        torch.manual_seed(100 + s)
+        generators.save(
+            generators.GeneratorField(2, n_generators, width=16, head_width=8), path / f"untrained_field_seed{s}.pt"
         )
     return path
 
@@ -118,11 +123,27 @@ def test_missing_field_file_is_named_with_the_command_that_makes_it(tmp_path):
 def test_loaded_fields_are_normalised_and_cut_to_n_fields(tmp_path):
     _symmetries_folder(tmp_path, [0, 1])
     fields = ia.load_fields(tmp_path, [1, 0], 6, 28, 28)
-    assert sorted(fields.learned) == [0, 1] and fields.affine.n_generators == 6
+    assert sorted(fields.learned) == [0, 1] and fields.affine.n_generators == 6 and fields.untrained == {}
     for f in [fields.affine, *fields.learned.values()]:
         assert f.n_generators == 6
         norms = fields.inner.norms(fields.inner.evaluate(f))
         torch.testing.assert_close(norms, torch.ones(6), atol=1e-4, rtol=0)
+    both = ia.load_fields(tmp_path, [0, 1], 6, 28, 28, untrained=True)
+    assert sorted(both.untrained) == [0, 1]
+    for f in [*both.learned.values(), *both.untrained.values()]:  # orthonormal, in order
+        V = both.inner.evaluate(f)
+        torch.testing.assert_close(both.inner.gram(V, V), torch.eye(6), atol=1e-4, rtol=0)
+    first = generators.load(tmp_path / "untrained_field_seed0.pt")
+    v1 = generators.normalise(first, both.inner)(both.inner.points)[..., 0]
+    torch.testing.assert_close(both.untrained[0](both.inner.points)[..., 0], v1, atol=1e-5, rtol=0)
+    assert not torch.allclose(both.untrained[0](both.inner.points), both.learned[0](both.inner.points))
+    augs = ia.make_augmentations(ia.parameters("smoke"), (1, 28, 28), both)
+    assert sorted(augs["untrained"]) == [0, 1] and "untrained" not in ia.make_augmentations(
+        ia.parameters("smoke"), (1, 28, 28), fields
+    )
+    (tmp_path / "untrained_field_seed1.pt").unlink()
+    with pytest.raises(FileNotFoundError, match="untrained_field_seed1.pt is missing"):
+        ia.load_fields(tmp_path, [0, 1], 6, 28, 28, untrained=True)
     assert not torch.allclose(fields.learned[0](fields.inner.points), fields.learned[1](fields.inner.points))
     with pytest.raises(ValueError, match="holds 784 pixel weights; the images have 32x32 = 1024"):
         ia.load_fields(tmp_path, [0], 6, 32, 32)
@@ -165,9 +186,17 @@ def _fake_runs(rates, n_seeds=4, n_items=500, seed=0):
 
 
 def test_comparison_table_in_points_and_refuses_unpaired_runs():
-    runs = _fake_runs({"none": 0.5, "affine": 0.9, "learned": 0.7, "default": 0.5})
+    runs = _fake_runs({"none": 0.5, "affine": 0.9, "learned": 0.7, "default": 0.5, "untrained": 0.6})
     table = ia.comparison_table(runs, n_boot=500).set_index("comparison")
-    assert list(table.index) == ["affine - none", "learned - none", "learned - affine", "default - none"]
+    assert list(table.index) == [
+        "affine - none",
+        "learned - none",
+        "learned - affine",
+        "learned - untrained",
+        "untrained - none",
+        "default - none",
+    ]
+    assert table.loc["learned - untrained", "low"] > 0 and table.loc["untrained - none", "low"] > 0
     expect = 100 * (runs["affine"]["correct"].mean() - runs["none"]["correct"].mean())
     assert table.loc["affine - none", "difference"] == pytest.approx(expect)
     assert 30 < table.loc["affine - none", "low"] < expect < table.loc["affine - none", "high"] < 50
@@ -188,6 +217,28 @@ def test_conclusion_reads_learned_only_when_the_control_passes():
     assert "learned - none" not in failed and "beats no augmentation" not in failed
     with pytest.raises(ValueError, match="positive control"):
         ia.conclusion(pd.DataFrame({"comparison": ["learned - none"]}))
+
+
+def test_conclusion_reads_the_negative_control():
+    same = _fake_runs({"none": 0.5, "affine": 0.9, "learned": 0.9})
+    same["untrained"] = same["learned"]  # learned - untrained exactly 0
+    text = ia.conclusion(ia.comparison_table(same, n_boot=300))
+    assert "untrained-field augmentation beats no augmentation" in text
+    assert "learned and untrained fields are not distinguishable" in text
+    better = ia.conclusion(
+        ia.comparison_table(_fake_runs({"none": 0.5, "affine": 0.9, "learned": 0.9, "untrained": 0.5}), n_boot=300)
+    )
+    assert "learning matters" in better and "untrained-field augmentation is not distinguishable" in better
+
+
+def test_training_pool_leaves_out_the_validation_images(mnist):
+    params = ia.parameters("smoke", {"validation_per_class": 30})
+    pool = ia.training_pool(mnist, params)
+    assert len(pool.train_y) == len(mnist.train_y) - 300 and torch.equal(pool.test_x, mnist.test_x)
+    valid = images.hold_out(mnist, 30, seed=1).test_x.flatten(1)
+    kept = pool.train_x.flatten(1)
+    assert not (torch.cdist(valid[:50], kept).min(dim=1).values == 0).any()  # none of them in the pool
+    assert ia.training_pool(mnist, ia.parameters("smoke", {"validation_per_class": None})) is mnist
 
 
 def test_available_seeds_keeps_the_seeds_whose_field_exists(tmp_path):

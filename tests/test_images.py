@@ -484,3 +484,149 @@ def test_classifier_training_reads_its_fields_from_settings_holding_other_keys()
 def test_classifier_training_names_a_bad_value(change, field, accepted):
     with pytest.raises(ValueError, match=f"ClassifierTraining: {field} must be {accepted}"):
         im.ClassifierTraining(**{"epochs": 2, **change})
+
+
+# ------------------------------------------------- cropped data, held-out images (notebooks 04-05, D18)
+
+
+def _tiny_data(n_per_class=6, size=28, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(10).repeat_interleave(n_per_class)
+    x = torch.rand(len(y), 1, size, size, generator=gen)
+    return im.ImageData("tiny", x, y, x[:10].clone(), y[:10].clone(), [str(c) for c in range(10)])
+
+
+def test_center_crop_keeps_the_central_pixels_of_every_image():
+    d = _tiny_data()
+    c = im.center_crop(d, 20)
+    assert c.name == "tiny_crop20" and c.shape == (1, 20, 20)
+    assert torch.equal(c.train_x, d.train_x[..., 4:24, 4:24]) and torch.equal(c.test_x, d.test_x[..., 4:24, 4:24])
+    assert torch.equal(c.train_y, d.train_y) and c.classes == d.classes
+    assert im.center_crop(d, None) is d
+    assert torch.equal(im.center_crop(d, 27).train_x, d.train_x[..., 0:27, 0:27])  # odd margin: one more below
+    for bad in (0, 29, 2.5, True):
+        with pytest.raises(ValueError, match="crop must be None or an integer from 1 to 28"):
+            im.center_crop(d, bad)
+
+
+def test_load_dataset_crops_mnist():
+    d = im.load_dataset("mnist", crop=20)
+    assert d.name == "mnist_crop20" and d.train_x.shape == (4000, 1, 20, 20) and d.test_x.shape == (1000, 1, 20, 20)
+
+
+def test_hold_out_splits_the_training_images_by_class_and_leaves_the_test_images_out():
+    d = _tiny_data()
+    h = im.hold_out(d, 2, seed=1)
+    assert h.name == "tiny_validation" and len(h.test_y) == 20 and len(h.train_y) == 40
+    assert torch.equal(torch.bincount(h.test_y), torch.full((10,), 2))
+    together = torch.cat([h.train_x, h.test_x]).flatten(1)
+    assert torch.equal(
+        together[torch.argsort(together[:, 0])], d.train_x.flatten(1)[torch.argsort(d.train_x.flatten(1)[:, 0])]
+    )
+    assert torch.equal(h.test_x, im.hold_out(d, 2, seed=1).test_x)  # fixed by the seed
+    assert not torch.equal(h.test_x, im.hold_out(d, 2, seed=2).test_x)
+    with pytest.raises(ValueError, match="per_class must be an integer from 1 to 5"):
+        im.hold_out(d, 6)
+
+
+# ------------------------------------------------------ learned against untrained (notebook 04, D18)
+
+
+def test_validity_per_image_averages_to_validity():
+    x = _blobs(7)
+    inner = image_symmetries.image_inner_product(torch.ones(256), 16, 16)
+    motions = generators.normalise(generators.affine_fields(), inner)
+    per_image = image_symmetries.validity_per_image(_row_profile, x, motions, 0.1, steps=4, batch_size=3)
+    assert per_image.shape == (6, 7)
+    torch.testing.assert_close(per_image.mean(dim=1), image_symmetries.validity(_row_profile, x, motions, 0.1, 4))
+    assert float(per_image[0].abs().max()) < 1e-3 and float(per_image[1].min()) > 0.05  # each image, not just the mean
+
+
+def test_aff2_angles_are_zero_for_affine_fields_and_large_for_a_nonaffine_start():
+    inner = image_symmetries.image_inner_product(torch.rand(400) + 0.5, 20, 20)
+    mixed = image_symmetries.linear_combination(torch.rand(6, 6) + torch.eye(6))
+    assert float(image_symmetries.aff2_angles(mixed, inner).max()) < 1e-2
+    controls = image_symmetries.control_fields()
+    with_controls = generators.FunctionField(
+        lambda z: torch.cat([generators.affine_fields()(z)[..., :5], controls(z)[..., 1:2]], dim=-1), 6, 2
+    )
+    angles = image_symmetries.aff2_angles(with_controls, inner)
+    assert angles.shape == (6,) and float(angles[:5].max()) < 1e-2 and float(angles[5]) > 45
+    largest = {}
+    for scale in (1.0, 4.0):
+        largest[scale] = []
+        for seed in range(3):
+            torch.manual_seed(seed)
+            field = image_symmetries.nonaffine_start(generators.GeneratorField(2, 10), scale)
+            largest[scale].append(float(image_symmetries.aff2_angles(field, inner).max()))
+    assert min(largest[4.0]) >= 20 and all(b > a for a, b in zip(largest[1.0], largest[4.0])), largest
+
+
+def test_nonaffine_start_scales_only_the_first_layer():
+    torch.manual_seed(0)
+    field = generators.GeneratorField(2, 3, width=16, head_width=8)
+    before = {k: v.clone() for k, v in field.state_dict().items()}
+    assert image_symmetries.nonaffine_start(field, 3.0) is field
+    for key, value in field.state_dict().items():
+        expected = 3.0 * before[key] if key.startswith("trunk.0.") else before[key]
+        torch.testing.assert_close(value, expected)
+    for bad in (0, -1.0, "2", True):
+        with pytest.raises(ValueError, match="scale must be a positive number"):
+            image_symmetries.nonaffine_start(field, bad)
+
+
+def test_no_signal_share_counts_the_norm_on_blank_pixels():
+    x = torch.zeros(3, 1, 8, 8)
+    x[:, :, :, :4] = torch.rand(3, 1, 8, 4, generator=torch.Generator().manual_seed(0))  # ink in the left half only
+    signal = image_symmetries.signal_map(x)
+    assert signal.shape == (8, 8) and float(signal[:, 6:].max()) == 0 and float(signal[:, :3].min()) > 0
+    z = generators.grid_points(8, 8)
+    right = (z[:, 0] > 0.2).float()  # columns 5-7
+    values = torch.stack([right[:, None].expand(-1, 2), (1 - right)[:, None].expand(-1, 2), torch.ones(64, 2)], -1)
+    share, pixels = image_symmetries.no_signal_share(values, signal)
+    blank = float((signal < 0.01 * signal.max()).float().mean())
+    assert pixels == pytest.approx(blank) and 0.2 < blank < 0.5
+    assert float(share[0]) == pytest.approx(1.0) and float(share[1]) == pytest.approx((blank * 64 - 24) / 40)
+    assert float(share[2]) == pytest.approx(blank)
+
+
+def test_validity_comparison_pairs_images_and_reports_intervals():
+    gen = torch.Generator().manual_seed(0)
+    untrained = torch.rand(10, 50, generator=gen)
+    learned = untrained - 0.1
+    learned[7] = untrained[7] + 0.05 * torch.randn(50, generator=gen)  # no systematic difference
+    affine = torch.rand(6, 50, generator=gen)
+    table = image_symmetries.validity_comparison({"learned": learned, "untrained": untrained, "affine": affine}, 3)
+    assert list(table.columns[:6]) == image_symmetries.COMPARISON_COLUMNS
+    assert len(table) == 22 and set(table.seed) == {3}
+    assert list(table.field[:4]) == ["1", "1", "2", "2"] and list(table.field[-2:]) == ["1-6", "1-6"]
+    lu = table[table.comparison == "learned - untrained"].set_index("field")
+    assert lu.loc["1"].difference == pytest.approx(-0.1) and lu.loc["1"].ci_high == pytest.approx(-0.1)
+    assert lu.loc["1-6"].difference == pytest.approx(-0.1) and lu.loc["1-6"].excludes_zero
+    assert lu.loc["8"].ci_low < 0 < lu.loc["8"].ci_high and not lu.loc["8"].excludes_zero
+    la = table[table.comparison == "learned - affine"].set_index("field")
+    assert la.loc["2"].difference == pytest.approx(float((learned[1] - affine.mean(0)).mean()), abs=1e-6)
+    with pytest.raises(ValueError, match="same B images"):
+        image_symmetries.validity_comparison({"learned": learned, "untrained": untrained[:, :10], "affine": affine}, 0)
+
+
+def test_learning_curve_records_validity_and_angles_on_schedule():
+    x = _blobs(8, size=12)
+    inner = image_symmetries.image_inner_product(torch.ones(144), 12, 12)
+    torch.manual_seed(0)
+    field = generators.GeneratorField(2, 6, width=16, head_width=8)
+    curve = image_symmetries.LearningCurve(_row_profile, x[:4], inner, 0.1, 2)
+    curve.record(0, field)
+    settings = image_symmetries.ImageLearning(iterations=4, batch_size=4, lr=1e-2, steps=2)
+    image_symmetries.learn_symmetries(
+        _row_profile, x, field, inner, settings, log=None, callback=curve, callback_every=2
+    )
+    table = curve.table()
+    assert sorted(set(table.iteration)) == [0, 2, 4]
+    fields = table[table.field != "span"]
+    assert len(fields) == 3 * 6 and fields.validity.between(0, math.pi).all()
+    spans = table[table.field == "span"]
+    assert list(spans["index"][:6]) == [1, 2, 3, 4, 5, 6] and spans.angle_deg.between(0, 90).all()
+    ortho = generators.orthonormalise(generators.normalise(field, inner), inner)
+    last = fields[fields.iteration == 4].validity.to_numpy()
+    np.testing.assert_allclose(last, image_symmetries.validity(_row_profile, x[:4], ortho, 0.1, 2).numpy(), rtol=1e-5)

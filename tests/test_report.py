@@ -323,3 +323,58 @@ def test_detector_row_ranks_the_learned_span_against_the_fitted_detector(tmp_pat
     (row,) = report._detector_rows(tmp_path, "quick")
     assert "KdV 0.08° vs 0.001°" in row["here"]  # the worst learned seed, the most trajectories
     assert row["verdict"] == "reproduced: cKdV; not reproduced: KdV; undecidable on these data: KS"
+
+
+def test_image_verdicts_read_every_seed(tmp_path):
+    """Notebook 04's verdicts (D18): learned - untrained of fields 1-6 below 0 on every seed, and the
+    non-affine start pulled towards aff(2); notebook 05's negative control in its own row."""
+    from symflow import report
+
+    images = tmp_path / "04_image_symmetries" / "quick"
+    _write(images / "parameters_seed0.json", json.dumps({"dataset": "mnist", "crop": 20}))
+    rows = "seed,field,comparison,difference,ci_low,ci_high\n"
+    for seed, high in ((0, -0.05), (1, -0.01), (2, 0.01)):
+        rows += f"{seed},1-6,learned - untrained,-0.03,-0.06,{high}\n{seed},1,learned - untrained,0.1,0.05,0.2\n"
+        rows += f"{seed},1-6,learned - affine,0.2,0.1,0.3\n"
+    _write(images / "validity_comparison.csv", rows)
+    angles = "seed,fields,index,angle_deg\n"
+    for seed, (start, end) in enumerate(((74.0, 48.0), (70.0, 12.0), (66.0, 40.0))):
+        for kind, largest in (
+            ("learned", 45.0),
+            ("untrained", 44.0),
+            ("non-affine start", start),
+            ("learned from non-affine start", end),
+        ):
+            angles += "".join(f"{seed},{kind},{k},{largest * k / 6}\n" for k in range(1, 7))
+    _write(images / "aff2_angles.csv", angles)
+    _write(
+        tmp_path / "05_image_augmentation" / "quick" / "comparisons.csv",
+        "comparison,difference,low,high,seeds\naffine - none,4.0,3.0,5.0,21\nlearned - none,4.1,3.1,5.1,21\n"
+        "learned - untrained,0.1,-0.4,0.6,21\nuntrained - none,4.0,3.0,5.0,21\n",
+    )
+    found = {r["claim"].split("**")[1]: r for r in report.summary_rows(tmp_path, "quick")}
+    symmetries = found["Learned image fields are symmetries"]
+    assert "here: MNIST, central 20x20 pixels" in symmetries["claim"]
+    assert symmetries["here"].endswith(
+        "0: -0.030 [-0.060, -0.050]; 1: -0.030 [-0.060, -0.010]; 2: -0.030 [-0.060, +0.010]"
+    )
+    assert symmetries["verdict"] == "undecidable at quick"  # seed 2's interval includes 0
+    affine = found["Image fields 1-6 are nearly affine"]
+    assert "0: 74° → 48° (mean of the six 43° → 28°); 1: 70° → 12° (mean of the six 41° → 7°)" in affine["here"]
+    assert "paper start: 44° → 45°" in affine["here"]
+    assert affine["verdict"] == "partly: pulled towards aff(2), ends 12-48° from it"
+    assert found["Negative control"]["verdict"] == "not shown: learned ≈ untrained"
+    assert (
+        found["Negative control"]["here"]
+        == "points, 21 seeds: untrained - none +4.00 [+3.00, +5.00]; learned - untrained +0.10 [-0.40, +0.60]"
+    )
+    assert "Image symmetries" not in found  # the verdict rows replace the older checks
+
+    _write(images / "validity_comparison.csv", rows.replace("-0.06,0.01\n", "-0.06,-0.02\n"))
+    _write(
+        images / "aff2_angles.csv",
+        angles.replace(",learned from non-affine start,6,48.0", ",learned from non-affine start,6,80.0"),
+    )
+    found = {r["claim"].split("**")[1]: r for r in report.summary_rows(tmp_path, "quick")}
+    assert found["Learned image fields are symmetries"]["verdict"] == "reproduced"
+    assert found["Image fields 1-6 are nearly affine"]["verdict"] == "not reproduced"  # seed 0 ends farther

@@ -223,11 +223,17 @@ _PAPER_CLASSIFIER = {
 # fractions of `epochs`); weights: the inner product's w(p) from `n_images` images; learn: the
 # generator training (Adam; flows of time up to sigma with `steps` RK4 steps; loss weights w_ortho,
 # w_lip, Lipschitz bound tau, ortho_mode as in notebook 02); evaluate: validity tables at s and
-# curves at s_values on `n_eval` test images, LieGG on `liegg_images`.
-# quick departs from the paper in ortho_mode ("span"), lr and the number of steps.
+# curves at s_values on `n_eval` test images, LieGG on `liegg_images`, intervals from `n_boot` bootstrap
+# draws, "no signal" where the mean |grad f|^2 is below `no_signal` of its maximum, "low weight" where
+# w(p) is below `low_weight` of its maximum (the features hardly react). crop: the central
+# crop x crop pixels of every image (None: whole images; 20: MNIST digits that fill the frame, D18).
+# curve: the learning curve every `every` iterations on `validation_per_class` training images per
+# class held out of generator learning; control: the non-affine start's first-layer scale (D18).
+# quick departs from the paper in ortho_mode ("span"), lr, the number of steps, the crop and the budget.
 _SETTINGS["image_symmetries"] = {
     "quick": {
         "dataset": "mnist",
+        "crop": 20,
         "n_train": None,
         "seed": 0,
         "extractor": {
@@ -240,10 +246,10 @@ _SETTINGS["image_symmetries"] = {
             "milestones": [0.5, 0.8],
             "gamma": 0.2,
         },
-        "weights": {"n_images": 1000, "n_projections": 8, "bump_sigma": 1.5},
+        "weights": {"n_images": 4000, "n_projections": 8, "bump_sigma": 1.5},
         "learn": {
             "n_generators": 10,
-            "iterations": 300,
+            "iterations": 450,
             "batch_size": 32,
             "lr": 3e-3,
             "sigma": 0.4,
@@ -254,21 +260,35 @@ _SETTINGS["image_symmetries"] = {
             "clip": None,
             "ortho_mode": "span",
         },
-        "evaluate": {"n_eval": 500, "s": 0.2, "s_values": [0.1, 0.2, 0.3, 0.4], "steps": 4, "liegg_images": 1000},
+        "curve": {"every": 50, "validation_per_class": 20},
+        "control": {"init_scale": 4.0},
+        "evaluate": {
+            "n_eval": 500,
+            "s": 0.2,
+            "s_values": [0.1, 0.2, 0.3, 0.4],
+            "steps": 4,
+            "liegg_images": 1000,
+            "n_boot": 2000,
+            "no_signal": 0.01,
+            "low_weight": 0.1,
+        },
     },
     "smoke": {
         "n_train": 500,
         "extractor": {"width": 4, "epochs": 1, "milestones": [0.3, 0.6, 0.8]},
         "weights": {"n_images": 50, "n_projections": 2},
         "learn": {"iterations": 2, "batch_size": 8, "lr": 1e-3},
-        "evaluate": {"n_eval": 20, "s_values": [0.2], "steps": 2, "liegg_images": 20},
+        "curve": {"every": 1, "validation_per_class": 2},
+        "evaluate": {"n_eval": 20, "s_values": [0.2], "steps": 2, "liegg_images": 20, "n_boot": 200},
     },
     # the paper: CIFAR-10 (data/cifar-10-python.tar.gz), ResNet-18 200 epochs, generators 50 epochs
     # of 50,000 images at batch 128 (= 19,531 steps), Adam 1e-4, step sigma/20
     "paper": {
         "dataset": "cifar10",
+        "crop": None,
         "extractor": dict(_PAPER_CLASSIFIER),
         "weights": {"n_images": 5000, "n_projections": 16},
+        "curve": {"every": 1000},
         "learn": {"iterations": 19531, "batch_size": 128, "lr": 1e-4, "steps": 20, "ortho_mode": "pairwise"},
         "evaluate": {"n_eval": 2000, "steps": 20, "liegg_images": 2000},
     },
@@ -282,12 +302,17 @@ _SETTINGS["image_symmetries"] = {
 # SGD lr, weight_decay, lr x gamma at `milestones` fractions of the epochs. Flow augmentations:
 # the first n_fields fields, coefficients U(-scale, scale) per normalised field (0.04082 =
 # 0.1/sqrt(6), the paper's), unit time, `steps` RK4 steps; default augmentation: random crop
-# after `padding` zero pixels (+ flips if `flip`). n_boot: bootstrap draws.
-# quick: the regime where the positive control (affine - none) is detectable; notebook 05, section 2.
+# after `padding` zero pixels (+ flips if `flip`). n_boot: bootstrap draws. crop: as notebook 04's (its
+# fields live on that grid); validation_per_class: training images per class held out (never trained
+# on) for choosing the regime, None: none held out.
+# quick: the regime with the largest positive control (affine - none) on the validation images
+# (bench/image_regime.py; notebook 05, section 2; docs/decisions.md D18).
 _SETTINGS["image_augmentation"] = {
     "quick": {
         "dataset": "mnist",
-        "train_per_class": 20,
+        "crop": 20,
+        "validation_per_class": 50,
+        "train_per_class": 10,
         "test_per_class": None,
         "seeds": list(range(21)),
         "symmetry_seeds": [0, 1, 2],
@@ -319,6 +344,7 @@ _SETTINGS["image_augmentation"] = {
     },
     "paper": {
         "dataset": "cifar10",
+        "crop": None,
         "train_per_class": None,
         "seeds": [0, 1, 2],
         **_PAPER_CLASSIFIER,

@@ -116,7 +116,15 @@ def _merge(source: Path, target: Path) -> None:
 # of different seeds may execute at the same time (`make evidence JOBS=2`), and each combines the
 # per-seed files it finds, so the last to finish can miss one: `run_notebook` recombines them
 # after merging each run's outputs.
-SEED_TABLES = {"04_image_symmetries": ["affine_fraction"]}
+SEED_TABLES = {
+    "04_image_symmetries": [
+        "affine_fraction",
+        "validity_comparison",
+        "aff2_angles",
+        "no_signal_share",
+        "learning_curve",
+    ]
+}
 
 
 def combine_seed_tables(notebook: str, profile: str, root: Path | None = None) -> list[Path]:

