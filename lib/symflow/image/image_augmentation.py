@@ -372,6 +372,12 @@ def per_seed_differences(runs: dict, comparisons=COMPARISONS) -> pd.DataFrame:
     )
 
 
+def _versus(r) -> str:
+    """How a paired difference with interval (low, high) reads: beats / is worse than / is not
+    distinguishable from."""
+    return "beats" if r.low > 0 else "is worse than" if r.high < 0 else "is not distinguishable from"
+
+
 def conclusion(table: pd.DataFrame) -> str:
     """The verdict read off a `comparison_table`: first whether affine - none excludes 0 (the
     positive control: the experiment can detect an augmentation that helps). Only if it does,
@@ -402,8 +408,7 @@ def conclusion(table: pd.DataFrame) -> str:
     lines.append("positive control passed: affine augmentation beats none (interval excludes 0).")
     if "learned - none" in rows.index:
         r = rows.loc["learned - none"]
-        verdict = "beats" if r.low > 0 else "is worse than" if r.high < 0 else "is not distinguishable from"
-        lines += [text("learned - none"), f"learned augmentation {verdict} no augmentation."]
+        lines += [text("learned - none"), f"learned augmentation {_versus(r)} no augmentation."]
     if "learned - affine" in rows.index:
         r = rows.loc["learned - affine"]
         where = "better than" if r.low > 0 else "worse than" if r.high < 0 else "not distinguishable from"
@@ -416,8 +421,7 @@ def conclusion(table: pd.DataFrame) -> str:
         lines += [text("learned - affine"), f"learned augmentation is {where} affine{share}."]
     if "untrained - none" in rows.index:
         r = rows.loc["untrained - none"]
-        verdict = "beats" if r.low > 0 else "is worse than" if r.high < 0 else "is not distinguishable from"
-        lines += [text("untrained - none"), f"untrained-field augmentation {verdict} no augmentation."]
+        lines += [text("untrained - none"), f"untrained-field augmentation {_versus(r)} no augmentation."]
     if "learned - untrained" in rows.index:
         r = rows.loc["learned - untrained"]
         if r.low > 0:

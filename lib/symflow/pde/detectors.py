@@ -2,7 +2,7 @@
 library of vector fields, from the null space of one linear system.
 
 Written from the description of Hu, Li, Lin, "Explicit Discovery of Nonlinear Symmetries from
-Dynamic Data" (ICML 2025; /work/shared/PAPER.md, "Other symmetry detectors"); no code is taken
+Dynamic Data" (ICML 2025, arXiv 2510.01855); no code is taken
 from its repository. The method:
 
 * A generator is v = xi d_x + tau d_t + phi d_u with each component a linear combination of a
