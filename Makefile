@@ -31,21 +31,26 @@ NOTEBOOKS := $(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 EXECUTED  := $(foreach nb,$(NOTEBOOKS),results/$(nb)/$(PROFILE)/$(nb).ipynb)
 executed   = results/$(1)/$(PROFILE)/$(1).ipynb
 
+# THREADS: torch threads per run, the cores shared out among the JOBS runs that make runs at a time
+# (more threads than cores makes torch's CPU kernels many times slower).
+JOBS    ?= 1
+THREADS ?= $(shell n=$$(( $$(nproc) / $(JOBS) )); echo $$(( n > 0 ? n : 1 )))
+
 define notebook_rule
 results/$(1)/$(PROFILE)/$(1).ipynb: notebooks/$(1).ipynb $(STAMP) $(LIB) $$$$(DEPS_$(1))
-	$(RUN) $(1) --profile $(PROFILE) --device $(DEVICE)
+	OMP_NUM_THREADS=$(THREADS) $(RUN) $(1) --profile $(PROFILE) --device $(DEVICE)
 endef
 $(foreach nb,$(NOTEBOOKS),$(eval $(call notebook_rule,$(nb))))
 
-# Extra seeds for the acceptance checks: one tagged run per (notebook, seed), independent of each
-# other, so `make evidence JOBS=2` runs two at a time. Seed 0 is the default run of `reproduce`.
+# Extra seeds for the acceptance checks: one tagged run per (notebook, seed), part of `reproduce`
+# (notebooks 03, 05, 06 and 07 read every seed), independent of each other and of seed 0, the
+# default run. Seed 0 is the default run.
 EVIDENCE_NOTEBOOKS ?= $(filter $(NOTEBOOKS),02_pde_symmetries 04_image_symmetries)
 EVIDENCE_SEEDS     ?= 1 2
-JOBS               ?= 1
-# torch threads per run: the cores shared out among the JOBS runs (more threads than cores makes
-# torch's CPU kernels many times slower)
-EVIDENCE_THREADS   ?= $(shell n=$$(( $$(nproc) / $(JOBS) )); echo $$(( n > 0 ? n : 1 )))
-EVIDENCE := $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),results/$(nb)/$(PROFILE)/$(nb)_seed$(s).ipynb))
+EVIDENCE_THREADS   ?= $(THREADS)
+seed_runs = $(foreach s,$(EVIDENCE_SEEDS),results/$(1)/$(PROFILE)/$(1)_seed$(s).ipynb)
+EVIDENCE := $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(call seed_runs,$(nb)))
+SEED_RUNS := $(EVIDENCE)
 
 # Extra settings of a notebook's evidence runs, merged into its overrides beside the seed (none: notebook
 # 02's acceptance checks use 3 seeds of every equation).
@@ -57,7 +62,7 @@ EVIDENCE_OVERRIDES_02_pde_symmetries ?=
 evidence_args = $(1) --profile $(PROFILE) --device $(DEVICE) --tag seed$(2) -p 'overrides={"seed": $(2)$(EVIDENCE_OVERRIDES_$(1))}'
 
 define evidence_rule
-results/$(1)/$(PROFILE)/$(1)_seed$(2).ipynb: $(call executed,$(1))
+results/$(1)/$(PROFILE)/$(1)_seed$(2).ipynb: notebooks/$(1).ipynb $(STAMP) $(LIB) $$$$(DEPS_$(1))
 	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(call evidence_args,$(1),$(2))
 endef
 $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),$(eval $(call evidence_rule,$(nb),$(s)))))
@@ -99,7 +104,13 @@ SWEEP = $(PY) -m symflow.sweep --profile $(PROFILE) --device $(DEVICE) \
         $(if $(filter-out local,$(SCHEDULER)),--scheduler $(SCHEDULER),$(if $(filter command line,$(origin JOBS)),--workers $(JOBS))) \
         $(if $(filter command line,$(origin EVIDENCE_THREADS)),--threads $(EVIDENCE_THREADS))
 
-reproduce: $(EXECUTED) ## run every notebook at PROFILE (default quick) and rebuild results/README.md
+# `reproduce` runs REPRODUCE_JOBS runs at a time (default: one per core), each at THREADS threads.
+REPRODUCE_JOBS ?= $(shell nproc)
+.PHONY: runs
+runs: $(EXECUTED) $(SEED_RUNS)
+
+reproduce: $(STAMP) ## run every notebook at PROFILE (default quick), seeds 1-2 of notebooks 02 and 04 included, REPRODUCE_JOBS at a time, and rebuild results/README.md
+	$(MAKE) --no-print-directory -j$(REPRODUCE_JOBS) JOBS=$(REPRODUCE_JOBS) runs
 	$(PY) -m symflow.report --profile $(PROFILE)
 
 evidence: reproduce ## extra seeds of notebooks 02 and 04, notebook 02 with six generators and notebook 03's full sweep (JOBS=2 for two at a time; SCHEDULER=local or tcp://host:port on Dask)
@@ -159,21 +170,21 @@ bench-solvers: $(STAMP) ## solver accuracy and speed against dopri5: results/ben
 bench-iterations: $(STAMP) ## seconds per iteration of every training loop at PROFILE on DEVICE
 	$(PY) bench/bench_iterations.py --profile $(PROFILE) --device $(DEVICE)
 
-# notebook 05 augments with the fields and inner product that notebook 04 learned
-DEPS_05_image_augmentation := results/04_image_symmetries/$(PROFILE)/04_image_symmetries.ipynb
+# notebook 05 augments with the fields and inner product that notebook 04 learned (every seed)
+DEPS_05_image_augmentation := $(call executed,04_image_symmetries) $(call seed_runs,04_image_symmetries)
 
 # notebook 02 learns on the PDE data sets of notebook 01 / make data
 DEPS_02_pde_symmetries := $(PDE_DATA)
 
 # notebook 03 trains neural solvers on the PDE data, augmented with notebook 02's learned generators
-DEPS_03_pde_augmentation := $(PDE_DATA) results/02_pde_symmetries/$(PROFILE)/02_pde_symmetries.ipynb
+LEARNED_02 := $(call executed,02_pde_symmetries) $(call seed_runs,02_pde_symmetries)
+DEPS_03_pde_augmentation := $(PDE_DATA) $(LEARNED_02)
 
-# notebook 06 reads the generators of notebooks 02 and 04
-DEPS_06_generator_algebra := results/02_pde_symmetries/$(PROFILE)/02_pde_symmetries.ipynb \
-                             results/04_image_symmetries/$(PROFILE)/04_image_symmetries.ipynb
+# notebook 06 reads the generators of notebooks 02 and 04 (every seed)
+DEPS_06_generator_algebra := $(LEARNED_02) $(call executed,04_image_symmetries) $(call seed_runs,04_image_symmetries)
 
 # notebook 07 compares symmetry detectors on the PDE data, notebook 02's learned generators among them
-DEPS_07_detector_benchmark := $(PDE_DATA) results/02_pde_symmetries/$(PROFILE)/02_pde_symmetries.ipynb
+DEPS_07_detector_benchmark := $(PDE_DATA) $(LEARNED_02)
 
 help: ## list the targets with one line each
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24

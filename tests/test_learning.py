@@ -87,3 +87,60 @@ def test_learn_resumes_bit_identically_and_refuses_another_runs_or_a_damaged_che
     with pytest.raises(ValueError, match="cannot be read.*damaged") as err:
         _learn_toy(ckpt, {"run": 1})
     assert f"checkpoint {ckpt}" in str(err.value)
+
+
+def test_the_plateau_rule_drops_the_rate_once_then_stops():
+    rule = learning.Plateau(every=1, patience=2, tol=0.1, min_iterations=0)
+    state = rule.initial_state()
+    actions = [rule.update(state, i + 1, score) for i, score in enumerate([5.0, 4.0, 3.95, 3.98, 3.0, 3.0, 2.95])]
+    # 4.0 improves; 3.95 and 3.98 are within tol of the best: the second of them drops the rate;
+    # 3.0 improves; 3.0 and 2.95 are within tol again: the run stops
+    assert actions == ["continue", "continue", "continue", "decay", "continue", "continue", "stop"]
+    assert state["decayed"] and state["stopped"] and state["best"] == 2.95
+    early = learning.Plateau(every=1, patience=1, tol=0.0, min_iterations=3)
+    state = early.initial_state()
+    # nothing before iteration 3; then the waiting measurements count at once
+    assert [early.update(state, i + 1, 1.0) for i in range(4)] == ["continue", "continue", "decay", "stop"]
+    with pytest.raises(ValueError, match="patience must be a positive integer"):
+        learning.Plateau(every=10, patience=0, tol=0.1)
+
+
+def _converging(ckpt=None, snapshots=None, stop_at=None):
+    """A field whose loss (w - 1)^2 converges: the validation score is the loss itself."""
+    torch.manual_seed(0)
+    field = torch.nn.Linear(1, 1, bias=False)
+
+    def step(it, rng):
+        loss = ((field.weight - 1) ** 2).sum()
+        return loss, {"S1": loss.item()}
+
+    def score(f):
+        return float(((f.weight - 1) ** 2).sum())
+
+    rule = learning.Plateau(every=5, patience=2, tol=1e-6, keep_snapshots=snapshots is not None)
+    schedule = learning.Schedule(iterations=stop_at or 1000, lr=0.05, log_every=1000)
+    history = learning.learn(
+        field, step, schedule, {"toy": 1}, checkpoint=ckpt, log=None, plateau=rule, score=score, snapshots=snapshots
+    )
+    return field, history
+
+
+def test_a_converged_run_stops_before_the_cap_with_its_rate_dropped_and_resumes_its_rule(tmp_path):
+    snapshots: list = []
+    field, history = _converging(snapshots=snapshots)
+    assert len(history) < 1000 and len(history) % 5 == 0
+    measured = history.dropna(subset=["valid_score"])
+    assert list(measured.iteration + 1) == [it for it, _ in snapshots] == list(range(5, len(history) + 1, 5))
+    assert history.lr.iloc[0] == 0.05 and history.lr.iloc[-1] == pytest.approx(0.005)
+    assert measured.valid_score.min() < 0.01 * measured.valid_score.iloc[0]
+    assert torch.equal(snapshots[-1][1]["weight"], field.state_dict()["weight"])
+    # a run cut short and resumed converges at the same iteration, and a converged run does not go on
+    ckpt = tmp_path / "run.pt"
+    _converging(ckpt, snapshots=[], stop_at=12)
+    with pytest.raises(ValueError, match="give both or neither"):
+        learning.learn(field, lambda it, rng: (field.weight.sum(), {}), learning.Schedule(1, 0.1), {}, score=len)
+    resumed_snapshots: list = []
+    _, first = _converging(ckpt, snapshots=resumed_snapshots)
+    _, second = _converging(ckpt)
+    assert len(second) == len(first) == len(history)
+    assert [it for it, _ in resumed_snapshots] == [it for it, _ in snapshots]

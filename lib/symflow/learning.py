@@ -21,6 +21,12 @@ S1..SN). `learn` owns everything else, identically for every domain:
 
     learn(field, step, schedule, identity, seed, checkpoint) -> history (DataFrame)
 
+With a `Plateau` rule and a `score` (a function of the field measured on validation data, lower is
+better), the run also stops when it has converged: every `plateau.every` iterations the score is
+measured (history column `valid_score`); when it has not improved for `plateau.patience`
+measurements the learning rate drops 10x, and when that happens again the run stops. The
+iteration budget stays the cap.
+
 The checkpoint conventions are shared with the other training loops (`symflow.pde.fno.fit`,
 `symflow.image.images.train_classifier`) through `save_checkpoint` and `load_checkpoint`. Their
 typed settings (`symflow.image.images.ClassifierTraining`,
@@ -30,6 +36,7 @@ typed settings (`symflow.image.images.ClassifierTraining`,
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import numbers
@@ -81,6 +88,49 @@ class Schedule:
 
     def lr_at(self, iteration: int) -> float:
         return self.lr * (0.1 if iteration >= self.decay_at * self.iterations else 1.0)
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """When a run has converged, from a validation score measured every `every` iterations.
+
+    A measurement improves when it is below the best so far by more than `tol` (absolute; the
+    score's own units). After `patience` measurements in a row without improvement the learning
+    rate drops 10x (once, unless the schedule's `decay_at` already dropped it), and after
+    `patience` more without improvement at the lower rate the run stops. Nothing happens before
+    `min_iterations`. keep_snapshots: keep a copy of the field's state at every measurement
+    (`learn`'s `snapshots`), to judge afterwards when a run first passed a test.
+    """
+
+    every: int
+    patience: int
+    tol: float
+    min_iterations: int = 0
+    keep_snapshots: bool = False
+
+    def __post_init__(self):
+        check_settings(self, integers=("every", "patience"), non_negative=("tol", "min_iterations"))
+
+    @staticmethod
+    def initial_state() -> dict:
+        return {"best": math.inf, "bad": 0, "decayed": False, "stopped": False}
+
+    def update(self, state: dict, iteration: int, score: float) -> str:
+        """Record `score` measured after `iteration` iterations in `state` (updated in place):
+        "continue", "decay" (drop the learning rate now) or "stop"."""
+        if score < state["best"] - self.tol:
+            state["best"], state["bad"] = score, 0
+            return "continue"
+        state["best"] = min(state["best"], score)
+        state["bad"] += 1
+        if state["bad"] < self.patience or iteration < self.min_iterations:
+            return "continue"
+        state["bad"] = 0
+        if not state["decayed"]:
+            state["decayed"] = True
+            return "decay"
+        state["stopped"] = True
+        return "stop"
 
 
 def check_settings(
@@ -159,6 +209,9 @@ def learn(
     log=print,
     callback=None,
     callback_every: int = 0,
+    plateau: Plateau | None = None,
+    score=None,
+    snapshots: list | None = None,
 ) -> pd.DataFrame:
     """Train `field` in place by Adam on `step`'s loss; returns the history (module docstring).
 
@@ -167,11 +220,21 @@ def learn(
     callback: optional callable(iterations_done, field), called after every `callback_every`
     iterations; when it returns True the run stops there (the checkpoint records that iteration).
     log: callable(str) or None (silent).
+    plateau, score: the convergence rule and its validation score, a callable(field) -> float,
+    lower is better, evaluated without gradients (both or neither); the rule's state is kept in
+    the checkpoint. snapshots: a list to which (iterations done, copy of the field's state dict)
+    is appended at every measurement when `plateau.keep_snapshots` (those of a resumed run
+    included).
     """
+    if (plateau is None) != (score is None):
+        raise ValueError("plateau and score go together: give both or neither")
     log = log or (lambda line: None)
     optimiser = torch.optim.Adam(field.parameters(), lr=schedule.lr)
     rng = torch.Generator().manual_seed(seed)
-    history, start = _resume(checkpoint, identity, field, optimiser, rng, name, log)
+    history, start, converged = _resume(checkpoint, identity, field, optimiser, rng, name, log)
+    converged = converged or {**Plateau.initial_state(), "snapshots": []}
+    if snapshots is not None:
+        snapshots.extend(converged["snapshots"])
 
     def save(iteration):
         if checkpoint is not None:
@@ -181,23 +244,44 @@ def learn(
                 "optimiser": optimiser.state_dict(),
                 "rng": rng.get_state(),
                 "history": history,
+                "converged": converged,
             }
             save_checkpoint(checkpoint, identity, state)
 
     n_it = done = schedule.iterations
     last_line = time.monotonic()
-    for it in range(start, n_it):
-        history.append(_iteration(field, step, schedule, optimiser, rng, it, name, checkpoint, history))
+    for it in range(start if not converged["stopped"] else n_it, n_it):
+        history.append(_iteration(field, step, schedule, optimiser, rng, it, name, checkpoint, history, converged))
+        action = "continue"
+        if plateau is not None and _every(plateau.every, it):
+            with torch.no_grad():
+                history[-1]["valid_score"] = float(score(field))
+            if plateau.keep_snapshots:
+                converged["snapshots"].append((it + 1, copy.deepcopy(field.state_dict())))
+                if snapshots is not None:
+                    snapshots.append(converged["snapshots"][-1])
+            action = plateau.update(converged, it + 1, history[-1]["valid_score"])
+            if action == "decay":
+                log(
+                    f"{name}: validation score {history[-1]['valid_score']:.3f} has not improved by {plateau.tol:g} "
+                    f"in {plateau.patience} measurements; learning rate / 10 from iteration {it + 2}"
+                )
         late = schedule.log_seconds > 0 and time.monotonic() - last_line >= schedule.log_seconds
-        if _every(schedule.log_every, it) or it + 1 == n_it or late:
+        if _every(schedule.log_every, it) or it + 1 == n_it or late or action == "stop":
             log(log_line(name, history[-1], n_it))
             last_line = time.monotonic()
+        if action == "stop":
+            done = it + 1
+            log(f"{name}: converged after iteration {done} (validation score {converged['best']:.3f})")
+            break
         if _every(schedule.checkpoint_every, it) and it + 1 < n_it:
             save(it + 1)
         if callback is not None and _every(callback_every, it) and callback(it + 1, field) is True:
             done = it + 1
             log(f"{name}: stopped by the callback after iteration {done}")
             break
+    else:
+        done = len(history) if converged["stopped"] else n_it
     save(done)
     return pd.DataFrame(history)
 
@@ -247,8 +331,9 @@ def load_checkpoint(path, identity, keys, map_location=None) -> dict | None:
     return state
 
 
-def _resume(checkpoint, identity, field, optimiser, rng, name, log) -> tuple[list, int]:
-    """Load `checkpoint` into field, optimiser and rng when it exists: (history, next iteration).
+def _resume(checkpoint, identity, field, optimiser, rng, name, log) -> tuple[list, int, dict | None]:
+    """Load `checkpoint` into field, optimiser and rng when it exists: (history, next iteration,
+    the convergence rule's state or None).
 
     A checkpoint that cannot be read, is not one of `learn`'s, or belongs to another run (its
     identity differs) raises a ValueError naming it (`load_checkpoint`); it is left as it is.
@@ -256,17 +341,21 @@ def _resume(checkpoint, identity, field, optimiser, rng, name, log) -> tuple[lis
     device = next(field.parameters()).device if checkpoint is not None else None
     state = load_checkpoint(checkpoint, identity, _CHECKPOINT_KEYS, map_location=device)
     if state is None:
-        return [], 0
+        return [], 0, None
     field.load_state_dict(state["field"])
     optimiser.load_state_dict(state["optimiser"])
     rng.set_state(state["rng"].cpu())  # a CPU generator's state, whatever map_location moved it to
     log(f"{name}: resumed from {checkpoint} at iteration {state['iteration']}")
-    return state["history"], state["iteration"]
+    return state["history"], state["iteration"], state.get("converged")
 
 
-def _iteration(field, step, schedule, optimiser, rng, it, name, checkpoint, history) -> dict:
-    """One optimiser step; returns its history row. Raises NonFiniteLoss before moving anything."""
+def _iteration(field, step, schedule, optimiser, rng, it, name, checkpoint, history, converged) -> dict:
+    """One optimiser step; returns its history row. Raises NonFiniteLoss before moving anything.
+    The learning rate is the schedule's, divided by 10 once the convergence rule has dropped it
+    (unless the schedule already has)."""
     lr = schedule.lr_at(it)
+    if converged["decayed"] and not it >= schedule.decay_at * schedule.iterations:
+        lr = schedule.lr * 0.1
     for group in optimiser.param_groups:
         group["lr"] = lr
     tic = time.perf_counter()

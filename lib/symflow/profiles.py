@@ -101,7 +101,10 @@ _SETTINGS["intro"] = {
 # (`n_points` test graph points) and validity patches (`n_patches` test trajectories x `rows`
 # rows from `first_row`), flows with `steps` RK4 steps at s_values (tables) and s_curve (curves);
 # the validity checks judge at the first of `s_check` at which the registered symmetries score 2
-# below every control on the test patches (pde_learning.check_time; chosen before any learned field).
+# below every control on the test patches (pde_learning.check_time; chosen before any learned field);
+# snapshot_every: iterations between the snapshots judged afterwards for speed.csv's time_to_checks_s.
+# learn["stop"]: None trains the whole schedule; a dict (its missing keys from pde_learning.STOP)
+# stops a converged run early (`learning.Plateau` on validation data; off at quick: docs/decisions.md).
 # quick departs from the paper in affine, inputs, inner and ortho_mode, and clips the gradient; paper
 # keeps the paper's choices except 64-row patches of the full period, not 64 x 64 (the curvilinear
 # derivatives need whole periodic rows) and the adjoint method (the paper allows either).
@@ -137,6 +140,7 @@ _SETTINGS["pde_symmetries"] = {
             "dtype": "float32",
             "checkpoint_every": 500,
             "log_every": 300,
+            "stop": None,
         },
         "evaluate": {
             "n_points": 4096,
@@ -147,6 +151,7 @@ _SETTINGS["pde_symmetries"] = {
             "s_values": [0.02, 0.1, 0.2, 0.4],
             "s_curve": [0.02, 0.05, 0.1, 0.2, 0.4],
             "s_check": [0.1, 0.2, 0.4],
+            "snapshot_every": 250,
         },
     },
     "smoke": {
@@ -174,6 +179,7 @@ _SETTINGS["pde_symmetries"] = {
             "first_row": 0,
             "steps": 2,
             "s_curve": [0.02, 0.1, 0.4],
+            "snapshot_every": 1,
         },
     },
     # the paper: Adam 1e-4 without clipping, x0.1 halfway, batch 4, width 256, 4 readouts, 25,600

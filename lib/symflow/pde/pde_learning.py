@@ -48,6 +48,20 @@ from . import pde_graphs, pdes
 
 TERMS = ("validity", "ortho", "lipschitz", "sobolev")
 
+# The convergence rule of `train` when params["stop"] is a dict: these, updated by it (`learning.Plateau`
+# and `validation_score`).
+STOP = {
+    "every": 100,
+    "patience": 3,
+    "tol": 0.05,
+    "min_iterations": 300,
+    "n_patches": 4,
+    "rows": 16,
+    "first_row": 60,
+    "s": 0.2,
+    "steps": 4,
+}
+
 
 def graphs_of(equation: pdes.Equation, ds, dtype=torch.float32) -> torch.Tensor:
     """The normalised graphs of a data set's trajectories: u (S, nt, nx) -> (S, nt, nx, 3)."""
@@ -150,6 +164,9 @@ def train(
     device="cpu",
     callback=None,
     callback_every: int = 0,
+    valid_graphs: torch.Tensor | None = None,
+    snapshots: list | None = None,
+    snapshot_every: int = 0,
 ) -> tuple[GeneratorField, pd.DataFrame]:
     """Learn `params["n_generators"]` generators on the training graphs (S, nt, nx, 3).
 
@@ -161,7 +178,12 @@ def train(
     `steps`), tau, dtype ("float32" or "float64": the precision of the graphs, the field and
     the residual), weights {sym, ortho, lip, sob}, ortho_mode
     (`losses.orthonormality`), sym_warmup (`warmed_up`), sobolev_from (fraction of the run after
-    which L_sob is on), method, row_order, checkpoint_every, log_every.
+    which L_sob is on), method, row_order, checkpoint_every, log_every; optional `stop` (absent or
+    None: the fixed schedule), the convergence rule `learning.Plateau` (every, patience, tol,
+    min_iterations) on the score `validation_score` of the validation graphs `valid_graphs`
+    (n_patches, rows, first_row, s, steps; missing keys from STOP), needed when `stop` is set;
+    `snapshots` (a list) receives (iterations, field state) at every measurement, or without
+    `stop` every `snapshot_every` iterations (then `callback` runs at the same iterations).
     checkpoint, callback, callback_every, log: as in `learning.learn`, which runs the loop.
     Graphs holding NaN or inf are a ValueError before any iteration (`learning.check_finite`).
     Returns the field and the history (one row per iteration: loss, lr, S1..SN, ortho,
@@ -195,6 +217,26 @@ def train(
     schedule = learning.Schedule(
         n_it, params["lr"], params["decay_at"], params["clip"], params["log_every"], params["checkpoint_every"]
     )
+    plateau = score = None
+    callback_keep = None
+    if params.get("stop"):
+        stop = {**STOP, **params["stop"]}
+        if valid_graphs is None:
+            raise ValueError("params['stop'] is set: train needs valid_graphs, the validation graphs it is measured on")
+        plateau = learning.Plateau(
+            stop["every"], stop["patience"], stop["tol"], stop["min_iterations"], keep_snapshots=snapshots is not None
+        )
+        score = validation_score(eq, valid_graphs, stop, params["method"], params["row_order"])
+    elif snapshots is not None:
+        if not (isinstance(snapshot_every, int) and snapshot_every >= 1):
+            raise ValueError(
+                f"snapshot_every must be a positive integer when snapshots are kept; got {snapshot_every!r}"
+            )
+
+        def callback_keep(iterations, trained):
+            snapshots.append((iterations, copy.deepcopy(trained.state_dict())))
+            return None if callback is None else callback(iterations, trained)
+
     history = learning.learn(
         field,
         step,
@@ -204,35 +246,160 @@ def train(
         checkpoint,
         f"{eq.name} seed {seed}",
         log,
-        callback,
-        callback_every,
+        callback_keep or callback,
+        snapshot_every if callback_keep else callback_every,
+        plateau,
+        score,
+        snapshots,
     )
     return field, history
 
 
-def _train_from_data(name: str, profile: str, params: dict, checkpoint, seed: int, device, log=print) -> bytes:
-    """One `train` run on the training split of `name` at `profile` (a job of `train_equations`):
-    the field's state, the history and the wall seconds, serialised by torch.save."""
+def validation_score(equation, valid_graphs: torch.Tensor, stop: dict, method: str, row_order: int):
+    """The convergence score of `train`'s `stop` rule: a function field -> the mean validity at
+    s = stop["s"] (`stop["steps"]` RK4 steps) of all its generators, scaled to unit norm under an
+    inner product of 2048 validation graph points, on `stop["rows"]` rows from `stop["first_row"]`
+    of the first `stop["n_patches"]` validation trajectories (lower is better). The test data that
+    the acceptance checks use play no part."""
+    eq = pde_graphs.as_equation(equation)
+    r0, nr = stop["first_row"], stop["rows"]
+    patches = valid_graphs[: stop["n_patches"], r0 : r0 + nr].to(torch.float64)
+    if patches.shape[1] < nr:
+        raise ValueError(
+            f"stop: rows {r0}..{r0 + nr} lie beyond the {valid_graphs.shape[1]} rows of the validation data"
+        )
+    inner = evaluation_inner(valid_graphs, 2048, seed=0)
+
+    def score(field) -> float:
+        return float(field_validity(field, eq, patches, inner, stop["s"], stop["steps"], method, row_order).mean())
+
+    return score
+
+
+def time_to_checks(
+    equation, params: dict, seed: int, history: pd.DataFrame, snapshots: list, evaluate: dict, patches, inner
+) -> dict:
+    """When a run first passed every acceptance check: the snapshots (iterations, field state) of
+    `train` are judged in order as `judge` judges a field (a `Referee` on the test `patches` and
+    `inner`, with notebook 02's `evaluate` settings, at the check time chosen from the registered
+    fields) until one passes. Returns iterations_to_checks and time_to_checks_s (the training
+    seconds of the history up to that iteration), both None when no snapshot passes, and
+    snapshots_judged. Judging afterwards does not steer the training."""
+    eq = pde_graphs.as_equation(equation)
+    derivative = {"steps": evaluate["steps"], "method": params["method"], "row_order": params["row_order"]}
+    known = eq.known_fields(kinds=pdes.KINDS)
+    registered = pd.DataFrame(
+        [
+            {"equation": eq.name, "seed": seed, "field": name, "kind": kind, "s": float(s), "validity": float(v)}
+            for s in evaluate["s_check"]
+            for (name, kind), v in zip(known_names(eq), field_validity(known, eq, patches, inner, s, **derivative))
+        ]
+    )
+    s_check = check_time(registered, evaluate["s_check"])
+    referee = Referee(
+        eq,
+        new_field(params, seed),
+        patches,
+        inner,
+        seed,
+        s_check,
+        registered[registered.s == s_check],
+        n_exact(eq),
+        derivative,
+    )
+    field = new_field(params, seed)
+    for k, (iteration, state) in enumerate(snapshots):
+        field.load_state_dict(state)
+        _, checks = referee.checks(field)
+        if bool(checks.passed.all()):
+            seconds = float(history["seconds"].iloc[:iteration].sum())
+            return {"iterations_to_checks": int(iteration), "time_to_checks_s": seconds, "snapshots_judged": k + 1}
+    return {"iterations_to_checks": None, "time_to_checks_s": None, "snapshots_judged": len(snapshots)}
+
+
+def _train_from_data(
+    name: str, profile: str, params: dict, checkpoint, seed: int, device, evaluate=None, log=print
+) -> bytes:
+    """One `train` run on the training split of `name` at `profile` (a job of `train_equations`),
+    serialised by torch.save: the field's state, the history, the wall seconds of the training
+    (data loading included) and, when `evaluate` (notebook 02's settings) is given, the run judged
+    in this process: `judge`'s (recovery, validity, checks) of the final field on the test patches
+    at the flow times s_values and s_curve, and `time_to_checks` of its snapshots (every
+    `evaluate["snapshot_every"]` iterations, or at every measurement of `params["stop"]`);
+    `judging_s`: the seconds all judging took."""
     from . import solvers
 
     tic = time.perf_counter()
-    graphs = graphs_of(pdes.get(name), solvers.dataset(name, "train", profile, device=device))
-    field, history = train(name, graphs, params, checkpoint=checkpoint, seed=seed, log=log, device=device)
+    eq = pdes.get(name)
+    graphs = graphs_of(eq, solvers.dataset(name, "train", profile, device=device))
+    valid = graphs_of(eq, solvers.dataset(name, "valid", profile, device=device)) if params.get("stop") else None
+    snapshots = [] if evaluate is not None else None
+    field, history = train(
+        name,
+        graphs,
+        params,
+        checkpoint=checkpoint,
+        seed=seed,
+        log=log,
+        device=device,
+        valid_graphs=valid,
+        snapshots=snapshots,
+        snapshot_every=evaluate["snapshot_every"] if evaluate is not None else 0,
+    )
+    wall = time.perf_counter() - tic
+    timing, judged = {}, None
+    if evaluate is not None:
+        patches, inner = evaluation_set(eq, profile, evaluate, device)
+        if snapshots:
+            timing = time_to_checks(eq, params, seed, history, snapshots, evaluate, patches, inner)
+            log(
+                f"{name} seed {seed}: first passed every check after {timing['iterations_to_checks']} iterations "
+                f"({timing['snapshots_judged']} snapshots judged)"
+            )
+        s_all = sorted(set(evaluate["s_values"]) | set(evaluate["s_curve"]))
+        judged = judge(
+            eq,
+            field,
+            new_field(params, seed),
+            patches,
+            inner,
+            seed,
+            s_all,
+            steps=evaluate["steps"],
+            method=params["method"],
+            row_order=params["row_order"],
+            s_check=evaluate["s_check"],
+        )
+        timing["judging_s"] = time.perf_counter() - tic - wall
     buffer = BytesIO()
-    torch.save({"state": field.state_dict(), "history": history, "wall_s": time.perf_counter() - tic}, buffer)
+    torch.save(
+        {"state": field.state_dict(), "history": history, "wall_s": wall, "timing": timing, "judged": judged}, buffer
+    )
     return buffer.getvalue()
 
 
 def train_equations(
-    names, profile: str, params: dict, checkpoints: dict, seed: int = 0, device="cpu", workers: int = 1, log=print
-) -> dict[str, tuple[GeneratorField, pd.DataFrame, float]]:
+    names,
+    profile: str,
+    params: dict,
+    checkpoints: dict,
+    seed: int = 0,
+    device="cpu",
+    workers: int = 1,
+    log=print,
+    evaluate: dict | None = None,
+) -> dict[str, tuple[GeneratorField, pd.DataFrame, float, dict, tuple | None]]:
     """`train` for each equation name of `names` on its training split at `profile`, `workers`
     at a time in separate processes (`symflow.parallel.map_jobs`; 1: here, one after another).
 
     checkpoints: name -> checkpoint path (each run resumes from its own). Every run is the same
     whichever process trains it, except for floating-point rounding that depends on the number
-    of threads. Returns name -> (field on `device`, history, wall seconds of the run including
-    loading its data).
+    of threads. With `params["stop"]`, each run stops when converged on its validation split.
+    With `evaluate` (notebook 02's settings), each run is also judged in its own process
+    (`_train_from_data`). Returns name -> (field on `device`, history, wall seconds of the
+    training including loading its data, timing: `time_to_checks` and judging_s,
+    empty without `evaluate`; judged: `judge`'s (recovery, validity, checks), None without
+    `evaluate`).
     """
     from .. import parallel
 
@@ -240,14 +407,14 @@ def train_equations(
     missing = [name for name in names if name not in checkpoints]
     if missing:
         raise ValueError(f"checkpoints has no path for {missing}; it must map every name of `names` to a path")
-    jobs = [(name, profile, params, str(checkpoints[name]), seed, device) for name in names]
+    jobs = [(name, profile, params, str(checkpoints[name]), seed, device, evaluate) for name in names]
     results = parallel.map_jobs(_train_from_data, jobs, workers, log)
     out = {}
     for name, blob in zip(names, results):
         saved = torch.load(BytesIO(blob), map_location=device, weights_only=False)
         field = new_field(params, seed).to(device=device, dtype=getattr(torch, params["dtype"]))
         field.load_state_dict(saved["state"])
-        out[name] = (field, saved["history"], saved["wall_s"])
+        out[name] = (field, saved["history"], saved["wall_s"], saved["timing"], saved["judged"])
     return out
 
 
@@ -638,57 +805,99 @@ def judge(
     validity = validity_table(eq, field, patches, inner, s_all, seed, **derivative)
     s_check = check_time(validity, candidates)
     at = validity[validity.s == s_check]
-    registered = at[at.kind != "learned"]
-    chosen = select(field, most_valid(torch.tensor(at[at.kind == "learned"].validity.to_numpy()), n))
-    untrained_validity = field_validity(untrained, eq, patches, inner, s_check, **derivative)
-    baseline = select(untrained, most_valid(untrained_validity, n))
-    exact = exact_basis(eq, inner)
+    referee = Referee(eq, untrained, patches, inner, seed, s_check, at[at.kind != "learned"], n, derivative)
+    recovery, checks = referee.checks(field, torch.tensor(at[at.kind == "learned"].validity.to_numpy()))
+    checks = referee.attainability(checks)
+    warn_if_data_cannot_separate(validity, s_check)
+    return recovery, validity, checks
 
-    def recovery_of(candidate: Field) -> pd.DataFrame:
-        rec = recovery_table(eq, candidate, baseline, inner, seed, n)
-        other = learned_in_known(eq, candidate, baseline, inner, seed, n).assign(kind="learned", is_symmetry=False)
+
+class Referee:
+    """The acceptance checks of `judge` at one flow time, with what does not depend on the learned
+    field computed once: the registered fields' validity rows `registered` at `s_check` (columns as
+    `validity_table`), the untrained field's n most valid generators (`baseline`) and their angle.
+
+    checks(field, values=None) -> (recovery, checks) of the n most valid generators of `field`
+    (`values`: their validity at s_check when already known); attainability(checks) adds
+    exact_passes, controls_fail and decisive (see `judge`) and the equation and seed columns.
+    """
+
+    def __init__(self, eq, untrained, patches, inner, seed, s_check, registered, n, derivative):
+        self.eq, self.patches, self.inner, self.seed = eq, patches, inner, seed
+        self.s_check, self.registered, self.n, self.derivative = float(s_check), registered, n, derivative
+        values = field_validity(untrained, eq, patches, inner, self.s_check, **derivative)
+        self.baseline = select(untrained, most_valid(values, n))
+        self.untrained_angle = principal_angle(eq, self.baseline, inner, n)
+        self.chosen = None
+
+    def validity(self, candidate: Field, values=None) -> pd.DataFrame:
+        """The validity rows of `candidate`'s first n generators at s_check, then the registered ones."""
+        if values is None:
+            values = field_validity(candidate, self.eq, self.patches, self.inner, self.s_check, **self.derivative)
+        mine = pd.DataFrame(
+            {
+                "equation": self.eq.name,
+                "seed": self.seed,
+                "field": _labels(candidate, self.n),
+                "kind": "learned",
+                "s": self.s_check,
+            }
+        ).assign(validity=[float(v) for v in values[: self.n]])
+        return pd.concat([mine, self.registered], ignore_index=True)
+
+    def recovery(self, candidate: Field) -> pd.DataFrame:
+        rec = recovery_table(self.eq, candidate, self.baseline, self.inner, self.seed, self.n)
+        other = learned_in_known(self.eq, candidate, self.baseline, self.inner, self.seed, self.n)
+        other = other.assign(kind="learned", is_symmetry=False)
         return pd.concat([rec, other[rec.columns]], ignore_index=True)
 
-    def validity_of(candidate: Field) -> pd.DataFrame:
-        values = field_validity(candidate, eq, patches, inner, s_check, **derivative)
-        mine = pd.DataFrame(
-            {"equation": eq.name, "seed": seed, "field": _labels(candidate, n), "kind": "learned", "s": float(s_check)}
-        ).assign(validity=values[:n].tolist())
-        return pd.concat([mine, registered], ignore_index=True)
-
-    untrained_angle = principal_angle(eq, baseline, inner, n)
-
-    def checks_of(candidate: Field, recovery: pd.DataFrame, table: pd.DataFrame, angle=None) -> pd.DataFrame:
-        angle = principal_angle(eq, candidate, inner, n) if angle is None else angle
+    def _acceptance(self, candidate: Field, recovery: pd.DataFrame, table: pd.DataFrame, angle=None):
+        angle = principal_angle(self.eq, candidate, self.inner, self.n) if angle is None else angle
         return acceptance(
             recovery,
             table,
-            independence(candidate, inner, n),
-            s=s_check,
-            n_learned=n,
-            labels=_labels(candidate, n),
-            principal=(angle, untrained_angle),
+            independence(candidate, self.inner, self.n),
+            s=self.s_check,
+            n_learned=self.n,
+            labels=_labels(candidate, self.n),
+            principal=(angle, self.untrained_angle),
         )
 
-    recovery = recovery_of(chosen)
-    checks = checks_of(chosen, recovery, at)
-    exact_checks = checks_of(exact, recovery_of(exact), validity_of(exact))
-    as_untrained = recovery.assign(fraction_in_span=recovery.fraction_untrained, angle_deg=recovery.angle_untrained_deg)
-    untrained_checks = checks_of(baseline, as_untrained, validity_of(baseline), untrained_angle)
-    controls_fail = ~untrained_checks.passed.to_numpy()
-    is_independence = checks.check.str.startswith("independence").to_numpy()
-    is_validity = checks.check.str.startswith("validity").to_numpy()
-    controls_fail[is_independence] = not (independence(_collapsed(chosen), inner, n) >= 0.5)
-    worst_exact = registered[registered.kind.isin(JUDGED_KINDS)].validity.max()
-    best_control = registered[registered.kind == "control"].validity.min()
-    controls_fail[is_validity] &= bool(best_control > min(worst_exact + 0.5, best_control - MARGIN))
-    checks["exact_passes"] = exact_checks.passed.to_numpy()
-    checks["controls_fail"] = controls_fail
-    checks["decisive"] = checks.exact_passes & checks.controls_fail
-    warn_if_data_cannot_separate(validity, s_check)
-    checks.insert(0, "equation", eq.name)
-    checks.insert(1, "seed", seed)
-    return recovery, validity, checks
+    def checks(self, field: Field, values=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if values is None:
+            values = field_validity(field, self.eq, self.patches, self.inner, self.s_check, **self.derivative)
+        indices = most_valid(torch.as_tensor(values), self.n)
+        self.chosen = select(field, indices)
+        recovery = self.recovery(self.chosen)
+        table = self.validity(self.chosen, [values[i] for i in indices])
+        return recovery, self._acceptance(self.chosen, recovery, table)
+
+    def attainability(self, checks: pd.DataFrame) -> pd.DataFrame:
+        """`checks` (of the field last given to `checks`) with exact_passes, controls_fail, decisive."""
+        exact = exact_basis(self.eq, self.inner)
+        exact_checks = self._acceptance(exact, self.recovery(exact), self.validity(exact))
+        recovery = self.recovery(self.chosen)
+        as_untrained = recovery.assign(
+            fraction_in_span=recovery.fraction_untrained, angle_deg=recovery.angle_untrained_deg
+        )
+        untrained_checks = self._acceptance(
+            self.baseline, as_untrained, self.validity(self.baseline), self.untrained_angle
+        )
+        controls_fail = ~untrained_checks.passed.to_numpy()
+        is_independence = checks.check.str.startswith("independence").to_numpy()
+        is_validity = checks.check.str.startswith("validity").to_numpy()
+        controls_fail[is_independence] = not (independence(_collapsed(self.chosen), self.inner, self.n) >= 0.5)
+        registered = self.registered
+        worst_exact = registered[registered.kind.isin(JUDGED_KINDS)].validity.max()
+        best_control = registered[registered.kind == "control"].validity.min()
+        controls_fail[is_validity] &= bool(best_control > min(worst_exact + 0.5, best_control - MARGIN))
+        checks = checks.copy()
+        checks["exact_passes"] = exact_checks.passed.to_numpy()
+        checks["controls_fail"] = controls_fail
+        checks["decisive"] = checks.exact_passes & checks.controls_fail
+        checks.insert(0, "equation", self.eq.name)
+        checks.insert(1, "seed", self.seed)
+        return checks
 
 
 def warn_if_data_cannot_separate(validity: pd.DataFrame, s: float = S_CHECK, margin: float = MARGIN) -> bool:
