@@ -486,7 +486,7 @@ def test_classifier_training_names_a_bad_value(change, field, accepted):
         im.ClassifierTraining(**{"epochs": 2, **change})
 
 
-# ------------------------------------------------- cropped data, held-out images (notebooks 04-05, D18)
+# -------------------------------------------- cropped data, held-out images (notebooks 04-05, D18, D23)
 
 
 def _tiny_data(n_per_class=6, size=28, seed=0):
@@ -529,7 +529,7 @@ def test_hold_out_splits_the_training_images_by_class_and_leaves_the_test_images
         im.hold_out(d, 6)
 
 
-# ------------------------------------------------------ learned against untrained (notebook 04, D18)
+# ------------------------------------------------------ learned against untrained (notebook 04, D23)
 
 
 def test_validity_per_image_averages_to_validity():

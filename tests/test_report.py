@@ -326,7 +326,7 @@ def test_detector_row_ranks_the_learned_span_against_the_fitted_detector(tmp_pat
 
 
 def test_image_verdicts_read_every_seed(tmp_path):
-    """Notebook 04's verdicts (D18): learned - untrained of fields 1-6 below 0 on every seed, and the
+    """Notebook 04's verdicts (D23): learned - untrained of fields 1-6 below 0 on every seed, and the
     non-affine start pulled towards aff(2); notebook 05's negative control in its own row."""
     from symflow import report
 

@@ -63,7 +63,7 @@ class GeneratorField(Field):
     s_k = 0 leaves coordinate k out of it (periodic coordinates are always left out).
     The MLP alone learns fields linear in a coordinate far more slowly than constants: at
     initialisation the sensitivity of V's projection on t d_x to the weights is 1/30 of that on
-    a constant field (README, "PDE symmetries"). With A, linear fields such as a Galilean boost's
+    a constant field (docs/decisions.md D1). With A, linear fields such as a Galilean boost's
     t d_x are as quick to learn as translations; with Adam, s is the learning rate of A's
     field relative to the MLP's (pick s_k to give y_k a spread of order one).
 

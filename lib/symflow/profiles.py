@@ -86,7 +86,7 @@ _SETTINGS["intro"] = {
 # head_width, `affine`: a linear part beside the MLP in the inputs (x, t, u) centred at `centre` and
 # multiplied by `scale`, 0 for none: sqrt(12) = 3.464 gives the normalised t a unit spread; None:
 # the plain MLP; `inputs`: what the MLP sees, the coordinates centred and scaled alike, scale 0:
-# as given, None: all as given; 6.928 = 2 sqrt(12) spreads t over two units, D22), patches of `rows` time rows x all nx
+# as given, None: all as given; 6.928 = 2 sqrt(12) spreads t over two units, D4), patches of `rows` time rows x all nx
 # columns, `batch` patches per step; Adam at lr for `iterations`, x0.1 at decay_at of them, the
 # gradient clipped to norm `clip` (None: not clipped); each generator moved by s = +-U(0, sigma),
 # read at the fractions `times` of s (None: at s only), with `steps` RK4 steps (`adjoint`:
@@ -232,9 +232,9 @@ _PAPER_CLASSIFIER = {
 # curves at s_values on `n_eval` test images, LieGG on `liegg_images`, intervals from `n_boot` bootstrap
 # draws, "no signal" where the mean |grad f|^2 is below `no_signal` of its maximum, "low weight" where
 # w(p) is below `low_weight` of its maximum (the features hardly react). crop: the central
-# crop x crop pixels of every image (None: whole images; 20: MNIST digits that fill the frame, D18).
+# crop x crop pixels of every image (None: whole images; 20: MNIST digits that fill the frame, D23).
 # curve: the learning curve every `every` iterations on `validation_per_class` training images per
-# class held out of generator learning; control: the non-affine start's first-layer scale (D18).
+# class held out of generator learning; control: the non-affine start's first-layer scale (D23).
 # quick departs from the paper in ortho_mode ("span"), lr, the number of steps, the crop and the budget.
 _SETTINGS["image_symmetries"] = {
     "quick": {

@@ -308,7 +308,7 @@ def _pde_rows(root: Path, profile: str) -> list[dict]:
 
 
 def _image_verdict_rows(folder: Path, profile: str, data: str) -> list[dict]:
-    """Notebook 04's two verdicts (docs/decisions.md D18), read from every seed's rows of
+    """Notebook 04's two verdicts (docs/decisions.md D23), read from every seed's rows of
     validity_comparison.csv (learned - untrained, mean of fields 1-6: below 0 with its interval on
     every seed) and aff2_angles.csv (the non-affine start at least 20 degrees from aff(2) and the
     run learned from it ending with a smaller largest angle, on every seed; "partly" when it ends

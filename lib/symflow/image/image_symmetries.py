@@ -339,7 +339,7 @@ def linear_combination(
 
 
 # ----------------------------------------------------------------------------------------------
-# Learned against untrained: measures that can tell them apart (docs/decisions.md D18)
+# Learned against untrained: measures that can tell them apart (docs/decisions.md D23)
 
 
 def nonaffine_start(field: generators.GeneratorField, scale: float) -> generators.GeneratorField:

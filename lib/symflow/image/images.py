@@ -5,7 +5,7 @@ Data (images as float32 tensors in [0, 1], shape (B, C, H, W)):
     load_cifar10(root)     CIFAR-10 from the official python archive (or its extracted folder)
     load_dataset(name)     either of the two by name
     center_crop(data, size)        the central size x size pixels of every image (digits whose ink
-                                   fills the frame: notebooks 04-05 at quick, docs/decisions.md D18)
+                                   fills the frame: notebooks 04-05 at quick, docs/decisions.md D23)
     hold_out(data, per_class, seed)  training images split into a smaller training set and a
                                    validation set (in the test slots), for choosing a regime
 

@@ -242,7 +242,7 @@ def _fit(xi: torch.Tensor, eta: torch.Tensor, values: torch.Tensor) -> tuple[tor
     Through the normal equations, assembled from the moments M_ab = sum_m xi^a eta^b
     (a + b <= 2 * _DEGREE): G_kl = M_(p_k + p_l)(q_k + q_l), (A^T v)_k = sum_m v xi^p_k eta^q_k.
     This never forms the (..., m, K) design matrix, which halves the time and memory of QR on
-    that matrix (README; `make bench-iterations`, loop pde_symmetries_weno). In float64 with the
+    that matrix (docs/decisions.md D6; `make bench-iterations`, loop pde_symmetries_weno). In float64 with the
     coordinates scaled to order one, G's conditioning costs ~1e-9 relative, far below the fits'
     truncation errors (tests/test_derivatives.py).
     """

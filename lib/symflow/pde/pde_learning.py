@@ -13,7 +13,7 @@ generators scaled to unit norm under an inner product over graph points, and the
 every iteration ("batch", the paper's) or once from the whole training set ("data"). A batch
 is two short patches whose mean time varies: under its inner product the centred shear
 (t - 1/2) d_x of a Galilean boost has a part along d_x that changes sign from batch to batch,
-and the orthonormality term's |cos| pins that part at zero (README, "PDE symmetries"). Adam,
+and the orthonormality term's |cos| pins that part at zero (docs/decisions.md D2). Adam,
 on the gradient clipped to norm `clip`; the learning rate drops by 10x at `decay_at` of the run.
 
     train(equation, graphs, params, checkpoint, seed)    -> field, history
@@ -449,7 +449,7 @@ def evaluation_inner(graphs: torch.Tensor, n_points: int, seed: int = 0) -> Inne
 
 # The flow times at which the validity checks may judge, in this order: the first at which the data
 # separate the registered symmetries from the controls by MARGIN (`check_time`), chosen from the
-# registered fields alone, before any learned field is scored (docs/decisions.md).
+# registered fields alone, before any learned field is scored (docs/decisions.md D9).
 S_CHECKS = (0.1, 0.2, 0.4)
 S_CHECK = S_CHECKS[0]
 MARGIN = 2.0  # a learned field must score this much below the best control field at the check's s
@@ -460,7 +460,7 @@ MARGIN = 2.0  # a learned field must score this much below the best control fiel
 # control (cKdV at quick: -8.24 against -5.58 at s = 0.4), so a learner finds a field near it among
 # its most valid ones. The span and angle checks ask for the exact symmetries (SPAN_KINDS) inside
 # the judged span; a judged field beyond them is held to the validity check only, since the learner
-# may find a direction more valid than the registered approximate one (docs/decisions.md).
+# may find a direction more valid than the registered approximate one (docs/decisions.md D10).
 JUDGED_KINDS = ("exact", "approximate")
 SPAN_KINDS = ("exact",)
 

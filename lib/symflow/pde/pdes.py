@@ -117,7 +117,7 @@ class Equation:
     max_step        largest step accepted (larger ones are unstable for this equation's data)
     oversample      the ETDRK4 solver works on an `oversample` times finer grid than the stored one
                     and stores every oversample-th point, so that its 2/3-rule dealiasing drops no
-                    mode the stored grid can hold (docs/decisions.md says why KdV and nKdV use 2)
+                    mode the stored grid can hold (docs/decisions.md D7 says why KdV and nKdV use 2)
     symmetries      tuple of Symmetry
     """
 
@@ -475,7 +475,7 @@ EQUATIONS: MutableMapping[str, Equation] = _Registry(
             solver_time_formula="tau = 50 (exp(t/50) - 1)",
             oversample=2,
             # nKdV runs exp(t/50) <= 7.4 times faster than KdV at the window's end: at KdV's frame
-            # spacing the time derivative between saved frames dominates its residual (D13)
+            # spacing the time derivative between saved frames dominates its residual (docs/decisions.md D8)
             frames=2,
         ),
         "cKdV": _on_kdv_domain(
