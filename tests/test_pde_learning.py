@@ -406,3 +406,28 @@ def test_data_that_cannot_separate_symmetries_from_controls_are_warned_about():
     close = separated.assign(validity=[-6.1, -4.5, -6.0])  # nKdV at the quick step: 1.6 apart
     with pytest.warns(UserWarning, match="cannot separate symmetries"):
         assert pde_learning.warn_if_data_cannot_separate(close, s=0.1)
+
+
+def test_a_run_with_a_stop_rule_ends_when_its_validation_score_stalls_and_keeps_snapshots():
+    # tol 100: no measurement ever improves on the first, so the rate drops at the second and the
+    # run stops at the third measurement, well before the 20-iteration cap
+    stop = {"every": 2, "patience": 1, "tol": 100.0, "min_iterations": 0, "n_patches": 1, "rows": 8, "first_row": 0}
+    params = {**PARAMS, "iterations": 20, "stop": stop}
+    snapshots: list = []
+    _, history = pde_learning.train(
+        "Burgers",
+        burgers_graphs(),
+        params,
+        None,
+        seed=0,
+        log=None,
+        valid_graphs=burgers_graphs(),
+        snapshots=snapshots,
+        snapshot_every=4,
+    )
+    assert len(history) == 6
+    assert history.valid_score.notna().sum() == 3
+    assert history.lr.iloc[0] == PARAMS["lr"] and history.lr.iloc[-1] == pytest.approx(PARAMS["lr"] / 10)
+    assert [it for it, _ in snapshots] == [4, 6]  # every 4 iterations, and the last
+    with pytest.raises(ValueError, match="needs valid_graphs"):
+        pde_learning.train("Burgers", burgers_graphs(), params, None, seed=0, log=None)

@@ -104,7 +104,10 @@ _SETTINGS["intro"] = {
 # below every control on the test patches (pde_learning.check_time; chosen before any learned field);
 # snapshot_every: iterations between the snapshots judged afterwards for speed.csv's time_to_checks_s.
 # learn["stop"]: None trains the whole schedule; a dict (its missing keys from pde_learning.STOP)
-# stops a converged run early (`learning.Plateau` on validation data; off at quick: docs/decisions.md).
+# stops a converged run early: every `every` iterations the mean validity of the generators at s with
+# `steps` RK4 steps on `rows` rows from `first_row` of `n_patches` validation trajectories; no
+# improvement by `tol` in `patience` measurements drops the rate 10x, a second time stops the run
+# (`learning.Plateau`; never before min_iterations; docs/decisions.md).
 # quick departs from the paper in affine, inputs, inner and ortho_mode, and clips the gradient; paper
 # keeps the paper's choices except 64-row patches of the full period, not 64 x 64 (the curvilinear
 # derivatives need whole periodic rows) and the adjoint method (the paper allows either).
@@ -140,7 +143,17 @@ _SETTINGS["pde_symmetries"] = {
             "dtype": "float32",
             "checkpoint_every": 500,
             "log_every": 300,
-            "stop": None,
+            "stop": {
+                "every": 100,
+                "patience": 3,
+                "tol": 0.05,
+                "min_iterations": 300,
+                "n_patches": 4,
+                "rows": 16,
+                "first_row": 60,
+                "s": 0.2,
+                "steps": 4,
+            },
         },
         "evaluate": {
             "n_points": 4096,
@@ -171,6 +184,7 @@ _SETTINGS["pde_symmetries"] = {
             "sobolev_from": 0.6,
             "checkpoint_every": 2,
             "log_every": 1,
+            "stop": None,
         },
         "evaluate": {
             "n_points": 512,
@@ -202,10 +216,11 @@ _SETTINGS["pde_symmetries"] = {
             "inner": "batch",
             "adjoint": True,
             "affine": None,
+            "stop": None,
             "inputs": None,
             "log_every": 100,
         },
-        "evaluate": {"n_points": 16384, "n_patches": 64},
+        "evaluate": {"n_points": 16384, "n_patches": 64, "snapshot_every": 3200},
     },
 }
 
@@ -381,8 +396,9 @@ _SETTINGS["generator_algebra"] = {
 # n_valid validation trajectories every eval_every epochs, best-validation weights, early stop
 # after `patience` evaluations without improvement); n_test: test trajectories (None: all);
 # x_stride: grid subsampling; curve_sizes: extra sizes trained without augmentation only (the
-# learning curve; none at quick, for time: the full sweep of `make evidence` trains 512 with every
-# augmentation). Learned generators of training seed s: notebook 02's generator seed
+# learning curve; none at quick, for time: the full sweep of `make evidence` trains 128 and 512 with
+# every augmentation; quick trains 2^5 only, where the known symmetries help, so that `make reproduce`
+# stays near an hour on 2 cores: docs/decisions.md). Learned generators of training seed s: notebook 02's generator seed
 # generator_seeds[s % len]. augment: n_copies augmented copies per trajectory (at most
 # max_copies per training set), coefficient `scale` per orthonormalised generator, `steps` RK4
 # steps, flows tabulated on `table` (None: evaluated directly), inner product of n_points.
@@ -395,7 +411,7 @@ _SETTINGS["generator_algebra"] = {
 _SETTINGS["pde_augmentation"] = {
     "quick": {
         "equations": ["KdV", "KS"],
-        "sizes": [32, 128],
+        "sizes": [32],
         "curve_sizes": [],
         "seeds": [0, 1, 2],
         "generator_seeds": [0, 1, 2],

@@ -182,8 +182,9 @@ def train(
     None: the fixed schedule), the convergence rule `learning.Plateau` (every, patience, tol,
     min_iterations) on the score `validation_score` of the validation graphs `valid_graphs`
     (n_patches, rows, first_row, s, steps; missing keys from STOP), needed when `stop` is set;
-    `snapshots` (a list) receives (iterations, field state) at every measurement, or without
-    `stop` every `snapshot_every` iterations (then `callback` runs at the same iterations).
+    `snapshots` (a list) receives (iterations, field state) every `snapshot_every` iterations and
+    at the end (then `callback` runs at the same iterations; a resumed run keeps those after
+    its resumption).
     checkpoint, callback, callback_every, log: as in `learning.learn`, which runs the loop.
     Graphs holding NaN or inf are a ValueError before any iteration (`learning.check_finite`).
     Returns the field and the history (one row per iteration: loss, lr, S1..SN, ortho,
@@ -218,16 +219,14 @@ def train(
         n_it, params["lr"], params["decay_at"], params["clip"], params["log_every"], params["checkpoint_every"]
     )
     plateau = score = None
-    callback_keep = None
     if params.get("stop"):
         stop = {**STOP, **params["stop"]}
         if valid_graphs is None:
             raise ValueError("params['stop'] is set: train needs valid_graphs, the validation graphs it is measured on")
-        plateau = learning.Plateau(
-            stop["every"], stop["patience"], stop["tol"], stop["min_iterations"], keep_snapshots=snapshots is not None
-        )
+        plateau = learning.Plateau(stop["every"], stop["patience"], stop["tol"], stop["min_iterations"])
         score = validation_score(eq, valid_graphs, stop, params["method"], params["row_order"])
-    elif snapshots is not None:
+    callback_keep = None
+    if snapshots is not None:
         if not (isinstance(snapshot_every, int) and snapshot_every >= 1):
             raise ValueError(
                 f"snapshot_every must be a positive integer when snapshots are kept; got {snapshot_every!r}"
@@ -250,8 +249,9 @@ def train(
         snapshot_every if callback_keep else callback_every,
         plateau,
         score,
-        snapshots,
     )
+    if snapshots is not None and (not snapshots or snapshots[-1][0] != len(history)):
+        snapshots.append((len(history), copy.deepcopy(field.state_dict())))  # the final field
     return field, history
 
 
@@ -325,7 +325,7 @@ def _train_from_data(
     (data loading included) and, when `evaluate` (notebook 02's settings) is given, the run judged
     in this process: `judge`'s (recovery, validity, checks) of the final field on the test patches
     at the flow times s_values and s_curve, and `time_to_checks` of its snapshots (every
-    `evaluate["snapshot_every"]` iterations, or at every measurement of `params["stop"]`);
+    `evaluate["snapshot_every"]` iterations and the last);
     `judging_s`: the seconds all judging took."""
     from . import solvers
 
