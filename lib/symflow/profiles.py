@@ -337,6 +337,14 @@ _SETTINGS["image_augmentation"] = {
         "test_per_class": None,
         "seeds": list(range(21)),
         "symmetry_seeds": [0, 1, 2],
+        # equivalence_margin (accuracy points): learned augmentation is "comparable to affine" when the
+        # whole 95% interval of learned - affine lies in [-1.0, +1.0] (symflow.report). Declared in
+        # issue 37 from no result of this compendium, to judge the runs made after it; the quick
+        # results committed when it was declared (notebook 05, commit 52f4f53) were run before it,
+        # so for them it is applied after the fact. Why 1.0: a difference under one point between
+        # two augmentations of a classifier near 90% accuracy would not change which one a reader
+        # picks, and it is 10 of the 1,000 test images.
+        "equivalence_margin": 1.0,
         "arch": "SmallCNN",
         "width": 8,
         "epochs": 80,
@@ -445,6 +453,16 @@ _SETTINGS["pde_augmentation"] = {
         "ckdv": {"sizes": []},
         "ablation": {"equation": "KS", "sizes": []},
         "equivariance": {"n_test": 16, "coefficient": 0.1},
+        # equivalence_margin (a ratio m): learned augmentation lowers the NMSE "as much as known" when
+        # the whole 95% interval of the cumulative NMSE ratio learned/known lies in [1/m, m]
+        # (symflow.report). Declared in issue 37 from published numbers only, to judge the runs made
+        # after it; the quick results committed when it was declared (notebook 03, commit 52f4f53)
+        # were run before it, so for them it is applied after the fact. Why 1.1: the margin must be
+        # narrower than the effect it compares; the smallest published effect of the known symmetries,
+        # LieNLSD's rerun of the paper's KdV setting (Hu et al. 2025, 10 trajectories, known/none
+        # 0.85), times 1.1 is 0.94, so a learned arm inside the margin still lowers the NMSE there;
+        # the rerun's own learned/known, 0.151/0.148 = 1.02, lies inside it.
+        "equivalence_margin": 1.1,
     },
     "smoke": {
         "equations": ["KdV"],

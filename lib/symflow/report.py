@@ -21,11 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 
 import pandas as pd
 
-from . import io, verdicts
+from . import io, profiles, verdicts
 
 # (paper item, what the paper reports, notebook, files in that notebook's results folder).
 # Paper facts from Ko, Kim & Lee 2024 (arXiv 2410.21853).
@@ -58,7 +59,9 @@ PAPER_ITEMS = [
         "Learned-symmetry augmentation lowers NMSE about as much as known symmetries, most with little data. "
         "LPSDA (Brandstetter, Welling & Worrall 2022), read off their figures: KdV cumulative NMSE without "
         "augmentation 0.49, 0.23, 0.11 at 2^5, 2^7, 2^9 and 0.18, 0.087, 0.028 with x-/t-translation and the "
-        "boost; KS 0.85 vs 0.53 at 2^5 (table lpsda_comparison.csv).",
+        "boost; KS 0.85 vs 0.53 at 2^5 (table lpsda_comparison.csv). LieNLSD rerun (Hu et al. 2025), 10 "
+        "trajectories, KdV cumulative NMSE: none 0.174, known 0.148, learned 0.151 (known/none 0.85, learned/none "
+        "0.87).",
         "03_pde_augmentation",
         [
             "copies_example.png",
@@ -270,8 +273,68 @@ def _symmetry_name(check: str) -> str:
     return " ".join(words) or check
 
 
-def _interval(value, low, high, fmt="{:.2f}") -> str:
-    return f"{fmt.format(value)} [{fmt.format(low)}, {fmt.format(high)}]"
+def _bound(value, places: int = 2, up: bool = False, significant: bool = False, sign: str = "") -> str:
+    """`value` rounded to `places` decimals (or, with `significant`, to that many significant digits)
+    towards the side that keeps it a bound: down (floor) for a lower bound, up (ceiling) for an upper
+    bound (`up`), so that 19.70 as a lower bound at two significant digits reads 19, never 20.
+    `sign` "+" writes the sign of positive numbers too. The value is first taken to 12 significant
+    digits, so that the last bit of a float (a mean of six 0.95s is 0.9500000000000001) does not
+    move it up or down a shown digit."""
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return f"{value:{sign}}"
+    exact = Decimal(f"{value:.12g}")  # 12 digits: float noise such as 0.9500000000000001 is not a digit shown
+    if significant:
+        places = places - 1 - (exact.adjusted() if exact else 0)
+    rounded = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_CEILING if up else ROUND_FLOOR)
+    return f"{rounded:{sign}f}"
+
+
+def _low(value, places: int = 2, significant: bool = False, sign: str = "") -> str:
+    """A lower bound (an interval's low end, the least of several values), rounded down."""
+    return _bound(value, places, False, significant, sign)
+
+
+def _high(value, places: int = 2, significant: bool = False, sign: str = "") -> str:
+    """An upper bound (an interval's high end, the largest of several values), rounded up."""
+    return _bound(value, places, True, significant, sign)
+
+
+def _interval(value, low, high, places: int = 2, sign: str = "") -> str:
+    """'value [low, high]': the value rounded to nearest, the ends outwards (`_low`, `_high`), so the
+    interval shown always contains the interval computed."""
+    return f"{value:{sign}.{places}f} [{_low(low, places, sign=sign)}, {_high(high, places, sign=sign)}]"
+
+
+def _verdict(index: int, reason: str) -> str:
+    """One of verdicts.VERDICTS (by index: 0 reproduced, 1 not reproduced, 2 undecidable on these
+    data) with its reason in parentheses."""
+    return f"{verdicts.VERDICTS[index]} ({reason})"
+
+
+def _setting(profile: str, experiment: str, key: str):
+    """A setting of `experiment` at `profile` (symflow.profiles), None when the profile or key is absent."""
+    try:
+        return profiles.get(profile, experiment).get(key)
+    except (KeyError, ValueError):
+        return None
+
+
+def _equivalence(
+    low: float, high: float, lower: float, upper: float, what: str, margin: str, sign: str = ""
+) -> tuple[int, str]:
+    """An equivalence test against a margin declared in the settings: the verdict index and its
+    reason for the 95% interval [low, high] of `what` against the margin [lower, upper] (written
+    `margin`): reproduced when the interval lies inside the margin, not reproduced when it lies
+    wholly outside, undecidable on these data when it straddles an edge of the margin."""
+    interval = f"{what} [{_low(low, sign=sign)}, {_high(high, sign=sign)}]"
+    if lower <= low and high <= upper:
+        return 0, f"{interval} inside the declared margin {margin}"
+    if high < lower or low > upper:
+        return 1, f"{interval} wholly outside the declared margin {margin}"
+    if high - low > upper - lower:
+        return 2, f"{interval} straddles the declared margin {margin}: interval wider than the margin"
+    return 2, f"{interval} straddles an edge of the declared margin {margin}"
 
 
 def _row(claim: str, here: str, verdict: str) -> dict:
@@ -298,10 +361,11 @@ def _pde_rows(root: Path, profile: str) -> list[dict]:
         angle = df[df.check.str.startswith("angle")]
         if len(angle):
             untrained = angle.bound.str.extract(r"untrained: ([\d.]+)")[0].astype(float)
-            here += f"; largest principal angle {angle.value.max():.2g}° (untrained ≥ {untrained.min():.2g}°)"
+            here += (
+                f"; largest principal angle {angle.value.max():.2g}° (untrained ≥ {_low(untrained.min(), 2, True)}°)"
+            )
         verdict, why = verdicts.from_checks(df)
-        if verdict != verdicts.VERDICTS[0]:
-            verdict += f" ({why})"
+        verdict += f" ({why})"
         claim = f"**{equation}**: the {judged} most valid learned fields span {', '.join(spans)}"
         rows.append(_row(claim, here, verdict))
     return rows
@@ -311,9 +375,10 @@ def _image_verdict_rows(folder: Path, profile: str, data: str) -> list[dict]:
     """Notebook 04's two verdicts (docs/decisions.md D23), read from every seed's rows of
     validity_comparison.csv (learned - untrained, mean of fields 1-6: below 0 with its interval on
     every seed) and aff2_angles.csv (the non-affine start at least 20 degrees from aff(2) and the
-    run learned from it ending with a smaller largest angle, on every seed; "partly" when it ends
-    20 degrees or more from aff(2), as far as the start is required to be). A verdict that the
-    seeds neither show nor refute is "undecidable at <profile>"."""
+    run learned from it ending with a smaller largest angle, less than 20 degrees from aff(2), on
+    every seed; "not reproduced" also when it is pulled towards aff(2) but ends 20 degrees or more
+    from it, as far as the start is required to be). A verdict that the seeds neither show nor refute
+    is "undecidable on these data"; each verdict gives its reason in parentheses."""
     rows = []
     path = folder / "validity_comparison.csv"
     if path.exists():
@@ -321,14 +386,15 @@ def _image_verdict_rows(folder: Path, profile: str, data: str) -> list[dict]:
         first = df[(df.field == "1-6") & (df.comparison == "learned - untrained")].sort_values("seed")
         if len(first):
             parts = [
-                f"{int(r.seed)}: {_interval(r.difference, r.ci_low, r.ci_high, '{:+.3f}')}" for r in first.itertuples()
+                f"{int(r.seed)}: {_interval(r.difference, r.ci_low, r.ci_high, 3, '+')}" for r in first.itertuples()
             ]
+            seeds = lambda mask: ", ".join(str(int(s)) for s in first.seed[mask])
             if (first.ci_high < 0).all():
-                verdict = "reproduced"
+                verdict = _verdict(0, f"the interval lies below 0 on all {len(first)} seeds")
             elif (first.ci_low > 0).any():
-                verdict = "not reproduced"
+                verdict = _verdict(1, f"less valid than untrained on seed {seeds(first.ci_low > 0)}")
             else:
-                verdict = f"undecidable at {profile}"
+                verdict = _verdict(2, f"the interval includes 0 on seed {seeds(first.ci_high >= 0)}")
             rows.append(
                 _row(
                     f"**Learned image fields are symmetries**{data}: fields 1-6 more valid than the network untrained",
@@ -352,13 +418,20 @@ def _image_verdict_rows(folder: Path, profile: str, data: str) -> list[dict]:
             ]
             paper = [f"{largest.untrained[s]:.0f}° → {largest.learned[s]:.0f}°" for s in largest.index]
             if not (start >= 20).all():
-                verdict = f"undecidable at {profile}"
+                verdict = _verdict(2, f"the non-affine start lies within 20° of aff(2), {_high(start.min(), 0)}°")
             elif (end < start).all() and (end < 20).all():
-                verdict = "reproduced"
+                verdict = _verdict(
+                    0, f"pulled towards aff(2) on every seed, ending {_high(end.max(), 0)}° or less from it"
+                )
             elif (end < start).all():  # pulled towards aff(2), but it ends as far as a non-affine start may be
-                verdict = f"partly: pulled towards aff(2), ends {end.min():.0f}-{end.max():.0f}° from it"
+                verdict = _verdict(
+                    1,
+                    f"pulled towards aff(2) on every seed but ends {_low(end.min(), 0)}-{_high(end.max(), 0)}° "
+                    "from it, not below 20° on every seed",
+                )
             else:
-                verdict = "not reproduced"
+                farther = ", ".join(str(int(x)) for x in end.index[end >= start])
+                verdict = _verdict(1, f"not pulled towards aff(2) on seed {farther}")
             rows.append(
                 _row(
                     "**Image fields 1-6 are nearly affine**: learning pulls a span from ≥ 20° off aff(2) towards it",
@@ -391,16 +464,17 @@ def _image_rows(root: Path, profile: str) -> list[dict]:
         total = len(keys) * len(checks)
         first6 = [c["learned_first6_mean"] for c in checks]
         here = (
-            f"{passed}/{total} checks ({len(checks)} seeds): fields 1-6 {min(first6):.3f}-{max(first6):.3f} rad, "
+            f"{passed}/{total} checks ({len(checks)} seeds): "
+            f"fields 1-6 {_low(min(first6), 3)}-{_high(max(first6), 3)} rad, "
             f"affine {checks[0]['affine_mean']:.3f}, "
-            f"untrained ≥ {min(c['untrained_first6_mean'] for c in checks):.3f}, "
-            f"7-10 ≥ {min(c['learned_7to10_mean'] for c in checks):.3f}"
+            f"untrained ≥ {_low(min(c['untrained_first6_mean'] for c in checks), 3)}, "
+            f"7-10 ≥ {_low(min(c['learned_7to10_mean'] for c in checks), 3)}"
         )
         rows.append(
             _row(
                 f"**Image symmetries**{data}: fields 1-6 more valid than affine, untrained and 7-10 fields",
                 here,
-                "reproduced" if passed == total else "not reproduced",
+                _verdict(0 if passed == total else 1, f"{passed}/{total} checks pass"),
             )
         )
     fraction_csv = folder / "affine_fraction.csv"
@@ -412,17 +486,63 @@ def _image_rows(root: Path, profile: str) -> list[dict]:
         rows.append(
             _row(
                 "**Image fields 1-6 are nearly affine**, 7-10 are not",
-                f"affine fraction, mean per seed: fields 1-6 {first.min():.2f}-{first.max():.2f}, "
-                f"7-10 {rest.min():.2f}-{rest.max():.2f}",
-                "reproduced" if ok else "not reproduced",
+                f"affine fraction, mean per seed: fields 1-6 {_low(first.min())}-{_high(first.max())}, "
+                f"7-10 {_low(rest.min())}-{_high(rest.max())}",
+                _verdict(
+                    0 if ok else 1,
+                    f"fields 1-6 {'' if (first >= 0.9).all() else 'not '}≥ 0.9 and "
+                    f"7-10 {'' if (rest <= 0.5).all() else 'not '}≤ 0.5 on every seed",
+                ),
             )
         )
     return rows
 
 
+# LieNLSD's rerun of this paper's FNO setting (Hu, Li, Lin, ICML 2025), read from the metrics files of
+# their public repository: cumulative NMSE at this many training trajectories, per augmentation.
+LIENLSD_RERUN = {"KdV": {"n_train": 10, "none": 0.174, "known": 0.148, "learned": 0.151}}
+
+
+def _published(equation: str, n: int, lpsda: pd.Series) -> str:
+    """The published effect sizes beside a row of notebook 03: LPSDA's known/none at this size (read
+    off their figures) and LieNLSD's rerun of the paper's setting (its own size)."""
+    parts = []
+    if (equation, n, "known") in lpsda.index and (equation, n, "none") in lpsda.index:
+        known, none = lpsda[(equation, n, "known")], lpsda[(equation, n, "none")]
+        if known == known and none == none:
+            parts.append(f"LPSDA: known/none {known / none:.2f}")
+    rerun = LIENLSD_RERUN.get(equation)
+    if rerun:
+        parts.append(
+            f"LieNLSD rerun (Hu et al. 2025), {rerun['n_train']} trajectories: known/none "
+            f"{rerun['known'] / rerun['none']:.2f}, learned/none {rerun['learned'] / rerun['none']:.2f}"
+        )
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _arm_scales(folder: Path) -> dict:
+    """{(equation, n_train): {augmentation: scale label}} of notebook 03's main runs (nmse.csv): each
+    augmentation runs at the scale its magnitude sweep chose, so known and learned may differ."""
+    path = folder / "nmse.csv"
+    if not path.exists():
+        return {}
+    df = pd.read_csv(path, dtype={"scale": str}).dropna(subset=["scale"])
+    scales: dict = {}
+    for (equation, n, aug), part in df.groupby(["equation", "n_train", "augmentation"]):
+        scales.setdefault((equation, int(n)), {})[aug] = "/".join(sorted(set(part.scale)))
+    return scales
+
+
 def _fno_rows(root: Path, profile: str) -> list[dict]:
-    """Notebook 03: per (equation, size), the cumulative NMSE ratios known/none and learned/none.
-    The positive control is notebook 03's: known - none below 0 with a ratio of at most 0.8."""
+    """Notebook 03: per (equation, size), the cumulative NMSE ratios known/none, learned/none and
+    learned/known with their 95% intervals, the scale each augmentation ran at, and a verdict:
+
+        undecidable on these data  the positive control shows no effect: the known/none interval
+                                   does not lie below 1 (known symmetries do not lower the NMSE)
+        reproduced                 the learned/known interval lies inside the equivalence margin
+                                   [1/m, m] of the profile (pde_augmentation's equivalence_margin)
+        not reproduced             it lies wholly outside the margin
+        undecidable on these data  it straddles the margin"""
     folder = root / "03_pde_augmentation" / profile
     path = folder / "comparisons.csv"
     if not path.exists():
@@ -435,6 +555,8 @@ def _fno_rows(root: Path, profile: str) -> list[dict]:
         if lpsda_csv.exists()
         else pd.Series(dtype=float)
     )
+    scales = _arm_scales(folder)
+    margin = _setting(profile, "pde_augmentation", "equivalence_margin")
     rows = []
     for equation, n in sorted(set((e, n) for e, n, _ in df.index), key=lambda k: (_equation_key(k[0]), k[1])):
         if (equation, n, "known - none") not in df.index:
@@ -447,25 +569,40 @@ def _fno_rows(root: Path, profile: str) -> list[dict]:
             here += ", learned " + _interval(learned.ratio, learned.ratio_low, learned.ratio_high)
         if versus is not None:
             here += "; learned/known " + _interval(versus.ratio, versus.ratio_low, versus.ratio_high)
-        if not (known.difference_high < 0 and known.ratio <= 0.8):
-            verdict = "control fails: no conclusion"
-        elif learned is None or not learned.difference_high < 0:
-            verdict = "not reproduced"
-        elif versus is not None and versus.difference_low > 0:
-            verdict = "partly: learned helps, less than known"
+        arm = scales.get((equation, int(n)), {})
+        if "known" in arm and "learned" in arm:
+            if arm["known"] == arm["learned"]:
+                here += f"; both at scale {arm['known']}"
+            else:
+                here += (
+                    f"; known at scale {arm['known']}, learned at scale {arm['learned']} "
+                    "(each chosen by validation NMSE in the magnitude sweep)"
+                )
+        if not known.ratio_high < 1:
+            verdict = _verdict(
+                2,
+                "the known symmetries do not lower the NMSE here: ratio "
+                + _interval(known.ratio, known.ratio_low, known.ratio_high),
+            )
+        elif versus is None:
+            verdict = _verdict(2, "no learned/known comparison")
+        elif not margin:
+            verdict = _verdict(2, "no equivalence margin declared in the profile")
         else:
-            verdict = "reproduced"
-        reference = ""
-        ratio = (
-            lpsda[(equation, n, "known")] / lpsda[(equation, n, "none")]
-            if (equation, n, "known") in lpsda.index and (equation, n, "none") in lpsda.index
-            else float("nan")
-        )
-        if ratio == ratio:
-            reference = f" (LPSDA: known/none {ratio:.2f})"
+            verdict = _verdict(
+                *_equivalence(
+                    versus.ratio_low,
+                    versus.ratio_high,
+                    1 / margin,
+                    margin,
+                    "learned/known",
+                    f"[1/{margin:g}, {margin:g}]",
+                )
+            )
         rows.append(
             _row(
-                f"**FNO, {equation}, {n} trajectories**: learned augmentation lowers NMSE as much as known{reference}",
+                f"**FNO, {equation}, {n} trajectories**: learned augmentation lowers NMSE as much as known"
+                + _published(equation, n, lpsda),
                 here,
                 verdict,
             )
@@ -474,7 +611,12 @@ def _fno_rows(root: Path, profile: str) -> list[dict]:
 
 
 def _classifier_rows(root: Path, profile: str) -> list[dict]:
-    """Notebook 05: accuracy differences (points); the positive control is affine - none above 0."""
+    """Notebook 05: accuracy differences (points) with 95% intervals. The positive control, affine -
+    none, shows an effect when its interval lies above 0; without it every verdict is "undecidable on
+    these data". Then learned - affine is judged against image_augmentation's equivalence_margin m
+    (points): reproduced inside [-m, m], not reproduced wholly outside, undecidable straddling it.
+    The negative control (learned - untrained) is a superiority test: reproduced above 0, not
+    reproduced below 0, undecidable when its interval includes 0."""
     path = root / "05_image_augmentation" / profile / "comparisons.csv"
     if not path.exists():
         return []
@@ -482,36 +624,46 @@ def _classifier_rows(root: Path, profile: str) -> list[dict]:
     if "affine - none" not in df.index:
         return []
     parts = [
-        f"{key} {_interval(df.loc[key].difference, df.loc[key].low, df.loc[key].high, '{:+.2f}')}"
+        f"{key} {_interval(df.loc[key].difference, df.loc[key].low, df.loc[key].high, 2, '+')}"
         for key in ("affine - none", "learned - none", "learned - affine")
         if key in df.index
     ]
     control = df.loc["affine - none"]
+    margin = _setting(profile, "image_augmentation", "equivalence_margin")
+    no_effect = _verdict(
+        2,
+        "affine augmentation does not raise the accuracy here: affine - none "
+        + _interval(control.difference, control.low, control.high, 2, "+")
+        + " points",
+    )
     if not control.low > 0:
-        verdict = "control fails: no conclusion"
-    elif "learned - none" not in df.index or not df.loc["learned - none"].low > 0:
-        verdict = "not reproduced"
-    elif "learned - affine" in df.index and df.loc["learned - affine"].high < 0:
-        verdict = "partly: learned helps, less than affine"
+        verdict = no_effect
+    elif "learned - affine" not in df.index:
+        verdict = _verdict(2, "no learned - affine comparison")
+    elif not margin:
+        verdict = _verdict(2, "no equivalence margin declared in the profile")
     else:
-        verdict = "reproduced"
+        r = df.loc["learned - affine"]
+        verdict = _verdict(
+            *_equivalence(r.low, r.high, -margin, margin, "learned - affine", f"[-{margin:g}, +{margin:g}] points", "+")
+        )
     here = f"points, {int(control.seeds)} seeds: " + "; ".join(parts)
     rows = [_row("**Classifier accuracy**: learned augmentation is comparable to affine", here, verdict)]
     if "learned - untrained" in df.index:
         parts = [
-            f"{key} {_interval(df.loc[key].difference, df.loc[key].low, df.loc[key].high, '{:+.2f}')}"
+            f"{key} {_interval(df.loc[key].difference, df.loc[key].low, df.loc[key].high, 2, '+')}"
             for key in ("untrained - none", "learned - untrained")
             if key in df.index
         ]
         r = df.loc["learned - untrained"]
         if not control.low > 0:
-            verdict = "control fails: no conclusion"
+            verdict = no_effect
         elif r.low > 0:
-            verdict = "learning matters"
+            verdict = _verdict(0, "learned - untrained interval above 0")
         elif r.high < 0:
-            verdict = "untrained fields better"
+            verdict = _verdict(1, "the untrained fields augment better: interval below 0")
         else:
-            verdict = "not shown: learned ≈ untrained"
+            verdict = _verdict(2, "learned - untrained interval includes 0")
         rows.append(
             _row(
                 "**Negative control** (beyond the paper): learned fields augment better than the untrained ones",
@@ -533,10 +685,12 @@ def _algebra_rows(root: Path, profile: str) -> list[dict]:
         df = df.loc[sorted(df.index, key=_equation_key)]
         closes = df.closure_max <= CLOSURE_FRACTION
         here = ", ".join(f"{e} {v:.2g}" for e, v in df.closure_max.items())
-        here += f" (untrained ≥ {df.closure_untrained_max.min():.2f})"
-        verdict = ("closes: " + ", ".join(df.index[closes])) if closes.any() else "does not close"
-        if (~closes).any():
-            verdict += "; not: " + ", ".join(df.index[~closes])
+        here += f" (untrained ≥ {_low(df.closure_untrained_max.min())})"
+        if closes.all():
+            verdict = _verdict(0, "closes: " + ", ".join(df.index))
+        else:
+            reason = "does not close: " + ", ".join(df.index[~closes])
+            verdict = _verdict(1, reason + ("; closes: " + ", ".join(df.index[closes]) if closes.any() else ""))
         rows.append(
             _row(
                 "**Generator algebra** (beyond the paper): the learned span V1..V3 closes under Lie brackets",
@@ -556,7 +710,11 @@ def _algebra_rows(root: Path, profile: str) -> list[dict]:
                 "**Image algebra** (beyond the paper): fields 1-6 close like aff(2)",
                 f"closure {a['closure_max']:.2f} (affine fields {a['affine_closure_max']:.1g}); "
                 f"largest angle to aff(2) {a['max_principal_angle_to_aff2_deg']:.1f}°",
-                "closes" if closes else "does not close",
+                _verdict(
+                    0 if closes else 1,
+                    f"closure {'≤' if closes else '>'} {CLOSURE_FRACTION:g}: "
+                    + ("closes" if closes else "the brackets leave the span, does not close"),
+                ),
             )
         )
     return rows
@@ -578,9 +736,15 @@ def _count_row(counts: pd.DataFrame) -> dict:
     here = f"of V1..V{n}, by bound / midpoint: " + ", ".join(
         f"{e} {r.count_by_bound}/{r.count_by_midpoint}" for e, r in counts.iterrows()
     )
-    verdict = ("matches: " + ", ".join(counts.index[matches])) if matches.any() else "matches none"
-    if (~matches).any():
-        verdict += "; not: " + ", ".join(counts.index[~matches])
+    if matches.all():
+        verdict = _verdict(0, "within the registered range: " + ", ".join(counts.index))
+    else:
+        reason = "outside the registered range: " + ", ".join(
+            f"{e} {counts.count_by_bound[e]} (registered {expected[e]})" for e in counts.index[~matches]
+        )
+        if matches.any():
+            reason += "; within it: " + ", ".join(counts.index[matches])
+        verdict = _verdict(1, reason)
     claim = "**Number of symmetries** (beyond the paper), registered: " + ", ".join(
         f"{e} {v}" for e, v in expected.items()
     )
@@ -591,15 +755,19 @@ def summary_rows(root: Path | None = None, profile: str = README_PROFILE) -> lis
     """The README's summary, one dict {"claim", "here", "verdict"} per result, read from the tables
     of notebooks 02-06 under `root/<notebook>/<profile>/`; results not present give no row.
 
-    Verdicts: PDE recovery by `verdicts.from_checks` over every seed (undecidable when a check cannot
-    decide); other detectors (notebook 07) "reproduced" for an equation when the learned span's
-    largest angle (worst seed) is below the LieNLSD-style detector's (fitted F, noise 0, most
-    trajectories) by more than DETECTOR_TIE_DEG, "not reproduced" when above by more, else
-    "undecidable on these data"; image checks "reproduced" when all pass; affine fractions when
-    fields 1-6 average >= 0.9 and 7-10 <= 0.5 in every seed; augmentation "control fails: no
-    conclusion" unless known (affine) beats none (notebook 03: interval below 0 and ratio <= 0.8;
-    notebook 05: interval above 0), then "reproduced" when learned beats none and is not worse than
-    known (affine); a span "closes" when no bracket leaves it by more than CLOSURE_FRACTION."""
+    Every verdict is one of verdicts.VERDICTS with its reason in parentheses. PDE recovery by
+    `verdicts.from_checks` over every seed (undecidable when a check cannot decide); other detectors
+    (notebook 07): per equation the learned span's largest angle (worst seed) against the
+    LieNLSD-style detector's (fitted F, noise 0, most trajectories), ahead or behind by more than
+    DETECTOR_TIE_DEG or tied, and "not reproduced" when behind on any equation, "undecidable on these
+    data" when tied on any other, else "reproduced"; image checks "reproduced" when all pass; affine
+    fractions when fields 1-6 average >= 0.9 and 7-10 <= 0.5 in every seed; augmentation
+    "undecidable on these data" unless the positive control's 95% interval excludes no change on the
+    side of an effect (notebook 03: known/none below 1; notebook 05: affine - none above 0), then an
+    equivalence test of learned/known (learned - affine) against the margin declared in the profile
+    (`_equivalence`); rows beyond the paper judge the compendium's own claim: a span "closes" when
+    no bracket leaves it by more than CLOSURE_FRACTION, a count when it lies in the registered
+    range. Lower bounds are shown rounded down and upper bounds rounded up (`_low`, `_high`)."""
     root = Path(root) if root else io.results_root()
     return (
         _pde_rows(root, profile)
@@ -641,7 +809,15 @@ def _detector_rows(root: Path, profile: str) -> list[dict]:
     if not parts:
         return []
     grouped = {v: [e for e, w in verdict_of.items() if w == v] for v in verdicts.VERDICTS}
-    verdict = "; ".join(f"{v}: {', '.join(es)}" for v, es in grouped.items() if es)
+    words = {
+        verdicts.VERDICTS[0]: "learned ahead",
+        verdicts.VERDICTS[1]: "learned behind",
+        verdicts.VERDICTS[2]: f"within {DETECTOR_TIE_DEG:g}°",
+    }
+    reason = "; ".join(f"{words[v]}: {', '.join(es)}" for v, es in grouped.items() if es)
+    # one equation where the learned span is clearly behind refutes the claim; a tie leaves it open
+    index = 1 if grouped[verdicts.VERDICTS[1]] else 2 if grouped[verdicts.VERDICTS[2]] else 0
+    verdict = _verdict(index, reason)
     here = "largest angle to the symmetries, learned (worst seed) vs LieNLSD-style, F fitted, noise 0: " + ", ".join(
         parts
     )
