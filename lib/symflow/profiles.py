@@ -142,7 +142,7 @@ _SETTINGS["pde_symmetries"] = {
             "row_order": 6,
             "dtype": "float32",
             "checkpoint_every": 500,
-            "log_every": 300,
+            "log_every": 500,
             "stop": {
                 "every": 100,
                 "patience": 3,
