@@ -113,7 +113,7 @@ reproduce: $(STAMP) ## run every notebook at PROFILE (default quick), seeds 1-2 
 	$(MAKE) --no-print-directory -j$(REPRODUCE_JOBS) JOBS=$(REPRODUCE_JOBS) runs
 	$(PY) -m symflow.report --profile $(PROFILE)
 
-evidence: reproduce ## extra seeds of notebooks 02 and 04, notebook 02 with six generators and notebook 03's full sweep (JOBS=2 for two at a time; SCHEDULER=local or tcp://host:port on Dask)
+evidence: reproduce ## runs that are not committed: notebook 02 with six generators and notebook 03's full sweep (JOBS=2 for two at a time; SCHEDULER=local or tcp://host:port on Dask)
 	$(if $(SCHEDULER),$(SWEEP))
 	$(if $(SCHEDULER),,$(if $(EVIDENCE),$(MAKE) -j$(JOBS) $(EVIDENCE)))
 	$(PY) -m symflow.report --profile $(PROFILE)
