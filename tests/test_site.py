@@ -103,3 +103,40 @@ def test_bad_input_names_the_parameter_or_folder(tmp_path, capsys):
         site.main(["--profile", "quick", "--results", str(tmp_path), "--out", str(tmp_path / "site")])
     assert exit_.value.code == 2 and "no executed notebooks" in capsys.readouterr().err
     assert not (tmp_path / "site").exists()
+
+
+def _scripts(page: Path) -> list[str]:
+    """The src attributes of the <script> elements of an HTML page."""
+
+    class Scripts(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.src: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            self.src += [value for name, value in attrs if tag == "script" and name == "src" and value]
+
+    parser = Scripts()
+    parser.feed(page.read_text())
+    return parser.src
+
+
+def test_maths_is_typeset_by_a_mathjax_shipped_with_the_site(tmp_path):
+    """A page with maths built with the site's configuration loads MathJax from the site itself
+    (read offline, a CDN would leave raw \\( ... \\) on the page), and that file is in the build."""
+    from sphinx.cmd.build import build_main
+
+    source, html = tmp_path / "source", tmp_path / "html"
+    source.mkdir()
+    (source / "index.md").write_text("# Maths\n\nInline $\\phi_s(z)$ and displayed\n\n$$\\frac{d}{ds}\\phi_s = V$$\n")
+    command = ["-q", "-b", "html", "-c", str(site.CONF), "-d", str(tmp_path / "doctrees"), str(source), str(html)]
+    assert build_main(command) == 0
+    page = html / "index.html"
+    assert 'class="math' in page.read_text(), "the page has maths for MathJax to typeset"
+    scripts = _scripts(page)
+    maths = [s for s in scripts if "mathjax" in s.lower() or "katex" in s.lower()]
+    assert maths, f"no MathJax script on a page with maths: {scripts}"
+    remote = [s for s in scripts if urlsplit(s).scheme or s.startswith("//")]
+    assert not remote, f"scripts loaded from outside the site (a CDN): {remote}"
+    for script in maths:
+        assert (page.parent / unquote(urlsplit(script).path)).is_file(), f"{script} is not in the build"

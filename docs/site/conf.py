@@ -9,7 +9,12 @@ saved with; nothing is executed.
 project = "symflow"
 html_title = "symflow results"  # the builder passes `-D html_title=...` naming the profile
 
-extensions = ["myst_nb"]
+# Maths is typeset in the browser by MathJax 3 shipped with the site, not fetched from a CDN, so
+# pages read offline (file://) show formulas rather than raw \( ... \). The sphinx-mathjax-offline
+# package (requirements.txt) copies its MathJax 3.2.2 into `_static/mathjax/` of the build; `setup`
+# below picks its SVG component, which needs no font files (CHTML's web fonts may be refused on file://).
+extensions = ["myst_nb", "sphinx-mathjax-offline"]
+MATHJAX = "mathjax/tex-svg.js"  # relative to _static/; tests/test_site.py checks it is in the build
 
 # Render the saved outputs; never run a notebook again.
 nb_execution_mode = "off"
@@ -32,3 +37,9 @@ html_css_files = ["site.css"]
 html_copy_source = False  # the notebooks are in results/ already; no _sources/ copies
 html_show_sourcelink = False
 html_show_copyright = False
+
+
+def setup(app):
+    # Runs after the extensions' own setup: sphinx-mathjax-offline sets mathjax_path to its CHTML
+    # component, overridden here.
+    app.config.mathjax_path = MATHJAX
