@@ -513,9 +513,10 @@ _SETTINGS["pde_augmentation"] = {
 # detector reads (the first n of the train split); seeds: detection seeds (rows drawn, noise);
 # variants: detectors.detect's F ("fitted", "known"); detect: its other keyword arguments; s and
 # count_rule: the learned (and untrained) count, the leading fields valid at flow time s by
-# algebra.count_symmetries' rule; augmentation: notebook 03's FNO (its "pde_augmentation" settings)
-# with each detector's fields on `equations` at n_train trajectories and training seeds `seeds`
-# (no equation: off; at quick it would take far more than the notebook's few minutes).
+# algebra.count_symmetries' rule (s None: each run's own check time, as notebook 02 judged it);
+# augmentation: notebook 03's FNO (its "pde_augmentation" settings) with each detector's fields on
+# `equations` at n_train trajectories and training seeds `seeds` (no equation: off; at quick it
+# would take far more than the notebook's few minutes).
 _SETTINGS["detector_benchmark"] = {
     "quick": {
         "equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"],
@@ -524,7 +525,7 @@ _SETTINGS["detector_benchmark"] = {
         "seeds": [0],
         "variants": ["fitted", "known"],
         "detect": {"n_rows": 64, "time_derivatives": "data", "fit_threshold": 0.3, "min_gap": 1.0},
-        "s": 0.1,
+        "s": None,
         "count_rule": "midpoint",
         "augmentation": {"equations": [], "n_train": 32, "seeds": [0, 1, 2]},
     },

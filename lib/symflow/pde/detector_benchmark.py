@@ -142,12 +142,24 @@ def valid_fields(learned: list[float], validity: pd.DataFrame, rule: str = "midp
     return [a for a, v in enumerate(learned) if v <= threshold]
 
 
+def run_check_time(run_dir) -> float:
+    """The flow time at which notebook 02 judged the run in `run_dir` (its acceptance.csv's validity
+    checks, "validity: V1 at s=0.2"; `pde_learning.check_time`). ValueError when it has none."""
+    checks = pd.read_csv(Path(run_dir) / "acceptance.csv").check
+    times = set(checks.str.extract(r"^validity: .* at s=([0-9.eE+-]+)$")[0].dropna().astype(float))
+    if len(times) != 1:
+        raise ValueError(
+            f"{Path(run_dir) / 'acceptance.csv'} names {len(times)} check times ({sorted(times)}); expected one"
+        )
+    return times.pop()
+
+
 def learned_rows(
     equation,
     run_dir,
     inner: InnerProduct,
     patches: torch.Tensor,
-    s: float,
+    s: float | None,
     evaluate: dict,
     learn: dict,
     n_train: int,
@@ -157,7 +169,8 @@ def learned_rows(
 
     run_dir: <results>/02_pde_symmetries/<profile>/<Eq>_seed<k> (generators.pt, validity.csv,
     history.csv); inner, patches: `pde_learning.evaluation_set`'s; s: the flow time of the count
-    (it must be among the run's validity.csv s values); evaluate, learn: notebook 02's settings
+    (it must be among the run's validity.csv s values; None: the run's own check time,
+    `run_check_time`); evaluate, learn: notebook 02's settings
     (RK4 steps; the derivative method and row order of the untrained field's validity);
     n_train: the training-set size notebook 02 learned on.
     """
@@ -165,6 +178,7 @@ def learned_rows(
     run_dir = Path(run_dir)
     seed = int(run_dir.name.rsplit("seed", 1)[1])
     field = generators.load(run_dir / "generators.pt")
+    s = run_check_time(run_dir) if s is None else float(s)
     table = pd.read_csv(run_dir / "validity.csv")
     at = table[(table.s - s).abs() < 1e-12]
     if at.empty:
