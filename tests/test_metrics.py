@@ -104,3 +104,17 @@ def test_hierarchical_bootstrap_rejects_bad_input():
         metrics.hierarchical_bootstrap(torch.ones(2, 3), torch.full((2, 3), float("nan")))
     with pytest.raises(ValueError, match="level"):
         metrics.hierarchical_bootstrap(torch.ones(2, 3), torch.ones(2, 3), level=1.5)
+
+
+def test_hierarchical_bootstrap_mean_draws_as_the_paired_bootstrap():
+    """The interval of one arm's mean uses the paired bootstrap's draws: against a baseline of zeros,
+    the difference interval is that of the mean."""
+    torch.manual_seed(4)
+    values = torch.rand(3, 20, dtype=torch.float64) + torch.arange(3, dtype=torch.float64)[:, None]
+    one = metrics.hierarchical_bootstrap_mean(values, n_boot=400, seed=7)
+    paired = metrics.hierarchical_bootstrap(torch.zeros_like(values), values, n_boot=400, seed=7)
+    assert one["mean"] == pytest.approx(float(values.mean()))
+    assert (one["low"], one["high"]) == pytest.approx((paired["difference_low"], paired["difference_high"]), abs=1e-12)
+    assert one["low"] < one["mean"] < one["high"] and (one["seeds"], one["items"]) == (3, 20)
+    with pytest.raises(ValueError):
+        metrics.hierarchical_bootstrap_mean(torch.ones(5))

@@ -18,6 +18,8 @@ Comparing two methods over training seeds and test items:
     bootstrap_ci(values)                        mean and percentile interval, (n,) values
     hierarchical_bootstrap(baseline, treatment) paired difference and ratio of (seeds, items)
                                                 scores, intervals resampling seeds, then items
+    hierarchical_bootstrap_mean(values)         one method's mean of (seeds, items) scores with the
+                                                interval of the same draws
 """
 
 from __future__ import annotations
@@ -82,6 +84,27 @@ def bootstrap_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0)
     tail = (1 - level) / 2
     low, high = torch.quantile(means, torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
     return float(v.mean()), low, high
+
+
+def hierarchical_bootstrap_mean(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+    """The grand mean of one method's (S, N) scores (rows: training seeds, columns: test items) with
+    the percentile interval of the same two-level bootstrap as `hierarchical_bootstrap` (S seeds with
+    replacement, then N items with replacement within each drawn seed; the same draws for the same
+    `seed`, S and N). Returns {"mean", "low", "high", "seeds", "items"}; ValueError as there."""
+    v = torch.as_tensor(values, dtype=torch.float64)
+    if v.ndim != 2 or v.numel() == 0:
+        raise ValueError(f"values must be a non-empty (seeds, items) array; got {tuple(v.shape)}")
+    if bool(torch.isnan(v).any()):
+        raise ValueError("values must not contain NaN")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}")
+    S, N = v.shape
+    g = torch.Generator().manual_seed(seed)
+    seeds = torch.randint(S, (n_boot, S, 1), generator=g)
+    items = torch.randint(N, (n_boot, S, N), generator=g)
+    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
+    low, high = torch.quantile(v[seeds, items].mean((1, 2)), q).tolist()
+    return {"mean": float(v.mean()), "low": low, "high": high, "seeds": S, "items": N}
 
 
 def hierarchical_bootstrap(baseline, treatment, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:

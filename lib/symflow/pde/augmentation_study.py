@@ -13,6 +13,7 @@ the resolved "pde_augmentation" settings (`profiles.resolved`).
     size_runs(sweep, data, known, learned, p, task, device)
                                             every (equation, size, augmentation, seed) scored
     comparisons(runs, errors, p)            paired differences with intervals, and LPSDA beside ours
+    mean_intervals(errors, p)               each arm's mean NMSE with the same bootstrap's interval
     secondary_runs(...), equivariance(...)  single-time targets, cKdV's symmetry kinds, resampling;
                                             the trained models' equivariance errors
     closing_lines(runs, comparisons, p)     the learning curves and the positive control's verdict
@@ -23,7 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
+import torch
 
+from .. import metrics
 from . import augmentation, fno, pdes
 from . import solver_experiments as sx
 
@@ -244,6 +247,33 @@ def comparisons(runs: pd.DataFrame, errors: dict, p: dict) -> tuple[pd.DataFrame
         mine.reset_index(), how="outer", on=["equation", "n_train", "augmentation"]
     )
     return table, summary, lpsda
+
+
+def mean_intervals(errors: dict, p: dict) -> pd.DataFrame:
+    """The mean NMSE of every (equation, n_train, augmentation, metric) over training seeds and test
+    trajectories, with the 95% interval of the same hierarchical bootstrap as the comparisons'
+    (`metrics.hierarchical_bootstrap_mean`, p["n_boot"] draws): the error bars of the NMSE-size figure."""
+    groups: dict = {}
+    for (name, n, arm, seed, metric), v in errors.items():
+        groups.setdefault((name, n, arm, metric), {})[seed] = torch.as_tensor(v)
+    rows = []
+    for (name, n, arm, metric), by_seed in groups.items():
+        values = torch.stack([by_seed[s] for s in p["seeds"] if s in by_seed])  # in the comparisons' seed order
+        r = metrics.hierarchical_bootstrap_mean(values, p["n_boot"])
+        rows.append(
+            {
+                "equation": name,
+                "n_train": n,
+                "augmentation": arm,
+                "metric": metric,
+                "nmse": r["mean"],
+                "nmse_low": r["low"],
+                "nmse_high": r["high"],
+                "seeds": r["seeds"],
+                "items": r["items"],
+            }
+        )
+    return pd.DataFrame(rows).sort_values(["equation", "metric", "augmentation", "n_train"], ignore_index=True)
 
 
 def secondary_runs(data: dict, known: dict, learned: dict, chosen: dict, p: dict, task, device="cpu") -> pd.DataFrame:
