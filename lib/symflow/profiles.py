@@ -175,7 +175,6 @@ _SETTINGS["pde_symmetries"] = {
             "sobolev_from": 0.6,
             "checkpoint_every": 2,
             "log_every": 1,
-            "stop": None,
         },
         "evaluate": {
             "n_points": 512,
@@ -207,7 +206,6 @@ _SETTINGS["pde_symmetries"] = {
             "inner": "batch",
             "adjoint": True,
             "affine": None,
-            "stop": None,
             "inputs": None,
             "log_every": 100,
         },
