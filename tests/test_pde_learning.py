@@ -431,3 +431,29 @@ def test_a_run_with_a_stop_rule_ends_when_its_validation_score_stalls_and_keeps_
     assert [it for it, _ in snapshots] == [4, 6]  # every 4 iterations, and the last
     with pytest.raises(ValueError, match="needs valid_graphs"):
         pde_learning.train("Burgers", burgers_graphs(), params, None, seed=0, log=None)
+
+
+def test_time_to_checks_is_the_training_time_until_the_first_passing_snapshot(monkeypatch):
+    """The snapshots are judged in order and the first that passes every check sets the time: the
+    sum of the history's seconds up to its iteration; a run none of whose snapshots pass gets None."""
+    params = {**PARAMS, "n_generators": 3}
+    field = pde_learning.new_field(params, 0)
+    snapshots = [(it, {k: v.clone() for k, v in field.state_dict().items()}) for it in (2, 4, 6)]
+    history = pd.DataFrame({"seconds": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    graphs = burgers_graphs()
+    inner = generators.InnerProduct(graphs.reshape(-1, 3).to(torch.float64))
+    evaluate = {"s_check": [0.1], "steps": 1}
+    judged = []
+
+    def fake_checks(self, candidate, values=None):
+        judged.append(len(judged))
+        return None, pd.DataFrame({"passed": [len(judged) >= passing_from]})
+
+    monkeypatch.setattr(pde_learning.Referee, "checks", fake_checks)
+    passing_from = 2  # the second snapshot (iteration 4) is the first to pass
+    out = pde_learning.time_to_checks("Burgers", params, 0, history, snapshots, evaluate, graphs, inner)
+    assert out == {"iterations_to_checks": 4, "time_to_checks_s": 1.0 + 2.0 + 3.0 + 4.0, "snapshots_judged": 2}
+    judged.clear()
+    passing_from = 99
+    out = pde_learning.time_to_checks("Burgers", params, 0, history, snapshots, evaluate, graphs, inner)
+    assert out == {"iterations_to_checks": None, "time_to_checks_s": None, "snapshots_judged": 3}
