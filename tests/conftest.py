@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io as _io
 import pickle
+import sys
 import tarfile
 from pathlib import Path
 
@@ -12,7 +13,28 @@ import pytest
 import torch
 
 from symflow import io as symflow_io
+from symflow import profiles
 from symflow.image import images
+from symflow.pde import pdes
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture
+def example_registry(monkeypatch):
+    """The equation registry as it was, restored afterwards (equations, modules imported, the
+    examples' modules forgotten), with examples/ on sys.path and no SYMFLOW_EXTRA_MODULES of the
+    caller's. Yields monkeypatch, for a test to register what it needs."""
+    monkeypatch.delenv(profiles.ENV_EXTRA_MODULES, raising=False)
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    equations, imported = dict(pdes.EQUATIONS._equations), set(pdes._imported)
+    yield monkeypatch
+    pdes.EQUATIONS._equations.clear()
+    pdes.EQUATIONS._equations.update(equations)
+    pdes._imported.clear()
+    pdes._imported.update(imported)
+    for example in EXAMPLES.glob("*.py"):
+        sys.modules.pop(example.stem, None)
 
 
 def write_cifar_archive(

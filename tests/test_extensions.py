@@ -23,19 +23,9 @@ FIVE = ("KdV", "KS", "Burgers", "nKdV", "cKdV")
 
 
 @pytest.fixture
-def registry(monkeypatch):
-    """The registry as it was, restored afterwards (equations, modules imported), with the
-    examples folder on sys.path and no SYMFLOW_EXTRA_MODULES of the caller's."""
-    monkeypatch.delenv(profiles.ENV_EXTRA_MODULES, raising=False)
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    equations, imported = dict(pdes.EQUATIONS._equations), set(pdes._imported)
-    yield monkeypatch
-    pdes.EQUATIONS._equations.clear()
-    pdes.EQUATIONS._equations.update(equations)
-    pdes._imported.clear()
-    pdes._imported.update(imported)
-    sys.modules.pop("my_equations", None)
-    sys.modules.pop("my_nonaffine_equation", None)
+def registry(example_registry):
+    """The registry as it was, restored afterwards (conftest's example_registry)."""
+    return example_registry
 
 
 def test_without_the_variable_the_registry_holds_the_five(registry):

@@ -443,6 +443,7 @@ def test_time_to_checks_is_the_training_time_until_the_first_passing_snapshot(mo
     graphs = burgers_graphs()
     inner = generators.InnerProduct(graphs.reshape(-1, 3).to(torch.float64))
     evaluate = {"s_check": [0.1], "steps": 1}
+    known = pde_learning.validity_table("Burgers", field, graphs, inner, [0.1], 0, steps=1)
     judged = []
 
     def fake_checks(self, candidate, values=None):
@@ -451,9 +452,9 @@ def test_time_to_checks_is_the_training_time_until_the_first_passing_snapshot(mo
 
     monkeypatch.setattr(pde_learning.Referee, "checks", fake_checks)
     passing_from = 2  # the second snapshot (iteration 4) is the first to pass
-    out = pde_learning.time_to_checks("Burgers", params, 0, history, snapshots, evaluate, graphs, inner)
+    out = pde_learning.time_to_checks("Burgers", params, 0, history, snapshots, evaluate, graphs, inner, known)
     assert out == {"iterations_to_checks": 4, "time_to_checks_s": 1.0 + 2.0 + 3.0 + 4.0, "snapshots_judged": 2}
     judged.clear()
     passing_from = 99
-    out = pde_learning.time_to_checks("Burgers", params, 0, history, snapshots, evaluate, graphs, inner)
+    out = pde_learning.time_to_checks("Burgers", params, 0, history, snapshots, evaluate, graphs, inner, known)
     assert out == {"iterations_to_checks": None, "time_to_checks_s": None, "snapshots_judged": 3}

@@ -167,19 +167,11 @@ class Accepted(Exception):
 
 
 @pytest.fixture
-def registry(monkeypatch):
+def registry(example_registry):
     """Every example module registered (as the examples tell users to), the registry restored
-    afterwards."""
-    monkeypatch.setenv(profiles.ENV_EXTRA_MODULES, ",".join(EXAMPLE_MODULES))
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    equations, imported = dict(pdes.EQUATIONS._equations), set(pdes._imported)
-    yield monkeypatch
-    pdes.EQUATIONS._equations.clear()
-    pdes.EQUATIONS._equations.update(equations)
-    pdes._imported.clear()
-    pdes._imported.update(imported)
-    for name in EXAMPLE_MODULES:
-        sys.modules.pop(name, None)
+    afterwards (conftest's example_registry)."""
+    example_registry.setenv(profiles.ENV_EXTRA_MODULES, ",".join(EXAMPLE_MODULES))
+    return example_registry
 
 
 def _argv(command: str) -> tuple[dict, list[str]]:

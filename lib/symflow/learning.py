@@ -36,7 +36,6 @@ typed settings (`symflow.image.images.ClassifierTraining`,
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import numbers
@@ -98,15 +97,13 @@ class Plateau:
     score's own units). After `patience` measurements in a row without improvement the learning
     rate drops 10x (once, unless the schedule's `decay_at` already dropped it), and after
     `patience` more without improvement at the lower rate the run stops. Nothing happens before
-    `min_iterations`. keep_snapshots: keep a copy of the field's state at every measurement
-    (`learn`'s `snapshots`), to judge afterwards when a run first passed a test.
+    `min_iterations`.
     """
 
     every: int
     patience: int
     tol: float
     min_iterations: int = 0
-    keep_snapshots: bool = False
 
     def __post_init__(self):
         check_settings(self, integers=("every", "patience"), non_negative=("tol", "min_iterations"))
@@ -211,7 +208,6 @@ def learn(
     callback_every: int = 0,
     plateau: Plateau | None = None,
     score=None,
-    snapshots: list | None = None,
 ) -> pd.DataFrame:
     """Train `field` in place by Adam on `step`'s loss; returns the history (module docstring).
 
@@ -222,9 +218,7 @@ def learn(
     log: callable(str) or None (silent).
     plateau, score: the convergence rule and its validation score, a callable(field) -> float,
     lower is better, evaluated without gradients (both or neither); the rule's state is kept in
-    the checkpoint. snapshots: a list to which (iterations done, copy of the field's state dict)
-    is appended at every measurement when `plateau.keep_snapshots` (those of a resumed run
-    included).
+    the checkpoint.
     """
     if (plateau is None) != (score is None):
         raise ValueError("plateau and score go together: give both or neither")
@@ -232,9 +226,7 @@ def learn(
     optimiser = torch.optim.Adam(field.parameters(), lr=schedule.lr)
     rng = torch.Generator().manual_seed(seed)
     history, start, converged = _resume(checkpoint, identity, field, optimiser, rng, name, log)
-    converged = converged or {**Plateau.initial_state(), "snapshots": []}
-    if snapshots is not None:
-        snapshots.extend(converged["snapshots"])
+    converged = converged or Plateau.initial_state()
 
     def save(iteration):
         if checkpoint is not None:
@@ -256,10 +248,6 @@ def learn(
         if plateau is not None and _every(plateau.every, it):
             with torch.no_grad():
                 history[-1]["valid_score"] = float(score(field))
-            if plateau.keep_snapshots:
-                converged["snapshots"].append((it + 1, copy.deepcopy(field.state_dict())))
-                if snapshots is not None:
-                    snapshots.append(converged["snapshots"][-1])
             action = plateau.update(converged, it + 1, history[-1]["valid_score"])
             if action == "decay":
                 log(

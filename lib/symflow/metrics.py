@@ -96,15 +96,21 @@ def hierarchical_bootstrap_mean(values, n_boot: int = 2000, level: float = 0.95,
         raise ValueError(f"values must be a non-empty (seeds, items) array; got {tuple(v.shape)}")
     if bool(torch.isnan(v).any()):
         raise ValueError("values must not contain NaN")
+    S, N = v.shape
+    seeds, items, q = _two_level_draws(S, N, n_boot, level, seed)
+    low, high = torch.quantile(v[seeds, items].mean((1, 2)), q).tolist()
+    return {"mean": float(v.mean()), "low": low, "high": high, "seeds": S, "items": N}
+
+
+def _two_level_draws(S: int, N: int, n_boot: int, level: float, seed: int):
+    """The draws of the two-level bootstrap: (seeds (n_boot, S, 1), items (n_boot, S, N), the two
+    quantile levels of the central `level` interval). ValueError for a level outside (0, 1)."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1); got {level!r}")
-    S, N = v.shape
     g = torch.Generator().manual_seed(seed)
     seeds = torch.randint(S, (n_boot, S, 1), generator=g)
     items = torch.randint(N, (n_boot, S, N), generator=g)
-    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
-    low, high = torch.quantile(v[seeds, items].mean((1, 2)), q).tolist()
-    return {"mean": float(v.mean()), "low": low, "high": high, "seeds": S, "items": N}
+    return seeds, items, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
 
 
 def hierarchical_bootstrap(baseline, treatment, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
@@ -135,14 +141,9 @@ def hierarchical_bootstrap(baseline, treatment, n_boot: int = 2000, level: float
         )
     if bool(torch.isnan(b).any() | torch.isnan(t).any()):
         raise ValueError("baseline and treatment must not contain NaN")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1); got {level!r}")
     S, N = b.shape
-    g = torch.Generator().manual_seed(seed)
-    seeds = torch.randint(S, (n_boot, S, 1), generator=g)
-    items = torch.randint(N, (n_boot, S, N), generator=g)
+    seeds, items, q = _two_level_draws(S, N, n_boot, level, seed)
     mb, mt = b[seeds, items].mean((1, 2)), t[seeds, items].mean((1, 2))
-    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
     d_lo, d_hi = torch.quantile(mt - mb, q).tolist()
     r_lo, r_hi = torch.quantile(mt / mb, q).tolist()
     m_b, m_t = float(b.mean()), float(t.mean())

