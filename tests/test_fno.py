@@ -175,7 +175,9 @@ def test_fit_resumes_from_its_checkpoint_bit_identically(tmp_path):
             _fit_run(ckpt, {"data": "toy"}, stop_after=k)
         model, result, lines = _fit_run(ckpt, {"data": "toy"})
         assert (
-            lines[0] == f"resumed from {ckpt} at step {evaluations[k - 1]}" and len(lines) == len(evaluations) - k + 1
+            lines[0] == f"resumed from {ckpt} at step {evaluations[k - 1]}"
+            and len(lines) == len(evaluations) - k + 2  # the resume line, the remaining evaluations, the end
+            and lines[-1].startswith(f"ended at step {expected.steps}/")
         )
         for name, value in plain.state_dict().items():
             assert torch.equal(model.state_dict()[name], value), name
@@ -245,3 +247,21 @@ def test_bootstrap_interval_contains_the_mean_and_narrows_with_more_data():
     assert metrics.bootstrap_ci([3.0, 3.0, float("nan")]) == (3.0, 3.0, 3.0)
     with pytest.raises(ValueError, match="at least one"):
         metrics.bootstrap_ci([float("nan")])
+
+
+def test_fit_logs_every_kth_evaluation_and_one_closing_line():
+    u = _advected(8, 24, 32)
+    settings = fno.FitSettings(batch=8, lr=1e-3, max_epochs=6, eval_every=1.0, patience=100)
+    lines = {}
+    for every in (1, 2):
+        model = fno.seeded([0], n_in=4, n_out=4, width=8, modes=4, layers=1, hidden=8)
+        lines[every] = []
+        result = fno.fit(
+            model, [fno.TrajectoryPool.plain(u)], fno.bundled(4), u, settings, log=lines[every].append, log_every=every
+        )
+        assert lines[every][-1].startswith(f"ended at step {result.steps}/")
+    evaluations = [line for line in lines[1] if line.startswith("step")]
+    assert len(evaluations) == 6
+    assert [line for line in lines[2] if line.startswith("step")] == evaluations[1::2]
+    with pytest.raises(ValueError, match="log_every"):
+        fno.fit(model, [fno.TrajectoryPool.plain(u)], fno.bundled(4), u, settings, log_every=0)

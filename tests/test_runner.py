@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -197,3 +198,10 @@ def test_a_recorded_command_gives_each_parameter_back_as_it_was(value):
     words = shlex.split(runner.command_line("00_generators_and_flows", "smoke", parameters={"p": value}))
     flag, item = words[-2:]
     assert flag == "-p" and runner._parse_parameter(item) == ("p", value)
+
+
+def test_settings_text_gives_one_line_per_top_level_setting_that_reads_back():
+    settings = {"equations": ["KdV", "KS"], "fit": {"lr": 0.002, "schedule": "cosine"}, "seed": np.int64(3)}
+    lines = io.settings_text(settings).splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == ["equations", "fit", "seed"]
+    assert json.loads(lines[1].split(": ", 1)[1]) == settings["fit"] and lines[2] == "seed: 3"

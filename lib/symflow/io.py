@@ -172,6 +172,12 @@ def write_json(path, obj) -> Path:
     return write_text(path, json.dumps(obj, indent=2, default=_jsonable) + "\n")
 
 
+def settings_text(settings: dict) -> str:
+    """A settings dict for reading in a notebook: one line per top-level key, `key: value` with
+    the value as compact JSON (nested dicts and lists on the same line)."""
+    return "\n".join(f"{key}: {json.dumps(value, default=_jsonable)}" for key, value in settings.items())
+
+
 def _jsonable(x):
     if hasattr(x, "item"):
         return x.item()

@@ -282,10 +282,13 @@ def run_configuration(
         correct.append(images.correct_predictions(model, test_x, test_y))
         seconds.append(time.perf_counter() - start)
         n_train.append(len(idx))
-        if log:
-            gtext = f" (fields of generator seed {g})" if learned else ""
-            log(f"{name:8s} seed {s}{gtext}: test accuracy {correct[-1].mean():.2%} ({seconds[-1]:.1f} s)")
     correct = np.stack(correct)
+    if log:
+        accuracy = correct.mean(axis=1)
+        log(
+            f"{name:8s} {len(seeds)} classifiers: test accuracy mean {accuracy.mean():.2%}, "
+            f"seeds {accuracy.min():.2%}..{accuracy.max():.2%} ({sum(seconds):.0f} s)"
+        )
     return {
         "augmentation": name,
         "seeds": seeds,

@@ -398,6 +398,7 @@ def fit(
     log=None,
     checkpoint=None,
     identity=None,
+    log_every: int = 1,
 ) -> FitResult:
     """Train every member e of `model` on windows of pools[e] until its validation error stops
     improving, and leave each member at its best-validation weights (LPSDA's model selection).
@@ -407,8 +408,9 @@ def fit(
     out, or the task's single window). seeds: one per member, for its window draws (default
     0..E-1). Every member takes the same number of steps; a member whose validation error has
     not improved for `patience` evaluations is stopped (its best weights are kept) and the
-    run ends when all are stopped or after max_epochs. log: None or a callable receiving one
-    summary line per evaluation (called after that evaluation's checkpoint is written).
+    run ends when all are stopped or after max_epochs. log: None or a callable receiving a
+    summary line every `log_every` evaluations (after that evaluation's checkpoint is written)
+    and one line when the run ends (its steps and the members' best validation errors).
 
     checkpoint: None, or a path where the whole training state (model, optimiser, schedule, the
     members' generators and window orders, best weights and errors, the history, steps and
@@ -423,6 +425,8 @@ def fit(
     or of another run (the error names the file).
     """
     E = model.members
+    if int(log_every) < 1:
+        raise ValueError(f"log_every must be a positive number of evaluations; got {log_every!r}")
     if len(pools) != E:
         raise ValueError(f"pools must hold one TrajectoryPool per member ({E}); got {len(pools)}")
     n = pools[0].u.shape[0]
@@ -531,13 +535,18 @@ def fit(
                 )
             last = now
             save()
-            if log is not None:
+            if log is not None and (step // eval_steps) % log_every == 0:
                 log(
                     f"step {step:6d}/{max_steps} (epoch {step / per_epoch:5.1f})  valid NMSE "
                     f"{float(scores.min()):.4f}..{float(scores.max()):.4f}  members stopped "
                     f"{int((since >= settings.patience).sum())}/{E}"
                 )
     save()
+    if log is not None:
+        log(
+            f"ended at step {step}/{max_steps}: best valid NMSE {float(best_valid.min()):.4f}.."
+            f"{float(best_valid.max()):.4f}, members stopped {int((since >= settings.patience).sum())}/{E}"
+        )
     model.load_state_dict(best_state)
     model.eval()
     columns = ["step", "member", "valid", "loss", "lr", "seconds"]

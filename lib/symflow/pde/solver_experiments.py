@@ -38,6 +38,10 @@ from . import augmentation, fno, pdes, solvers
 METRICS = ("rollout", "cumulative")
 
 
+# fno.fit's progress: one line every this many validation evaluations (and one at the end)
+LOG_EVERY_EVALUATIONS = 10
+
+
 def load_trajectories(
     equation: str, split: str, profile: str, x_stride: int = 1, n: int | None = None, root=None
 ) -> tuple[torch.Tensor, int]:
@@ -200,7 +204,15 @@ def train_and_score(
             pools.append(pool)
     model = fno.seeded([s for _, s in members], task.n_in, task.n_out, **fno_size)
     result = fno.fit(
-        model, pools, task, valid, fit_settings(fit), seeds=[s for _, s in members], device=device, log=log
+        model,
+        pools,
+        task,
+        valid,
+        fit_settings(fit),
+        seeds=[s for _, s in members],
+        device=device,
+        log=log,
+        log_every=LOG_EVERY_EVALUATIONS,
     )
     model.cpu()
     scores = {
