@@ -42,13 +42,19 @@ results/$(1)/$(PROFILE)/$(1).ipynb: notebooks/$(1).ipynb $(STAMP) $(LIB) $$$$(DE
 endef
 $(foreach nb,$(NOTEBOOKS),$(eval $(call notebook_rule,$(nb))))
 
-# Extra seeds for the acceptance checks: one tagged run per (notebook, seed), part of `reproduce`
-# (notebooks 03, 05, 06 and 07 read every seed), independent of each other and of seed 0, the
-# default run. Seed 0 is the default run.
+# Extra seeds for the acceptance checks, part of `reproduce` (notebooks 03, 05, 06 and 07 read every
+# seed), independent of each other and of seed 0, the default run. Notebook 04: one run per seed (tag
+# seed<k>). Notebook 02: one run per seed and equation (tag seed<k>_<Eq>), so that make packs them on
+# the cores and notebooks 03 and 07 wait only for the equations they read. PDE_EQUATIONS: the
+# profile's equations of notebook 02, read from symflow.profiles without the venv.
 EVIDENCE_NOTEBOOKS ?= $(filter $(NOTEBOOKS),02_pde_symmetries 04_image_symmetries)
 EVIDENCE_SEEDS     ?= 1 2
 EVIDENCE_THREADS   ?= $(THREADS)
-seed_runs = $(foreach s,$(EVIDENCE_SEEDS),results/$(1)/$(PROFILE)/$(1)_seed$(s).ipynb)
+profile_list = $(shell $(PYTHON) lib/symflow/profiles.py $(PROFILE) $(1) $(2))
+PDE_EQUATIONS := $(call profile_list,pde_symmetries,equations)
+# the tags of notebook $(1)'s seed runs, and of its seed runs for the equations $(2) (notebook 02 only)
+seed_tags = $(foreach s,$(EVIDENCE_SEEDS),$(if $(filter 02_pde_symmetries,$(1)),$(foreach e,$(2),seed$(s)_$(e)),seed$(s)))
+seed_runs = $(foreach t,$(call seed_tags,$(1),$(or $(2),$(PDE_EQUATIONS))),results/$(1)/$(PROFILE)/$(1)_$(t).ipynb)
 EVIDENCE := $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(call seed_runs,$(nb)))
 SEED_RUNS := $(EVIDENCE)
 
@@ -56,16 +62,19 @@ SEED_RUNS := $(EVIDENCE)
 # 02's acceptance checks use 3 seeds of every equation).
 EVIDENCE_OVERRIDES_02_pde_symmetries ?=
 
-# The runner's arguments of notebook $(1)'s run of seed $(2) (FULL_03_ARGS: notebook 03's full sweep),
-# used by the rules and printed by `make evidence-list`; tests/test_sweep.py checks that this list is
-# the one symflow.sweep.evidence_runs gives the Dask path (SCHEDULER=...).
-evidence_args = $(1) --profile $(PROFILE) --device $(DEVICE) --tag seed$(2) -p 'overrides={"seed": $(2)$(EVIDENCE_OVERRIDES_$(1))}'
+# The runner's arguments of notebook $(1)'s run tagged $(2) (seed<k> or seed<k>_<Eq>; FULL_03_ARGS:
+# notebook 03's full sweep), used by the rules and printed by `make evidence-list`; tests/test_sweep.py
+# checks that this list is the one symflow.sweep.evidence_runs gives the Dask path (SCHEDULER=...).
+tag_seed = $(patsubst seed%,%,$(firstword $(subst _, ,$(1))))
+tag_equation = $(word 2,$(subst _, ,$(1)))
+evidence_args = $(1) --profile $(PROFILE) --device $(DEVICE) --tag $(2) -p 'overrides={"seed": $(call tag_seed,$(2))$(if $(call tag_equation,$(2)),$(comma) "equations": ["$(call tag_equation,$(2))"])$(EVIDENCE_OVERRIDES_$(1))}'
+comma := ,
 
 define evidence_rule
-results/$(1)/$(PROFILE)/$(1)_seed$(2).ipynb: notebooks/$(1).ipynb $(STAMP) $(LIB) $$$$(DEPS_$(1))
+results/$(1)/$(PROFILE)/$(1)_$(2).ipynb: notebooks/$(1).ipynb $(STAMP) $(LIB) $$$$(DEPS_$(1))
 	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(call evidence_args,$(1),$(2))
 endef
-$(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),$(eval $(call evidence_rule,$(nb),$(s)))))
+$(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach t,$(call seed_tags,$(nb),$(PDE_EQUATIONS)),$(eval $(call evidence_rule,$(nb),$(t)))))
 
 # Notebook 02 with six generators, twice the exact symmetries of KdV, KS and Burgers, in its own
 # subfolder: notebook 06 counts each equation's symmetries from it when it is there.
@@ -83,12 +92,13 @@ FULL_03 := {"equations": ["KdV", "KS", "Burgers"], "sizes": [32, 128, 512], "cur
             "ablation": {"sizes": [32, 128]}}
 FULL_03_ARGS = 03_pde_augmentation --profile $(PROFILE) --device $(DEVICE) --tag full -p subfolder=full -p 'overrides=$(FULL_03)'
 EVIDENCE += $(if $(filter 03_pde_augmentation,$(NOTEBOOKS)),results/03_pde_augmentation/$(PROFILE)/03_pde_augmentation_full.ipynb)
-results/03_pde_augmentation/$(PROFILE)/03_pde_augmentation_full.ipynb: $(call executed,03_pde_augmentation)
+results/03_pde_augmentation/$(PROFILE)/03_pde_augmentation_full.ipynb: $(call executed,03_pde_augmentation) \
+		$(call learned_02_of,KdV KS Burgers)
 	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(FULL_03_ARGS)
 
 .PHONY: evidence-list
 evidence-list: ## print the runner arguments of each evidence run, one run a line
-	@:$(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach s,$(EVIDENCE_SEEDS),$(info $(call evidence_args,$(nb),$(s)))))
+	@:$(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach t,$(call seed_tags,$(nb),$(PDE_EQUATIONS)),$(info $(call evidence_args,$(nb),$(t)))))
 	@:$(if $(COUNT_02),$(info $(COUNT_02_ARGS)))
 	@:$(if $(filter 03_pde_augmentation,$(NOTEBOOKS)),$(info $(FULL_03_ARGS)))
 
@@ -177,14 +187,30 @@ DEPS_05_image_augmentation := $(call executed,04_image_symmetries) $(call seed_r
 DEPS_02_pde_symmetries := $(PDE_DATA)
 
 # notebook 03 trains neural solvers on the PDE data, augmented with notebook 02's learned generators
+# (every seed) of the equations it trains on
 LEARNED_02 := $(call executed,02_pde_symmetries) $(call seed_runs,02_pde_symmetries)
-DEPS_03_pde_augmentation := $(PDE_DATA) $(LEARNED_02)
+learned_02_of = $(call executed,02_pde_symmetries) $(call seed_runs,02_pde_symmetries,$(filter $(PDE_EQUATIONS),$(1)))
+DEPS_03_pde_augmentation := $(PDE_DATA) $(call learned_02_of,$(call profile_list,pde_augmentation,equations))
 
 # notebook 06 reads the generators of notebooks 02 and 04 (every seed)
 DEPS_06_generator_algebra := $(LEARNED_02) $(call executed,04_image_symmetries) $(call seed_runs,04_image_symmetries)
 
-# notebook 07 compares symmetry detectors on the PDE data, notebook 02's learned generators among them
-DEPS_07_detector_benchmark := $(PDE_DATA) $(LEARNED_02)
+# notebook 07 compares symmetry detectors on the PDE data, notebook 02's learned generators among them.
+# Its FNO augmentation with each detector's fields (notebook 03's machinery) runs as one tagged run per
+# equation of DETECTOR_AUGMENTATION (tag augmentation_<Eq>, in that subfolder; each a few minutes per
+# arm), part of `reproduce`; the default run gathers their tables into augmentation.csv.
+DETECTOR_AUGMENTATION ?= $(filter $(PDE_EQUATIONS),KdV KS)
+detector_augmentation_args = 07_detector_benchmark --profile $(PROFILE) --device $(DEVICE) --tag augmentation_$(1) \
+	-p subfolder=augmentation_$(1) -p 'overrides={"equations": ["$(1)"], "augmentation": {"equations": ["$(1)"]}}'
+DETECTOR_AUGMENTATION_RUNS := $(foreach e,$(DETECTOR_AUGMENTATION),results/07_detector_benchmark/$(PROFILE)/07_detector_benchmark_augmentation_$(e).ipynb)
+SEED_RUNS += $(DETECTOR_AUGMENTATION_RUNS)
+define detector_augmentation_rule
+results/07_detector_benchmark/$(PROFILE)/07_detector_benchmark_augmentation_$(1).ipynb: notebooks/07_detector_benchmark.ipynb \
+		$(STAMP) $(LIB) $(PDE_DATA) $(call learned_02_of,$(1))
+	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(call detector_augmentation_args,$(1))
+endef
+$(foreach e,$(DETECTOR_AUGMENTATION),$(eval $(call detector_augmentation_rule,$(e))))
+DEPS_07_detector_benchmark := $(PDE_DATA) $(LEARNED_02) $(DETECTOR_AUGMENTATION_RUNS)
 
 help: ## list the targets with one line each
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24

@@ -172,3 +172,20 @@ def test_statements_say_who_wins_and_where_the_learned_method_loses():
     assert "The learned method loses to lienlsd-fitted on angle (0.001 deg vs 0.06 deg)" in text
     assert "lienlsd-known on time (0.10 s vs 250 s)" in text
     assert "it beats untrained on angle (0.06 deg vs 90 deg); lienlsd-known on angle (0.06 deg vs 90 deg)" in text
+
+
+def test_augmentation_figure_draws_each_arm_against_none_per_equation_and_refuses_an_empty_table():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = [
+        {"equation": eq, "n_train": 32, "metric": "cumulative", "comparison": f"{arm} - none",
+         "ratio": r, "ratio_low": r - 0.1, "ratio_high": r + 0.1}
+        for eq in ("KdV", "KS") for arm, r in (("known", 0.8), ("learned", 0.9), ("lienlsd-fitted", 1.0))
+    ]  # fmt: skip
+    rows.append({**rows[0], "comparison": "learned - known"})  # not drawn: not against none
+    fig = bench.augmentation_figure(pd.DataFrame(rows))
+    assert [ax.get_title() for ax in fig.axes] == ["KdV, 32 trajectories", "KS, 32 trajectories"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["known", "learned", "lienlsd-fitted"]
+    with pytest.raises(ValueError, match="no rows of metric 'rollout'"):
+        bench.augmentation_figure(pd.DataFrame(rows), metric="rollout")

@@ -57,3 +57,25 @@ def test_notebook_06_counts_from_the_six_generator_run_when_there(results_root):
     counts = pd.read_csv(out / "symmetry_count.csv")
     assert list(counts.run) == ["generators6/KdV_seed0"] and list(counts.generators) == [6]
     assert {f"closure_k{k}" for k in range(1, 7)} <= set(counts.columns)
+
+
+@pytest.mark.notebook
+def test_notebook_07_gathers_the_augmentation_of_its_tagged_runs(results_root):
+    """The Makefile's DETECTOR_AUGMENTATION runs (one tagged run of notebook 07 per equation, in
+    its subfolder), then a run with the augmentation off gathers their tables into augmentation.csv.
+    Runs after the notebooks above."""
+    import pandas as pd
+
+    one = {"equations": ["KdV"], "augmentation": {"equations": ["KdV"]}}
+    tagged = runner.run_notebook(
+        "07_detector_benchmark",
+        "smoke",
+        parameters={"subfolder": "augmentation_KdV", "overrides": one},
+        tag="augmentation_KdV",
+    )
+    part = pd.read_csv(tagged / "augmentation_KdV" / "augmentation.csv")
+    assert {"known - none", "learned - none", "lienlsd-fitted - none"} <= set(part.comparison)
+    off = {"augmentation": {"equations": []}}
+    out = runner.run_notebook("07_detector_benchmark", "smoke", parameters={"overrides": off}, tag="gathered")
+    pd.testing.assert_frame_equal(pd.read_csv(out / "augmentation.csv"), part)
+    assert (out / "augmentation.png").exists()

@@ -53,15 +53,15 @@ def test_the_dask_path_runs_the_makefiles_list_of_runs(variables):
 def test_default_runs_are_the_evidence_runs():
     runs = sweep.evidence_runs("quick")
     assert [run.name for run in runs] == [
-        "02_pde_symmetries_seed1",
-        "02_pde_symmetries_seed2",
+        *(f"02_pde_symmetries_seed{s}_{eq}" for s in (1, 2) for eq in ("KdV", "KS", "Burgers", "nKdV", "cKdV")),
         "04_image_symmetries_seed1",
         "04_image_symmetries_seed2",
         "02_pde_symmetries_generators6",
         "03_pde_augmentation_full",
     ]
-    assert runs[0].parameters == {"overrides": {"seed": 1}}  # every equation on every seed
-    assert runs[4].parameters == {"subfolder": "generators6", "overrides": {"learn": {"n_generators": 6}}}
+    assert runs[0].parameters == {"overrides": {"seed": 1, "equations": ["KdV"]}}  # one equation per run
+    assert runs[10].parameters == {"overrides": {"seed": 1}}
+    assert runs[12].parameters == {"subfolder": "generators6", "overrides": {"learn": {"n_generators": 6}}}
 
 
 def test_a_run_is_current_when_newer_than_the_default_run(tmp_path, monkeypatch):

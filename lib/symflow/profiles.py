@@ -501,8 +501,9 @@ _SETTINGS["pde_augmentation"] = {
 # count_rule: the learned (and untrained) count, the leading fields valid at flow time s by
 # algebra.count_symmetries' rule (s None: each run's own check time, as notebook 02 judged it);
 # augmentation: notebook 03's FNO (its "pde_augmentation" settings) with each detector's fields on
-# `equations` at n_train trajectories and training seeds `seeds` (no equation: off; at quick it
-# would take far more than the notebook's few minutes).
+# `equations` at n_train trajectories and training seeds `seeds`, computed in the run (no equation:
+# gathered from the tagged runs `augmentation_<Eq>` that the Makefile's DETECTOR_AUGMENTATION makes,
+# one equation each, at quick and paper; minutes per arm and seed).
 _SETTINGS["detector_benchmark"] = {
     "quick": {
         "equations": ["KdV", "KS", "Burgers", "nKdV", "cKdV"],
@@ -522,7 +523,7 @@ _SETTINGS["detector_benchmark"] = {
         "detect": {"n_rows": 8},
         "augmentation": {"equations": ["KdV"], "n_train": 4, "seeds": [0, 1]},
     },
-    "paper": {"augmentation": {"equations": ["KdV", "KS"]}},
+    "paper": {},
 }
 
 
@@ -642,3 +643,24 @@ def extra_modules() -> tuple[str, ...]:
         if name and name not in names:
             names.append(name)
     return tuple(names)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python lib/symflow/profiles.py <profile> <experiment> <key>`: print one setting, a list as its
+    items separated by spaces (the Makefile reads the equation lists this way, before .venv exists;
+    this module needs only the standard library)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3:
+        raise SystemExit("usage: profiles.py <profile> <experiment> <key>")
+    profile, experiment, key = args
+    settings = get(profile, experiment)
+    if key not in settings:
+        raise SystemExit(f"key must be one of {', '.join(settings)}; got {key!r}")
+    value = settings[key]
+    print(" ".join(map(str, value)) if isinstance(value, (list, tuple)) else value)
+
+
+if __name__ == "__main__":
+    main()

@@ -41,6 +41,8 @@ from . import io, profiles, runner
 # 3 seeds of every equation).
 SEED_NOTEBOOKS = ("02_pde_symmetries", "04_image_symmetries")
 SEED_OVERRIDES: dict[str, dict] = {}
+# The notebook whose seed runs are split into one run per equation (tag seed<k>_<Eq>), as in the Makefile.
+PER_EQUATION_NOTEBOOK = "02_pde_symmetries"
 DEFAULT_SEEDS = (1, 2)
 
 # Single extra runs of other settings, in the Makefile's order, as (notebook, tag, parameters):
@@ -109,6 +111,14 @@ def available_notebooks() -> list[str]:
     return sorted(p.stem for p in runner.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
+def _split(notebook: str, profile: str) -> list[tuple[str, dict]]:
+    """How one seed of `notebook` is split into runs, as (tag suffix, overrides): notebook 02 one
+    run per equation of its profile (`_<Eq>`, {"equations": [Eq]}), any other notebook one run."""
+    if notebook == PER_EQUATION_NOTEBOOK:
+        return [(f"_{eq}", {"equations": [eq]}) for eq in profiles.get(profile, "pde_symmetries")["equations"]]
+    return [("", {})]
+
+
 def evidence_runs(
     profile: str, device: str = "cpu", notebooks: list[str] | None = None, seeds=DEFAULT_SEEDS
 ) -> list[Run]:
@@ -123,8 +133,8 @@ def evidence_runs(
         seeds: non-negative integer seeds of the seed runs (seed 0 is the default run's).
 
     Returns:
-        One `Run` per (notebook, seed) of the seed notebooks, then the single runs of the
-        notebooks, in SINGLE_RUNS' order.
+        One `Run` per (notebook, seed) of the seed notebooks (notebook 02: per (seed, equation),
+        tagged seed<k>_<Eq>), then the single runs of the notebooks, in SINGLE_RUNS' order.
 
     Raises:
         ValueError: an unknown profile, a notebook not in notebooks/, or a seed that is not a
@@ -143,10 +153,11 @@ def evidence_runs(
     if bad:
         raise ValueError(f"seeds must be non-negative integers; got {bad}")
     seeded = [
-        Run(nb, profile, device, f"seed{s}", {"overrides": {"seed": s, **SEED_OVERRIDES.get(nb, {})}})
+        Run(nb, profile, device, f"seed{s}{suffix}", {"overrides": {"seed": s, **extra, **SEED_OVERRIDES.get(nb, {})}})
         for nb in notebooks
         if nb in SEED_NOTEBOOKS or nb not in single_notebooks
         for s in seeds
+        for suffix, extra in _split(nb, profile)
     ]
     single = [Run(nb, profile, device, tag, parameters) for nb, tag, parameters in SINGLE_RUNS if nb in notebooks]
     return seeded + single

@@ -630,3 +630,36 @@ def augmentation_study(
     comps.insert(1, "n_train", n_train)
     comps["verdict"] = [sx.verdict(r) for r in comps.to_dict("records")]
     return runs, comps
+
+
+def augmentation_figure(comparisons: pd.DataFrame, metric: str = "cumulative"):
+    """One panel per equation of `augmentation_study`'s comparisons (rows "<arm> - none" of the
+    column `comparison`): each augmentation's NMSE ratio to no augmentation (`metric`, default the cumulative NMSE) with its 95% interval, a line at 1
+    (no effect). Below 1 the augmentation helps. Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    arms = comparisons.comparison.str.split(" - ", n=1, expand=True)
+    rows = comparisons.assign(arm=arms[0])[(comparisons.metric == metric) & (arms[1] == "none")]
+    if rows.empty:
+        raise ValueError(f"comparisons has no rows of metric {metric!r} against 'none'")
+    names = list(dict.fromkeys(rows.equation))
+    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 2.8), layout="constrained", squeeze=False)
+    for ax, name in zip(axes[0], names):
+        g = rows[rows.equation == name].reset_index(drop=True)
+        y = range(len(g))
+        ax.errorbar(
+            g.ratio,
+            y,
+            xerr=[g.ratio - g.ratio_low, g.ratio_high - g.ratio],
+            fmt="o",
+            color="C0",
+            capsize=3,
+        )
+        ax.axvline(1.0, color="0.4", lw=1, ls="--")
+        ax.set_yticks(list(y), list(g.arm))
+        ax.invert_yaxis()
+        ax.set(
+            title=f"{name}, {int(g.n_train.iloc[0])} trajectories",
+            xlabel=f"{metric} NMSE ratio to no augmentation\n(mean, 95% interval; < 1 helps)",
+        )
+    return fig
