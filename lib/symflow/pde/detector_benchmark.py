@@ -634,8 +634,9 @@ def augmentation_study(
 
 def augmentation_figure(comparisons: pd.DataFrame, metric: str = "cumulative"):
     """One panel per equation of `augmentation_study`'s comparisons (rows "<arm> - none" of the
-    column `comparison`): each augmentation's NMSE ratio to no augmentation (`metric`, default the cumulative NMSE) with its 95% interval, a line at 1
-    (no effect). Below 1 the augmentation helps. Returns the matplotlib figure."""
+    column `comparison`): each augmentation's NMSE ratio to no augmentation (`metric`, default the
+    cumulative NMSE) with its 95% interval, and a line at 1 (no effect); below 1 the augmentation
+    helps. Returns the matplotlib figure; ValueError when no row of `metric` is against none."""
     import matplotlib.pyplot as plt
 
     arms = comparisons.comparison.str.split(" - ", n=1, expand=True)
