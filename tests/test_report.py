@@ -503,6 +503,19 @@ def test_detector_row_ranks_the_learned_span_against_the_fitted_detector(tmp_pat
     assert "KdV 0.08° vs 0.001°" in row["here"]  # the worst learned seed, the most trajectories
     # behind on one equation refutes "outperforms"; the per-equation detail stays in the reason
     assert row["verdict"] == "not reproduced (learned ahead: cKdV; learned behind: KdV; within 0.05°: KS)"
+    # notebook 07's FNO augmentation, when there, joins the row as the learned and fitted arms' ratios to none
+    _write(
+        tmp_path / "07_detector_benchmark" / "quick" / "augmentation.csv",
+        "equation,n_train,comparison,metric,ratio,ratio_low,ratio_high\n"
+        "KdV,32,learned - none,cumulative,0.85,0.76,0.95\nKdV,32,lienlsd-fitted - none,cumulative,0.85,0.79,0.93\n"
+        "KdV,32,learned - none,rollout,0.5,0.4,0.6\nKdV,32,known - none,cumulative,0.84,0.75,0.94\n",
+    )
+    (row,) = report._detector_rows(tmp_path, "quick")
+    assert row["here"].endswith(
+        "; FNO augmentation at 32 trajectories, NMSE ratio to none, learned vs LieNLSD-style: "
+        "KdV 0.85 [0.76, 0.95] vs 0.85 [0.79, 0.93]"
+    )
+    assert row["verdict"] == "not reproduced (learned ahead: cKdV; learned behind: KdV; within 0.05°: KS)"
 
 
 def test_image_verdicts_read_every_seed(tmp_path):

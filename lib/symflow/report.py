@@ -821,7 +821,31 @@ def _detector_rows(root: Path, profile: str) -> list[dict]:
     here = "largest angle to the symmetries, learned (worst seed) vs LieNLSD-style, F fitted, noise 0: " + ", ".join(
         parts
     )
+    here += _detector_augmentation(csv.with_name("augmentation.csv"))
     return [_row("**Outperforms other symmetry detectors** (PDEs; paper: yes)", here, verdict)]
+
+
+def _detector_augmentation(csv: Path) -> str:
+    """Notebook 07's FNO augmentation as a clause of the detector row: per equation, the cumulative
+    NMSE ratio to no augmentation of the learned fields and of the LieNLSD-style fields (F fitted),
+    with their intervals; "" when the table or those rows are missing."""
+    if not csv.exists():
+        return ""
+    df = pd.read_csv(csv)
+    df = df[df.metric == "cumulative"].set_index(["equation", "comparison"])
+    parts = []
+    for equation in sorted({e for e, _ in df.index}, key=_equation_key):
+        keys = [(equation, f"{arm} - none") for arm in ("learned", "lienlsd-fitted")]
+        if all(k in df.index for k in keys):
+            learned, fitted = (df.loc[k] for k in keys)
+            parts.append(
+                f"{equation} {_interval(learned.ratio, learned.ratio_low, learned.ratio_high)} vs "
+                + _interval(fitted.ratio, fitted.ratio_low, fitted.ratio_high)
+            )
+    if not parts:
+        return ""
+    n = int(df.n_train.iloc[0])
+    return f"; FNO augmentation at {n} trajectories, NMSE ratio to none, learned vs LieNLSD-style: " + ", ".join(parts)
 
 
 def summary_markdown(rows: list[dict], profile: str = README_PROFILE) -> str:
