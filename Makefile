@@ -71,10 +71,17 @@ evidence_args = $(1) --profile $(PROFILE) --device $(DEVICE) --tag $(2) -p 'over
 comma := ,
 
 define evidence_rule
-results/$(1)/$(PROFILE)/$(1)_$(2).ipynb: notebooks/$(1).ipynb $(STAMP) $(LIB) $$$$(DEPS_$(1))
+results/$(1)/$(PROFILE)/$(1)_$(2).ipynb: notebooks/$(1).ipynb $(STAMP) $(LIB) $$$$(filter-out $$$$(PDE_SEED0_RUNS),$$$$(DEPS_$(1)))
 	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(call evidence_args,$(1),$(2))
 endef
 $(foreach nb,$(EVIDENCE_NOTEBOOKS),$(foreach t,$(call seed_tags,$(nb),$(PDE_EQUATIONS)),$(eval $(call evidence_rule,$(nb),$(t)))))
+
+# Notebook 02's seed 0 runs one equation at a time as well (tag seed0_<Eq>), before its default run: that run
+# depends on them and reuses their judged runs (pde_learning's run records: same settings, library and
+# data), so it only gathers them into one notebook, and notebooks 03 and 07 wait only for their equations.
+PDE_SEED0_TAGS := $(if $(filter 02_pde_symmetries,$(EVIDENCE_NOTEBOOKS)),$(foreach e,$(PDE_EQUATIONS),seed0_$(e)))
+PDE_SEED0_RUNS := $(foreach t,$(PDE_SEED0_TAGS),results/02_pde_symmetries/$(PROFILE)/02_pde_symmetries_$(t).ipynb)
+$(foreach t,$(PDE_SEED0_TAGS),$(eval $(call evidence_rule,02_pde_symmetries,$(t))))
 
 # Notebook 02 with six generators, twice the exact symmetries of KdV, KS and Burgers, in its own
 # subfolder: notebook 06 counts each equation's symmetries from it when it is there.
@@ -117,10 +124,9 @@ SWEEP = $(PY) -m symflow.sweep --profile $(PROFILE) --device $(DEVICE) \
 # `reproduce` runs REPRODUCE_JOBS runs at a time (default: one per core), each at THREADS threads.
 REPRODUCE_JOBS ?= $(shell nproc)
 .PHONY: runs
-runs: $(EXECUTED) $(SEED_RUNS)
 
 reproduce: $(STAMP) ## run every notebook at PROFILE (default quick), seeds 1-2 of notebooks 02 and 04 included, REPRODUCE_JOBS at a time, and rebuild results/README.md
-	$(MAKE) --no-print-directory -j$(REPRODUCE_JOBS) JOBS=$(REPRODUCE_JOBS) runs
+	$(MAKE) --no-print-directory -j$(REPRODUCE_JOBS) JOBS=$(REPRODUCE_JOBS) ORDERED=1 runs
 	$(PY) -m symflow.report --profile $(PROFILE)
 
 evidence: reproduce ## runs that are not committed: notebook 02 with six generators and notebook 03's full sweep (JOBS=2 for two at a time; SCHEDULER=local or tcp://host:port on Dask)
@@ -183,13 +189,14 @@ bench-iterations: $(STAMP) ## seconds per iteration of every training loop at PR
 # notebook 05 augments with the fields and inner product that notebook 04 learned (every seed)
 DEPS_05_image_augmentation := $(call executed,04_image_symmetries) $(call seed_runs,04_image_symmetries)
 
-# notebook 02 learns on the PDE data sets of notebook 01 / make data
-DEPS_02_pde_symmetries := $(PDE_DATA)
+# notebook 02 learns on the PDE data sets of notebook 01 / make data; its default run gathers its seed-0 runs
+DEPS_02_pde_symmetries := $(PDE_DATA) $(PDE_SEED0_RUNS)
 
 # notebook 03 trains neural solvers on the PDE data, augmented with notebook 02's learned generators
 # (every seed) of the equations it trains on
 LEARNED_02 := $(call executed,02_pde_symmetries) $(call seed_runs,02_pde_symmetries)
-learned_02_of = $(call executed,02_pde_symmetries) $(call seed_runs,02_pde_symmetries,$(filter $(PDE_EQUATIONS),$(1)))
+learned_02_of = $(or $(filter $(foreach e,$(1),%_seed0_$(e).ipynb),$(PDE_SEED0_RUNS)),$(call executed,02_pde_symmetries)) \
+	$(call seed_runs,02_pde_symmetries,$(filter $(PDE_EQUATIONS),$(1)))
 DEPS_03_pde_augmentation := $(PDE_DATA) $(call learned_02_of,$(call profile_list,pde_augmentation,equations))
 
 # notebook 06 reads the generators of notebooks 02 and 04 (every seed)
@@ -211,6 +218,19 @@ results/07_detector_benchmark/$(PROFILE)/07_detector_benchmark_augmentation_$(1)
 endef
 $(foreach e,$(DETECTOR_AUGMENTATION),$(eval $(call detector_augmentation_rule,$(e))))
 DEPS_07_detector_benchmark := $(PDE_DATA) $(LEARNED_02) $(DETECTOR_AUGMENTATION_RUNS)
+
+# The runs of `reproduce`, longest chain first: notebook 02's runs of the equations that notebooks 03 and 07
+# train FNOs on, then those FNO runs (the longest runs), then the rest. make -j starts runs in the order of
+# the prerequisites, but it skips a run whose inputs are still being made and comes back to it only after
+# starting every later one; so with ORDERED=1 (as `reproduce` passes it) the other runs wait for notebook
+# 02's first runs (an order-only prerequisite), and the FNO runs start as soon as their inputs exist.
+FNO_EQUATIONS := $(sort $(DETECTOR_AUGMENTATION) $(call profile_list,pde_augmentation,equations))
+FIRST_02_RUNS := $(call learned_02_of,$(FNO_EQUATIONS))
+FIRST_RUNS := $(FIRST_02_RUNS) $(filter $(call executed,03_pde_augmentation),$(EXECUTED)) $(DETECTOR_AUGMENTATION_RUNS)
+runs: $(FIRST_RUNS) $(PDE_SEED0_RUNS) $(EXECUTED) $(SEED_RUNS)
+ifdef ORDERED
+$(filter-out $(FIRST_RUNS),$(PDE_SEED0_RUNS) $(EXECUTED) $(SEED_RUNS)): | $(FIRST_02_RUNS)
+endif
 
 help: ## list the targets with one line each
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24

@@ -79,3 +79,18 @@ def test_notebook_07_gathers_the_augmentation_of_its_tagged_runs(results_root):
     out = runner.run_notebook("07_detector_benchmark", "smoke", parameters={"overrides": off}, tag="gathered")
     pd.testing.assert_frame_equal(pd.read_csv(out / "augmentation.csv"), part)
     assert (out / "augmentation.png").exists()
+
+
+@pytest.mark.notebook
+def test_notebook_02_reuses_a_judged_run_of_the_same_identity(results_root):
+    """`make reproduce` runs notebook 02 one equation at a time, then its default run, which reuses their
+    judged runs (pde_learning's run records) and keeps their training logs and speed tables. Here the
+    smoke default run above made the record; a second run of the same settings reuses it. Runs after
+    the notebooks above."""
+    seed0 = results_root / "02_pde_symmetries" / "smoke" / "KdV_seed0"
+    log, speed = (seed0 / "training_log.txt").read_bytes(), (seed0 / "speed.csv").read_bytes()
+    assert (seed0 / "checkpoint_record.pt").exists()
+    out = runner.run_notebook("02_pde_symmetries", "smoke", tag="again")
+    assert "reusing the judged run" in (out / "02_pde_symmetries_again.ipynb").read_text()
+    assert (seed0 / "training_log.txt").read_bytes() == log and (seed0 / "speed.csv").read_bytes() == speed
+    assert (seed0 / "checkpoint_record.pt").exists() and (seed0 / "generators.pt").exists()

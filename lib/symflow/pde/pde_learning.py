@@ -18,6 +18,7 @@ on the gradient clipped to norm `clip`; the learning rate drops by 10x at `decay
 
     train(equation, graphs, params, checkpoint, seed)    -> field, history
     train_equations(names, profile, params, checkpoints, seed, workers)  several, in parallel processes
+    run_identity / load_run_record   a judged run kept beside its checkpoint, reused by a later run
     recovery_table / validity_table / independence / acceptance   the judgement of a learned field
     n_exact(equation)      how many leading generators are judged: the registered exact symmetries
     verdict(checks)        reproduced / not reproduced / undecidable on these data, with the reason
@@ -31,15 +32,17 @@ guard, the history and the log) is `learning.learn`, shared with the image learn
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import time
 import warnings
 from io import BytesIO
+from pathlib import Path
 
 import pandas as pd
 import torch
 
-from .. import learning, losses, metrics
+from .. import io, learning, losses, metrics
 from ..generators import Field, GeneratorField, InnerProduct, normalise, orthonormalise, sample_points
 from ..learning import NonFiniteLoss  # noqa: F401  (re-exported: the error train raises)
 from ..verdicts import VERDICTS  # noqa: F401  (re-exported beside `verdict`)
@@ -311,8 +314,69 @@ def time_to_checks(
     return {"iterations_to_checks": None, "time_to_checks_s": None, "snapshots_judged": len(snapshots)}
 
 
+# The judged run that `_train_from_data` keeps beside its checkpoint <stem>.pt, as <stem>_record.pt
+# (git-ignored like the checkpoints).
+RECORD_SUFFIX = "_record.pt"
+
+
+def _library_digest() -> str:
+    """sha256 of the source of every module of the symflow package (its .py files, by relative path)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def run_identity(name: str, profile: str, params: dict, seed: int, device, evaluate: dict) -> dict:
+    """What makes a judged run of `_train_from_data` this run: the equation, profile, settings
+    (params, evaluate), seed and device, the library's source (`_library_digest`) and the size and
+    modification time of the data files it reads (train, valid, test). Two runs with equal
+    identities compute the same result (up to rounding that depends on the number of threads)."""
+    from . import solvers
+
+    data = {}
+    for split in ("train", "valid", "test"):
+        path = solvers.data_path(name, split, profile)
+        stat = path.stat() if path.exists() else None
+        data[split] = None if stat is None else [stat.st_size, stat.st_mtime_ns]
+    return {
+        "equation": name,
+        "profile": profile,
+        "params": params,
+        "evaluate": evaluate,
+        "seed": seed,
+        "device": str(device),
+        "library": _library_digest(),
+        "data": data,
+    }
+
+
+def run_record_path(checkpoint) -> Path:
+    """Where the judged run of the run checkpointed at `checkpoint` (<stem>.pt) is kept: <stem>_record.pt
+    beside it."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(checkpoint.stem + RECORD_SUFFIX)
+
+
+def load_run_record(path, identity: dict) -> bytes | None:
+    """The serialised judged run (as `_train_from_data` returns it) kept in the record `path`
+    (`run_record_path`) when its identity equals `identity`; None when there is none, it belongs to
+    another identity, or it cannot be read (a damaged record is ignored, never trusted)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # damaged: truncated or not a record
+        return None
+    if not isinstance(record, dict) or record.get("identity") != identity or "blob" not in record:
+        return None
+    return record["blob"]
+
+
 def _train_from_data(
-    name: str, profile: str, params: dict, checkpoint, seed: int, device, evaluate=None, log=print
+    name: str, profile: str, params: dict, checkpoint, seed: int, device, evaluate=None, earlier=None, log=print
 ) -> bytes:
     """One `train` run on the training split of `name` at `profile` (a job of `train_equations`),
     serialised by torch.save: the field's state, the history, the wall seconds of the training
@@ -320,9 +384,26 @@ def _train_from_data(
     in this process: `judge`'s (recovery, validity, checks) of the final field on the test patches
     at the flow times s_values and s_curve, and `time_to_checks` of its snapshots (every
     `evaluate["snapshot_every"]` iterations and the last);
-    `judging_s`: the seconds all judging took."""
+    `judging_s`: the seconds all judging took.
+
+    With `evaluate`, the judged run is also kept beside the checkpoint (`run_record_path`, written
+    atomically) under its `run_identity`. A run whose identity matches the record beside its
+    checkpoint, or the record at `earlier` (a path: another run's), returns that record instead of
+    training and judging again; its timing then holds `reused_record`, the record's path. That is
+    how notebook 02's default run gathers the one-equation runs that make runs before it."""
     from . import solvers
 
+    identity = run_identity(name, profile, params, seed, device, evaluate) if evaluate is not None else None
+    records = [run_record_path(checkpoint)] + ([Path(earlier)] if earlier else [])
+    for record in records if identity is not None else []:
+        blob = load_run_record(record, identity)
+        if blob is not None:
+            log(f"{name} seed {seed}: reusing the judged run {io.repo_relative(record)} (same settings, library, data)")
+            saved = torch.load(BytesIO(blob), map_location="cpu", weights_only=False)
+            saved["timing"] = {**saved["timing"], "reused_record": str(io.repo_relative(record))}
+            buffer = BytesIO()
+            torch.save(saved, buffer)
+            return buffer.getvalue()
     tic = time.perf_counter()
     eq = pdes.get(name)
     graphs = graphs_of(eq, solvers.dataset(name, "train", profile, device=device))
@@ -369,7 +450,11 @@ def _train_from_data(
     torch.save(
         {"state": field.state_dict(), "history": history, "wall_s": wall, "timing": timing, "judged": judged}, buffer
     )
-    return buffer.getvalue()
+    blob = buffer.getvalue()
+    if identity is not None:
+        with io.atomic_path(run_record_path(checkpoint)) as tmp:
+            torch.save({"identity": identity, "blob": blob}, tmp)
+    return blob
 
 
 def train_equations(
@@ -382,6 +467,7 @@ def train_equations(
     workers: int = 1,
     log=print,
     evaluate: dict | None = None,
+    earlier: dict | None = None,
 ) -> dict[str, tuple[GeneratorField, pd.DataFrame, float, dict, tuple | None]]:
     """`train` for each equation name of `names` on its training split at `profile`, `workers`
     at a time in separate processes (`symflow.parallel.map_jobs`; 1: here, one after another).
@@ -393,7 +479,8 @@ def train_equations(
     (`_train_from_data`). Returns name -> (field on `device`, history, wall seconds of the
     training including loading its data, timing: `time_to_checks` and judging_s,
     empty without `evaluate`; judged: `judge`'s (recovery, validity, checks), None without
-    `evaluate`).
+    `evaluate`). earlier: name -> the record (`run_record_path`) of another run of the same
+    equation that may be reused when its `run_identity` matches (`_train_from_data`).
     """
     from .. import parallel
 
@@ -401,7 +488,10 @@ def train_equations(
     missing = [name for name in names if name not in checkpoints]
     if missing:
         raise ValueError(f"checkpoints has no path for {missing}; it must map every name of `names` to a path")
-    jobs = [(name, profile, params, str(checkpoints[name]), seed, device, evaluate) for name in names]
+    earlier = earlier or {}
+    jobs = [
+        (name, profile, params, str(checkpoints[name]), seed, device, evaluate, earlier.get(name)) for name in names
+    ]
     results = parallel.map_jobs(_train_from_data, jobs, workers, log)
     out = {}
     for name, blob in zip(names, results):
