@@ -677,7 +677,7 @@ def augmentation_study(
             log(f"{equation} {label}: the same fields as {match} (max difference {diff:.1e} relative), its runs reused")
             continue
         if closest is not None and math.isfinite(diff):
-            log(f"{equation} {label}: fields {diff:.1e} (relative) from {closest}'s, above {REUSE_RTOL:g}: trained")
+            log(f"{equation} {label}: fields differ from {closest}'s by {diff:.1e} relative (>{REUSE_RTOL:g}): trained")
         arms[label], st = sx.make_pools(u, by_seed, task, augment)
         copies[label] = st
         log(f"{equation} {label}: {st['copies']} copies, {st['rejected']} rejected, {st['seconds']:.0f} s")
