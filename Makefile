@@ -205,10 +205,12 @@ DEPS_06_generator_algebra := $(LEARNED_02) $(call executed,04_image_symmetries) 
 # notebook 07 compares symmetry detectors on the PDE data, notebook 02's learned generators among them.
 # Its FNO augmentation with each detector's fields (notebook 03's machinery) runs as one tagged run per
 # equation of DETECTOR_AUGMENTATION (tag augmentation_<Eq>, in that subfolder; each a few minutes per
-# arm), part of `reproduce`; the default run gathers their tables into augmentation.csv.
+# arm; augmentation_only: the augmentation alone, no detector sweep), part of `reproduce`; the default
+# run gathers their tables into augmentation.csv.
 DETECTOR_AUGMENTATION ?= $(filter $(PDE_EQUATIONS),KdV KS)
 detector_augmentation_args = 07_detector_benchmark --profile $(PROFILE) --device $(DEVICE) --tag augmentation_$(1) \
-	-p subfolder=augmentation_$(1) -p 'overrides={"equations": ["$(1)"], "augmentation": {"equations": ["$(1)"]}}'
+	-p subfolder=augmentation_$(1) -p augmentation_only=True \
+	-p 'overrides={"equations": ["$(1)"], "augmentation": {"equations": ["$(1)"]}}'
 DETECTOR_AUGMENTATION_RUNS := $(foreach e,$(DETECTOR_AUGMENTATION),results/07_detector_benchmark/$(PROFILE)/07_detector_benchmark_augmentation_$(e).ipynb)
 SEED_RUNS += $(DETECTOR_AUGMENTATION_RUNS)
 define detector_augmentation_rule

@@ -58,3 +58,15 @@ def test_closing_lines_judge_learned_only_where_the_positive_control_passes():
     assert study.control_passes(pd.Series(_comparison("known - none", -0.1, -0.2, -0.05, 0.85)))
     # ...and fails when the ratio interval reaches 1, even with the difference's interval below zero
     assert not study.control_passes(pd.Series(_comparison("known - none", -0.1, -0.2, -0.05, 0.95)))
+
+
+def test_the_positive_control_rule_needs_both_intervals_on_the_side_of_lower_error():
+    """`verdicts.control_passes`: the difference's whole interval below 0 and the
+    ratio's high end below 1; an interval touching no change fails."""
+    from symflow import verdicts
+
+    row = pd.Series(_comparison("known - none", -0.1, -0.2, -0.05, 0.85))
+    assert verdicts.control_passes(row)
+    assert not verdicts.control_passes(pd.Series({**row, "difference_high": 0.0}))  # the difference reaches 0
+    assert not verdicts.control_passes(pd.Series(_comparison("known - none", -0.1, -0.2, -0.05, 0.95)))
+    assert not verdicts.control_passes(pd.Series(_comparison("known - none", 0.1, 0.05, 0.2, 1.1)))

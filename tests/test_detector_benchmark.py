@@ -189,3 +189,39 @@ def test_augmentation_figure_draws_each_arm_against_none_per_equation_and_refuse
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["known", "learned", "lienlsd-fitted"]
     with pytest.raises(ValueError, match="no rows of metric 'rollout'"):
         bench.augmentation_figure(pd.DataFrame(rows), metric="rollout")
+
+
+def test_an_arm_is_reused_only_when_its_prepared_fields_are_an_earlier_arms():
+    """`same_arm` on prepared fields (orthonormalised on a few trajectories, tabulated or not): the
+    same fields prepared twice are one arm (difference 0); a perturbation of 1e-6 of one field,
+    another count or other seeds are not."""
+    from symflow.generators import FunctionField
+    from symflow.pde import augmentation
+
+    eq = pdes.get("KdV")
+    u = torch.randn(2, 12, 16, generator=torch.Generator().manual_seed(0))
+    known = eq.known_fields(("exact",))
+
+    def tilted(eps):
+        def fn(z):
+            v = known(z).clone()
+            v[:, 2, 0] += eps * torch.sin(2 * math.pi * z[:, 0])
+            return v
+
+        return FunctionField(fn, known.n_generators, 3)
+
+    points = torch.rand(256, 3, generator=torch.Generator().manual_seed(1))
+    for table in ((8, 6, 6), None):
+
+        def prepare(f, table=table):
+            return augmentation.prepare(f, u, 512, table, seed=0)
+
+        first = {0: prepare(known), 1: prepare(known)}
+        earlier = {"known": first}
+        match, closest, diff = bench.same_arm({0: prepare(known), 1: prepare(known)}, earlier, points)
+        assert (match, closest, diff) == ("known", "known", 0.0)
+        match, closest, diff = bench.same_arm({0: prepare(tilted(1e-6)), 1: prepare(known)}, earlier, points)
+        assert match is None and closest == "known" and bench.REUSE_RTOL < diff < 1e-2
+        two = FunctionField(lambda z: known(z)[..., :2], 2, 3)
+        assert bench.same_arm({0: prepare(two), 1: prepare(two)}, earlier, points) == (None, None, math.inf)
+        assert bench.same_arm({0: prepare(known)}, earlier, points) == (None, None, math.inf)

@@ -62,19 +62,24 @@ def test_notebook_06_counts_from_the_six_generator_run_when_there(results_root):
 @pytest.mark.notebook
 def test_notebook_07_gathers_the_augmentation_of_its_tagged_runs(results_root):
     """The Makefile's DETECTOR_AUGMENTATION runs (one tagged run of notebook 07 per equation, in
-    its subfolder), then a run with the augmentation off gathers their tables into augmentation.csv.
-    Runs after the notebooks above."""
+    its subfolder, the augmentation alone: no detector sweep), then a run with the augmentation off
+    gathers their tables into augmentation.csv. Runs after the notebooks above."""
     import pandas as pd
 
     one = {"equations": ["KdV"], "augmentation": {"equations": ["KdV"]}}
     tagged = runner.run_notebook(
         "07_detector_benchmark",
         "smoke",
-        parameters={"subfolder": "augmentation_KdV", "overrides": one},
+        parameters={"subfolder": "augmentation_KdV", "augmentation_only": True, "overrides": one},
         tag="augmentation_KdV",
     )
+    written = {p.name for p in (tagged / "augmentation_KdV").iterdir()}
+    assert {"augmentation.csv", "augmentation_runs.csv", "augmentation.png"} <= written
+    assert not written & {"detectors.csv", "detectors.png", "statements.txt", "closing_note.txt"}, written
     part = pd.read_csv(tagged / "augmentation_KdV" / "augmentation.csv")
     assert {"known - none", "learned - none", "lienlsd-fitted - none"} <= set(part.comparison)
+    runs = pd.read_csv(tagged / "augmentation_KdV" / "augmentation_runs.csv")
+    assert set(runs.runs_of) <= set(runs.augmentation)
     off = {"augmentation": {"equations": []}}
     out = runner.run_notebook("07_detector_benchmark", "smoke", parameters={"overrides": off}, tag="gathered")
     pd.testing.assert_frame_equal(pd.read_csv(out / "augmentation.csv"), part)

@@ -300,10 +300,11 @@ def test_classifier_equivalence_against_the_declared_margin(tmp_path, low, high,
 
 
 def _fno(root: Path, control: tuple, versus: tuple) -> dict:
-    """Notebook 03's comparisons for KS at 32 trajectories: known/none and learned/known ratio intervals."""
+    """Notebook 03's comparisons for KS at 32 trajectories: known/none and learned/known ratio intervals
+    (the differences those of a baseline of 1, so that each difference lies on its ratio's side of no change)."""
     rows = "equation,n_train,comparison,metric,difference,difference_low,difference_high,ratio,ratio_low,ratio_high\n"
     for name, (ratio, low, high) in (("known - none", control), ("learned - known", versus)):
-        rows += f"KS,32,{name},cumulative,0,0,0,{ratio},{low},{high}\n"
+        rows += f"KS,32,{name},cumulative,{ratio - 1:g},{low - 1:g},{high - 1:g},{ratio},{low},{high}\n"
     _write(root / "03_pde_augmentation" / "quick" / "comparisons.csv", rows)
     [row] = report_rows(root)
     return row
@@ -323,6 +324,19 @@ def test_fno_control_is_judged_by_its_interval(tmp_path):
     assert _fno(tmp_path, (0.60, 0.40, 1.01), inside)["verdict"] == (
         "undecidable on these data (the known symmetries do not lower the NMSE here: ratio 0.60 [0.40, 1.01])"
     )
+
+
+def test_fno_rows_judge_the_control_by_the_shared_rule(tmp_path, monkeypatch):
+    """The report's FNO rows and notebook 03's closing lines judge the positive control by one
+    function, `verdicts.control_passes`: the report follows it when it is replaced."""
+    from symflow import verdicts
+    from symflow.pde import augmentation_study
+
+    assert augmentation_study.control_passes is verdicts.control_passes
+    inside = (1.0, 0.96, 1.04)
+    assert _fno(tmp_path, (0.95, 0.91, 0.99), inside)["verdict"].startswith("reproduced (")
+    monkeypatch.setattr(verdicts, "control_passes", lambda row: False)
+    assert _fno(tmp_path, (0.95, 0.91, 0.99), inside)["verdict"].startswith("undecidable on these data (")
 
 
 @pytest.mark.parametrize(

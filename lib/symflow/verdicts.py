@@ -11,6 +11,9 @@ data at hand; only then does its outcome say something about the method (noteboo
 
     from_checks(checks)   -> (verdict, reason) for a table with columns check, passed[, decisive,
                              exact_passes, controls_fail]
+    control_passes(row)   -> whether an augmentation study's positive control (known - none)
+                             passes: both intervals, difference and ratio, wholly on the side of
+                             lower error
 """
 
 from __future__ import annotations
@@ -43,3 +46,12 @@ def from_checks(checks: pd.DataFrame) -> tuple[str, str]:
         return VERDICTS[0], f"{int(passed.sum())}/{len(passed)} decisive checks pass"
     failed = checks[~passed].check.drop_duplicates().tolist()
     return VERDICTS[1], f"{int(passed.sum())}/{len(passed)} decisive checks pass; failed: {'; '.join(failed)}"
+
+
+def control_passes(row) -> bool:
+    """The positive control of an augmentation study (known - none, one metric; a row of
+    `solver_experiments.compare`, or anything with attributes difference_high and ratio_high)
+    passes when the known symmetries lower the error beyond doubt: the whole interval of the
+    difference known - none below 0 and the high end of the ratio known / none below 1. No fixed
+    effect size. Notebook 03's closing lines and the report's FNO rows both judge by it."""
+    return bool(row.difference_high < 0 and row.ratio_high < 1)

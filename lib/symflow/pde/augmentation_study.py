@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from .. import metrics
+from ..verdicts import control_passes
 from . import augmentation, fno, pdes
 from . import solver_experiments as sx
 
@@ -360,13 +361,6 @@ def _interval(r) -> str:
         f"{r.difference:+.3f} [{r.difference_low:+.3f}, {r.difference_high:+.3f}], ratio {r.ratio:.2f} "
         f"[{r.ratio_low:.2f}, {r.ratio_high:.2f}]"
     )
-
-
-def control_passes(row) -> bool:
-    """The positive control (known - none, cumulative NMSE) passes when the known symmetries lower
-    the NMSE beyond doubt: the whole interval of the difference below zero and the whole interval of
-    the ratio known / none below 1 (the rule of `symflow.report`; no fixed effect size)."""
-    return bool(row.difference_high < 0 and row.ratio_high < 1)
 
 
 def closing_lines(runs: pd.DataFrame, comparisons_: pd.DataFrame, p: dict) -> list[str]:

@@ -46,6 +46,8 @@ fields in physical coordinates, 3 digits).
     periodic_part(detection, points)         the detected fields without explicit x
     statements(table)                        per equation, who wins on angle, count and time
     augmentation_study(...)                  optional: notebook 03's FNO with each detector's fields
+    same_arm(fields, earlier, points)        whether an augmentation arm's prepared fields are an
+                                             earlier arm's (then its runs are reused, not refitted)
 """
 
 from __future__ import annotations
@@ -551,6 +553,53 @@ def statements(df: pd.DataFrame, tie_deg: float = 0.05) -> dict[str, str]:
 
 
 # ---- optional: FNO augmentation with each detector's fields --------------------------------------------
+REUSE_RTOL = 1e-10  # prepared fields closer than this (relative) are one arm's: its runs are reused
+
+
+def field_values(field, points: torch.Tensor) -> torch.Tensor:
+    """The values the augmentation reads from a prepared field (`augmentation.prepare`), float64: a
+    tabulated field's table, else the field at `points` (n, 3)."""
+    if isinstance(field, augmentation.Tabulated):
+        return field.table.to(torch.float64)
+    with torch.no_grad():
+        return field(points).to(torch.float64)
+
+
+def field_difference(a, b, points: torch.Tensor) -> float:
+    """max |a - b| / max(max |a|, max |b|) over the two prepared fields' values (`field_values`):
+    0 for the same values, inf when they cannot be compared (another number of generators, another
+    lattice, one tabulated and one not)."""
+    va, vb = field_values(a, points), field_values(b, points)
+    if va.shape != vb.shape or isinstance(a, augmentation.Tabulated) != isinstance(b, augmentation.Tabulated):
+        return math.inf
+    scale = max(float(va.abs().max()), float(vb.abs().max())) if va.numel() else 0.0
+    diff = float((va - vb).abs().max()) if va.numel() else 0.0
+    return 0.0 if diff == 0 else diff / scale
+
+
+def same_arm(
+    fields: dict, earlier: dict[str, dict], points: torch.Tensor, rtol: float = REUSE_RTOL
+) -> tuple[str | None, str | None, float]:
+    """Whether an augmentation arm ({training seed: prepared field}) is an earlier one
+    ({label: {training seed: prepared field}}, in order): the same seeds, and at every seed fields
+    whose values differ by at most `rtol` (`field_difference`, the largest over the seeds). The same
+    fields give the same augmented copies (the augmentation's draws are seeded alike for every arm)
+    and the same training, so such an arm's runs are reused rather than fitted again.
+
+    Returns (the first earlier arm within rtol or None, the closest earlier arm or None, its
+    difference; inf when no earlier arm can be compared)."""
+    closest, best = None, math.inf
+    for label, other in earlier.items():
+        if set(other) != set(fields):
+            continue
+        diff = max((field_difference(fields[s], other[s], points) for s in fields), default=math.inf)
+        if diff <= rtol:
+            return label, label, diff
+        if diff < best:
+            closest, best = label, diff
+    return None, closest, best
+
+
 def augmentation_study(
     equation: str,
     profile: str,
@@ -570,7 +619,10 @@ def augmentation_study(
     twins) and lienlsd-<variant> (the periodic part of the detection on the same noise-free
     trajectories). Every arm uses the coefficient scale p03["augment"]["scale"]. Returns (runs:
     one row per arm and seed with both metrics; comparisons: each arm against none and against
-    known, paired over seeds and test trajectories with hierarchical-bootstrap intervals)."""
+    known, paired over seeds and test trajectories with hierarchical-bootstrap intervals). An arm
+    whose prepared fields are an earlier arm's (`same_arm`, within REUSE_RTOL) is not fitted again:
+    it takes that arm's runs and per-trajectory errors under its own label (column runs_of: the
+    arm whose fits a row is), and the log says so."""
     eq = pdes.get(equation)
     augment = p03["augment"]
     train, nx = sx.load_trajectories(equation, "train", profile, p03["x_stride"])
@@ -613,16 +665,35 @@ def augmentation_study(
             fields[f"lienlsd-{variant}"] = {s: field for s in seeds}
         log(f"{equation} lienlsd-{variant}: {det.count} periodic field(s) {_format(det.fields)}")
     arms = {"none": sx.make_pools(u, None, task, augment)[0]}
-    copies = []
+    copies, reused = {}, {}
+    compare_at = generators.sample_points(
+        pde_graphs.grid_graph(u), augment["n_points"], torch.Generator().manual_seed(augment["seed"]), replace=True
+    ).to(torch.float32)
     for label, by_seed in fields.items():
+        match, closest, diff = same_arm(by_seed, {a: fields[a] for a in arms if a in fields}, compare_at)
+        if match:
+            reused[label] = match
+            copies[label] = copies[match]
+            log(f"{equation} {label}: the same fields as {match} (max difference {diff:.1e} relative), its runs reused")
+            continue
+        if closest is not None and math.isfinite(diff):
+            log(f"{equation} {label}: fields differ from {closest}'s by {diff:.1e} relative (>{REUSE_RTOL:g}): trained")
         arms[label], st = sx.make_pools(u, by_seed, task, augment)
-        copies.append({"augmentation": label, **st})
+        copies[label] = st
         log(f"{equation} {label}: {st['copies']} copies, {st['rejected']} rejected, {st['seconds']:.0f} s")
     runs, errors, _, _ = sx.train_and_score(arms, seeds, task, valid, test, p03["fno"], p03["fit"], device, log=log)
+    labels = ["none", *fields]
+    for label, source in reused.items():
+        runs = pd.concat([runs, runs[runs.augmentation == source].assign(augmentation=label)])
+        errors.update({(label, s, m): e for (a, s, m), e in list(errors.items()) if a == source})
+    runs = runs.assign(runs_of=runs.augmentation.map(lambda a: reused.get(a, a)))
+    runs = runs.sort_values("augmentation", key=lambda c: c.map(labels.index), kind="stable").reset_index(drop=True)
     runs.insert(0, "equation", equation)
     runs.insert(1, "n_train", n_train)
-    runs = runs.merge(pd.DataFrame(copies), how="left", on="augmentation")
-    pairs = [("none", a) for a in arms if a != "none"] + [("known", a) for a in arms if a not in ("none", "known")]
+    runs = runs.merge(
+        pd.DataFrame([{"augmentation": a, **st} for a, st in copies.items()]), how="left", on="augmentation"
+    )
+    pairs = [("none", a) for a in labels if a != "none"] + [("known", a) for a in labels if a not in ("none", "known")]
     comps = pd.concat(
         [sx.compare(errors, pairs, seeds, metric, p03["n_boot"]) for metric in sx.METRICS], ignore_index=True
     )
