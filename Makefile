@@ -205,8 +205,8 @@ DEPS_06_generator_algebra := $(LEARNED_02) $(call executed,04_image_symmetries) 
 # notebook 07 compares symmetry detectors on the PDE data, notebook 02's learned generators among them.
 # Its FNO augmentation with each detector's fields (notebook 03's machinery) runs as one tagged run per
 # equation of DETECTOR_AUGMENTATION (tag augmentation_<Eq>, in that subfolder; each a few minutes per
-# arm; augmentation_only: the augmentation alone, no detector sweep), part of `reproduce`; the default
-# run gathers their tables into augmentation.csv.
+# arm; augmentation_only: the augmentation alone, no detector sweep), part of `reproduce`, after notebook 03,
+# whose none and known runs they reuse when they can; the default run gathers their tables into augmentation.csv.
 DETECTOR_AUGMENTATION ?= $(filter $(PDE_EQUATIONS),KdV KS)
 detector_augmentation_args = 07_detector_benchmark --profile $(PROFILE) --device $(DEVICE) --tag augmentation_$(1) \
 	-p subfolder=augmentation_$(1) -p augmentation_only=True \
@@ -215,7 +215,7 @@ DETECTOR_AUGMENTATION_RUNS := $(foreach e,$(DETECTOR_AUGMENTATION),results/07_de
 SEED_RUNS += $(DETECTOR_AUGMENTATION_RUNS)
 define detector_augmentation_rule
 results/07_detector_benchmark/$(PROFILE)/07_detector_benchmark_augmentation_$(1).ipynb: notebooks/07_detector_benchmark.ipynb \
-		$(STAMP) $(LIB) $(PDE_DATA) $(call learned_02_of,$(1))
+		$(STAMP) $(LIB) $(PDE_DATA) $(call learned_02_of,$(1)) $(filter $(call executed,03_pde_augmentation),$(EXECUTED))
 	OMP_NUM_THREADS=$(EVIDENCE_THREADS) $(RUN) $(call detector_augmentation_args,$(1))
 endef
 $(foreach e,$(DETECTOR_AUGMENTATION),$(eval $(call detector_augmentation_rule,$(e))))

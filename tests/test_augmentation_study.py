@@ -70,3 +70,85 @@ def test_the_positive_control_rule_needs_both_intervals_on_the_side_of_lower_err
     assert not verdicts.control_passes(pd.Series({**row, "difference_high": 0.0}))  # the difference reaches 0
     assert not verdicts.control_passes(pd.Series(_comparison("known - none", -0.1, -0.2, -0.05, 0.95)))
     assert not verdicts.control_passes(pd.Series(_comparison("known - none", 0.1, 0.05, 0.2, 1.1)))
+
+
+def _stored_folder(tmp_path, monkeypatch, p, seeds=(0, 1), known_scale="0.1", commit="abc123"):
+    """A notebook-03 results folder with none and known runs of KdV at 4 trajectories, made from the
+    same settings p, commit `commit` and the data files below (fake bytes: fingerprints only)."""
+    import json
+
+    import torch
+
+    from symflow import io
+    from symflow.pde import solver_experiments as sx
+    from symflow.pde import solvers
+
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"KdV_{split}.nc").write_bytes(split.encode())
+    monkeypatch.setattr(solvers, "data_path", lambda eq, split, profile, root=None: tmp_path / f"{eq}_{split}.nc")
+    monkeypatch.setattr(io, "git_commit", lambda *a: "abc123")
+    folder = tmp_path / "03"
+    folder.mkdir()
+    errors, rows = {}, []
+    for arm in ("none", "known"):
+        for seed in seeds:
+            for k, metric in enumerate(sx.METRICS):
+                e = torch.arange(3, dtype=torch.float64) + 10 * seed + k + (arm == "known")
+                errors[("KdV", 4, arm, seed, metric)] = e
+                scale = None if arm == "none" else known_scale
+                rows.append(
+                    {
+                        "equation": "KdV",
+                        "n_train": 4,
+                        "augmentation": arm,
+                        "seed": seed,
+                        "scale": scale,
+                        "steps_trained": 9,
+                        "best_step": 7,
+                        "metric": metric,
+                        "nmse": float(e.mean()),
+                    }
+                )
+    pd.DataFrame(rows).to_csv(folder / "nmse.csv", index=False)
+    io.write_netcdf(sx.errors_dataset(errors, pd.DataFrame(rows)), folder / "errors_per_trajectory.nc")
+    data = io.fingerprints(tmp_path / f"KdV_{s}.nc" for s in ("train", "valid", "test"))
+    prov = {"profile": "smoke", "settings": p, "git_commit": commit, "inputs": data}
+    (folder / "provenance.json").write_text(json.dumps(prov))
+    return folder, errors
+
+
+def test_stored_arms_reuses_notebook_03s_runs_only_of_the_same_settings_commit_data_and_scale(tmp_path, monkeypatch):
+    import torch
+
+    p = profiles.get("smoke", "pde_augmentation")
+    p = profiles.merge(p, {"augment": {"scale": 0.1}, "seeds": [0, 1]})
+    folder, errors = _stored_folder(tmp_path, monkeypatch, p)
+    lines = []
+    runs, got = study.stored_arms(folder, "KdV", 4, [0, 1], p, "smoke", log=lines.append)
+    assert set(runs.augmentation) == {"none", "known"} and len(runs) == 4
+    assert set(got) == {(a, s, m) for (_, _, a, s, m) in errors}
+    assert all(torch.equal(got[(a, s, m)], errors[("KdV", 4, a, s, m)]) for (a, s, m) in got)
+    assert "reusing notebook 03's runs" in lines[-1]
+    # a missing seed, another size, other settings or profile: not reused
+    assert study.stored_arms(folder, "KdV", 4, [0, 1, 2], p, "smoke", log=lines.append) is None
+    assert study.stored_arms(folder, "KdV", 8, [0, 1], p, "smoke", log=lines.append) is None
+    other = profiles.merge(p, {"fit": {"lr": 0.5}})
+    assert study.stored_arms(folder, "KdV", 4, [0, 1], other, "smoke", log=lines.append) is None
+    assert "other settings (fit)" in lines[-1]
+    assert study.stored_arms(folder, "KdV", 4, [0, 1], p, "quick", log=lines.append) is None
+    # other data bytes, or uncommitted code now
+    (tmp_path / "KdV_test.nc").write_bytes(b"changed")
+    assert study.stored_arms(folder, "KdV", 4, [0, 1], p, "smoke", log=lines.append) is None
+    assert "other data" in lines[-1]
+
+
+def test_stored_arms_refuses_another_commit_or_scale(tmp_path, monkeypatch):
+    p = profiles.merge(profiles.get("smoke", "pde_augmentation"), {"augment": {"scale": 0.1}, "seeds": [0, 1]})
+    folder, _ = _stored_folder(tmp_path, monkeypatch, p, commit="an older commit")
+    lines = []
+    assert study.stored_arms(folder, "KdV", 4, [0, 1], p, "smoke", log=lines.append) is None
+    assert "commit" in lines[-1]
+    (tmp_path / "b").mkdir()
+    folder, _ = _stored_folder(tmp_path / "b", monkeypatch, p, known_scale="0.5/0.1/0.1")
+    assert study.stored_arms(folder, "KdV", 4, [0, 1], p, "smoke", log=lines.append) is None
+    assert "scale" in lines[-1]

@@ -393,3 +393,87 @@ def closing_lines(runs: pd.DataFrame, comparisons_: pd.DataFrame, p: dict) -> li
                     r = cum.loc[(name, n, comp)]
                     lines.append(f"    {comp}: {_interval(r)} ({sx.verdict(r)})")
     return lines
+
+
+# The settings of notebook 03 that decide an arm's runs: equal settings, commit, data and scale make
+# equal runs (every ensemble member trains on its own, so the other arms trained beside it do not matter).
+RUN_SETTINGS = ("seeds", "n_test", "x_stride", "fno", "fit", "augment")
+
+
+def stored_arms(
+    folder, equation: str, n_train: int, seeds, p: dict, profile: str, arms=("none", "known"), log=print
+) -> tuple[pd.DataFrame, dict] | None:
+    """The runs of `arms` that notebook 03's run in `folder` (its results folder) already trained
+    for `equation` at n_train trajectories, for reuse by another study of the same settings
+    (notebook 07's FNO augmentation), or None with the reason logged.
+
+    They are reused only when that run's provenance shows the same profile, the same RUN_SETTINGS
+    as `p` (and `seeds`), the same clean commit as now (`io.git_commit`), and the same fingerprints
+    of this equation's data files as now; and when its tables hold every arm and seed, the known
+    arm at the coefficient scale p["augment"]["scale"]. Returns (runs: rows of nmse-like
+    columns augmentation, seed, rollout, cumulative, steps_trained, best_step, scale; errors:
+    {(arm, seed, metric): (n_test,) float64 tensor}), as `solver_experiments.train_and_score` keys
+    them."""
+    import json
+    from pathlib import Path
+
+    import xarray as xr
+
+    from .. import io
+    from . import solvers
+
+    folder = Path(folder)
+    files = [folder / name for name in ("provenance.json", "nmse.csv", "errors_per_trajectory.nc")]
+    missing = [f.name for f in files if not f.exists()]
+    if missing:
+        log(f"{equation}: no stored runs of {', '.join(arms)} to reuse ({', '.join(missing)} missing in {folder})")
+        return None
+    prov = json.loads(files[0].read_text())
+    settings = prov.get("settings") or {}
+    wanted = {**{k: p[k] for k in RUN_SETTINGS}, "seeds": list(seeds)}
+    data = io.fingerprints(solvers.data_path(equation, split, profile) for split in ("train", "valid", "test"))
+    commit = io.git_commit()
+    reasons = [
+        *(["another profile"] if prov.get("profile") != profile else []),
+        *(
+            [f"other settings ({', '.join(k for k in wanted if settings.get(k) != wanted[k])})"]
+            if any(settings.get(k) != wanted[k] for k in wanted)
+            else []
+        ),
+        *(["another or uncommitted commit"] if commit.endswith("-dirty") or prov.get("git_commit") != commit else []),
+        *(["other data"] if any(prov.get("inputs", {}).get(k) != v for k, v in data.items()) or not data else []),
+    ]
+    if reasons:
+        log(f"{equation}: the runs in {io.repo_relative(folder)} are not reused: {'; '.join(reasons)}")
+        return None
+    table = pd.read_csv(files[1])
+    table = table[(table.equation == equation) & (table.n_train == n_train) & table.augmentation.isin(arms)]
+    scale = sx.scale_label(p["augment"]["scale"])
+    known = table[table.augmentation == "known"]
+    if "known" in arms and len(known) and (known.scale.astype(str) != scale).any():
+        log(f"{equation}: the stored known arm used scale {known.scale.iloc[0]}, not {scale}: not reused")
+        return None
+    errors = {}
+    with xr.open_dataset(files[2]) as ds:
+        for arm in arms:
+            for seed in seeds:
+                for metric in sx.METRICS:
+                    hit = (
+                        (ds.equation == equation)
+                        & (ds.n_train == n_train)
+                        & (ds.augmentation == arm)
+                        & (ds.seed == seed)
+                        & (ds.metric == metric)
+                    ).values
+                    if hit.sum() != 1:
+                        log(f"{equation}: no stored {arm} run of seed {seed} ({metric}) to reuse")
+                        return None
+                    errors[(arm, seed, metric)] = torch.tensor(ds.nmse.values[hit.argmax()], dtype=torch.float64)
+    runs = table.pivot_table(
+        index=["augmentation", "seed"], columns="metric", values="nmse", aggfunc="first"
+    ).reset_index()
+    extra = table.drop_duplicates(["augmentation", "seed"]).set_index(["augmentation", "seed"])
+    runs = runs.join(extra[["steps_trained", "best_step", "scale"]], on=["augmentation", "seed"])
+    where = io.repo_relative(folder)
+    log(f"{equation}: reusing notebook 03's runs of {', '.join(arms)} at {n_train} trajectories ({where})")
+    return runs, errors

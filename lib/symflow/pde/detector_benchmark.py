@@ -611,6 +611,7 @@ def augmentation_study(
     variants=("fitted", "known"),
     device="cpu",
     log=print,
+    stored: tuple[pd.DataFrame, dict] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Notebook 03's FNO (`solver_experiments.train_and_score`, its settings p03 =
     profiles "pde_augmentation") on n_train training trajectories of `equation`, one arm per
@@ -622,7 +623,9 @@ def augmentation_study(
     known, paired over seeds and test trajectories with hierarchical-bootstrap intervals). An arm
     whose prepared fields are an earlier arm's (`same_arm`, within REUSE_RTOL) is not fitted again:
     it takes that arm's runs and per-trajectory errors under its own label (column runs_of: the
-    arm whose fits a row is), and the log says so."""
+    arm whose fits a row is), and the log says so. stored: (runs, errors) of arms that notebook 03
+    already trained with these settings (`augmentation_study.stored_arms`, e.g. none and known): they
+    are not fitted again (runs_of: "notebook 03")."""
     eq = pdes.get(equation)
     augment = p03["augment"]
     train, nx = sx.load_trajectories(equation, "train", profile, p03["x_stride"])
@@ -664,12 +667,15 @@ def augmentation_study(
             field = prepared(detectors.function_field(det, eq))
             fields[f"lienlsd-{variant}"] = {s: field for s in seeds}
         log(f"{equation} lienlsd-{variant}: {det.count} periodic field(s) {_format(det.fields)}")
-    arms = {"none": sx.make_pools(u, None, task, augment)[0]}
+    done = set() if stored is None else set(stored[0].augmentation)
+    arms = {} if "none" in done else {"none": sx.make_pools(u, None, task, augment)[0]}
     copies, reused = {}, {}
     compare_at = generators.sample_points(
         pde_graphs.grid_graph(u), augment["n_points"], torch.Generator().manual_seed(augment["seed"]), replace=True
     ).to(torch.float32)
     for label, by_seed in fields.items():
+        if label in done:
+            continue
         match, closest, diff = same_arm(by_seed, {a: fields[a] for a in arms if a in fields}, compare_at)
         if match:
             reused[label] = match
@@ -682,11 +688,16 @@ def augmentation_study(
         copies[label] = st
         log(f"{equation} {label}: {st['copies']} copies, {st['rejected']} rejected, {st['seconds']:.0f} s")
     runs, errors, _, _ = sx.train_and_score(arms, seeds, task, valid, test, p03["fno"], p03["fit"], device, log=log)
+    if stored is not None:
+        earlier = stored[0].drop(columns="scale", errors="ignore").assign(runs_of="notebook 03")
+        runs = pd.concat([runs, earlier], ignore_index=True)
+        errors.update(stored[1])
     labels = ["none", *fields]
     for label, source in reused.items():
-        runs = pd.concat([runs, runs[runs.augmentation == source].assign(augmentation=label)])
+        runs = pd.concat([runs, runs[runs.augmentation == source].assign(augmentation=label)], ignore_index=True)
         errors.update({(label, s, m): e for (a, s, m), e in list(errors.items()) if a == source})
-    runs = runs.assign(runs_of=runs.augmentation.map(lambda a: reused.get(a, a)))
+    runs_of = runs.runs_of if "runs_of" in runs else pd.Series(index=runs.index, dtype=object)
+    runs = runs.assign(runs_of=runs_of.fillna(runs.augmentation.map(lambda a: reused.get(a, a))))
     runs = runs.sort_values("augmentation", key=lambda c: c.map(labels.index), kind="stable").reset_index(drop=True)
     runs.insert(0, "equation", equation)
     runs.insert(1, "n_train", n_train)
