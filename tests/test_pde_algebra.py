@@ -66,5 +66,55 @@ def test_symmetry_count_counts_valid_generators_and_the_directions_they_span():
     # span{d_x, d_t, t d_x + d_u} is closed ([d_t, t d_x + d_u] = d_x); with u d_u it is not:
     # [t d_x + d_u, u d_u] = d_u lies partly outside (far above rounding)
     assert row["closure_k3"] < 1e-8 and row["closure_k4"] > 1e-3
+    # the exact symmetries (worst -8.8) pass both rules and the controls (best -4.0) fail them
+    for rule in algebra.RULES:
+        assert row[f"exact_count_by_{rule}"] == 3 and row[f"control_count_by_{rule}"] == 0
+        assert row[f"attainable_by_{rule}"] is True
     with pytest.raises(ValueError, match="no control rows"):
         pde_algebra.symmetry_count(validity[validity.kind != "control"], field, inner)
+
+
+def _count(exact: list[float], controls: list[float]) -> dict:
+    """symmetry_count of a hand-made validity table: learned d_x, d_t (both at -9.0) beside the
+    given exact and control validities."""
+    field = algebra.readout_field(BURGERS, [(1, 0, 0), (0, 1, 0)])
+    inner = generators.InnerProduct(torch.rand(40, 3, dtype=torch.float64))
+    validity = pd.DataFrame(
+        {
+            "kind": ["learned"] * 2 + ["exact"] * len(exact) + ["control"] * len(controls),
+            "validity": [-9.0, -9.0, *exact, *controls],
+        }
+    )
+    return pde_algebra.symmetry_count(validity, field, inner)
+
+
+def test_a_rule_is_attainable_when_the_exact_symmetries_pass_it_and_the_controls_fail_it():
+    # bound min(-8.9 + 0.5, -6.0 - 2) = -8.4, midpoint -7.45: both exact pass, no control
+    row = _count([-9.2, -8.9], [-6.0, -5.0])
+    assert row["bound"] == pytest.approx(-8.4) and row["midpoint"] == pytest.approx(-7.45)
+    for rule in algebra.RULES:
+        assert (row[f"exact_count_by_{rule}"], row[f"control_count_by_{rule}"]) == (2, 0)
+        assert row[f"attainable_by_{rule}"] is True
+
+
+def test_an_exact_symmetry_above_the_bound_makes_the_bound_unattainable():
+    # the worst exact symmetry -7.0 is less than 2 below the best control -6.0: the bound
+    # min(-6.5, -8.0) = -8.0 leaves it out (not attainable, though built from it); the midpoint
+    # -6.5 keeps it and still fails the controls
+    row = _count([-9.2, -7.0], [-6.0, -5.0])
+    assert row["bound"] == pytest.approx(-8.0) and row["midpoint"] == pytest.approx(-6.5)
+    assert (row["exact_count_by_bound"], row["control_count_by_bound"]) == (1, 0)
+    assert row["attainable_by_bound"] is False
+    assert (row["exact_count_by_midpoint"], row["control_count_by_midpoint"]) == (2, 0)
+    assert row["attainable_by_midpoint"] is True
+
+
+def test_a_control_that_passes_makes_the_rule_unattainable():
+    # the worst exact symmetry ties the best control at -7.0: the midpoint -7.0 passes both exact
+    # symmetries and one control; the bound -9.0 fails an exact symmetry (and every control)
+    row = _count([-9.2, -7.0], [-7.0, -5.0])
+    assert row["midpoint"] == pytest.approx(-7.0)
+    assert (row["exact_count_by_midpoint"], row["control_count_by_midpoint"]) == (2, 1)
+    assert row["attainable_by_midpoint"] is False
+    assert (row["exact_count_by_bound"], row["control_count_by_bound"]) == (1, 0)
+    assert row["attainable_by_bound"] is False

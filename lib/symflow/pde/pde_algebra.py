@@ -125,6 +125,18 @@ def symmetry_count(validity: pd.DataFrame, field: Field, inner: InnerProduct, mi
     the valid generators span: `algebra.independent_fields` at `min_angle_deg`), the two thresholds
     (bound, midpoint), V1..VN (their validities) and closure_k1..closure_kN (`algebra.nested_closure`),
     for each rule of `algebra.RULES`. A table with no learned, exact or control row is a ValueError.
+
+    Whether a rule can give the registered answer on these data, for each rule: exact_count_by_<rule>
+    (how many of the registered exact symmetries have validity at or below the rule's threshold),
+    control_count_by_<rule> (how many controls do) and attainable_by_<rule> (every exact symmetry
+    passes and no control does). A count by a rule that is not attainable cannot be compared with
+    the registered number: the check is undecidable on these data, not failed. The thresholds are
+    built from these same exact and control validities, but neither half of attainability holds by
+    construction where it matters: the bound (min(worst exact + margin_exact, best control -
+    margin_control)) always fails every control (it lies margin_control below the best one), and
+    passes every exact symmetry only when the worst lies at least margin_control below the best
+    control; the midpoint passes every exact symmetry and fails every control only when the worst
+    exact symmetry lies strictly below the best control (at a tie a control passes too).
     """
     by_kind = {kind: validity[validity.kind == kind].validity.tolist() for kind in ("learned", "exact", "control")}
     missing = [kind for kind, values in by_kind.items() if not values]
@@ -144,6 +156,12 @@ def symmetry_count(validity: pd.DataFrame, field: Field, inner: InnerProduct, mi
     for rule, threshold in thresholds.items():
         valid = [a for a, v in enumerate(learned) if v <= threshold]
         row[f"independent_valid_by_{rule}"] = len(algebra.independent_fields(values, inner, valid, min_angle_deg))
+    for rule, threshold in thresholds.items():
+        row[f"exact_count_by_{rule}"] = sum(v <= threshold for v in exact)
+        row[f"control_count_by_{rule}"] = sum(v <= threshold for v in controls)
+        row[f"attainable_by_{rule}"] = (
+            row[f"exact_count_by_{rule}"] == len(exact) and not row[f"control_count_by_{rule}"]
+        )
     row.update(thresholds)
     row.update({f"V{a + 1}": v for a, v in enumerate(learned)})
     row.update({f"closure_k{j}": c for j, c in enumerate(algebra.nested_closure(V, inner), 1)})
