@@ -248,6 +248,84 @@ def test_summary_rows_from_synthetic_results(tmp_path):
         assert re.fullmatch(r"(reproduced|not reproduced|undecidable on these data) \(.+\)", row["verdict"]), row
 
 
+COUNT_HEADER = (
+    "equation,seed,run,generators,exact_symmetries,approximate,count_by_bound,count_by_midpoint,"
+    "exact_count_by_bound,control_count_by_bound,attainable_by_bound,"
+    "exact_count_by_midpoint,control_count_by_midpoint,attainable_by_midpoint\n"
+)
+
+
+def _count_verdict(tmp_path, lines: list[str]) -> str:
+    """The count row's verdict from a symmetry_count.csv with the attainability columns."""
+    from symflow import report
+
+    path = tmp_path / "06_generator_algebra" / "quick" / "symmetry_count.csv"
+    _write(path, COUNT_HEADER + "".join(line + "\n" for line in lines))
+    rows = [r for r in report._algebra_rows(tmp_path, "quick") if "Number of symmetries" in r["claim"]]
+    assert len(rows) == 1
+    return rows[0]["verdict"]
+
+
+def test_count_row_matches_when_every_attainable_count_lies_in_the_registered_range(tmp_path):
+    verdict = _count_verdict(tmp_path, ["KdV,0,r,4,3,0,3,3,3,0,True,3,0,True", "cKdV,0,r,4,2,1,3,3,2,0,True,2,0,True"])
+    assert verdict == "reproduced (within the registered range: KdV, cKdV)"
+
+
+def test_count_row_is_undecidable_where_the_exact_symmetries_do_not_pass_the_bound(tmp_path):
+    # cKdV's count 1 lies below its 2 exact symmetries, but the bound itself passes only 1 of them
+    verdict = _count_verdict(tmp_path, ["KdV,0,r,4,3,0,3,3,3,0,True,3,0,True", "cKdV,0,r,4,2,1,1,3,1,0,False,2,0,True"])
+    assert verdict == (
+        "undecidable on these data (within it: KdV; the bound cannot decide: "
+        "cKdV: its exact symmetries score 1 of 2 by the bound (2 of 2 by the midpoint))"
+    )
+    # a count inside the range is no more decided by a bound that cannot give the registered answer
+    verdict = _count_verdict(tmp_path, ["KdV,0,r,4,3,0,3,3,3,1,False,3,1,False"])
+    assert verdict == (
+        "undecidable on these data (the bound cannot decide: KdV: its exact symmetries score 3 of 3 by the "
+        "bound with 1 control passing it (3 of 3 by the midpoint with 1 control passing it))"
+    )
+
+
+def test_count_row_fails_on_an_attainable_count_outside_the_range_whatever_else_is_undecidable(tmp_path):
+    verdict = _count_verdict(
+        tmp_path,
+        [
+            "KdV,0,r,4,3,0,3,3,3,0,True,3,0,True",
+            "Burgers,0,r,4,3,0,2,3,3,0,True,3,0,True",
+            "cKdV,0,r,4,2,1,1,3,1,0,False,2,0,True",
+        ],
+    )
+    assert verdict == (
+        "not reproduced (outside the registered range: Burgers 2 (registered 3); within it: KdV; "
+        "the bound cannot decide: cKdV: its exact symmetries score 1 of 2 by the bound (2 of 2 by the midpoint))"
+    )
+
+
+def test_count_row_without_attainability_judges_the_counts_alone():
+    import pandas as pd
+
+    from symflow import report
+
+    old = pd.DataFrame(
+        {
+            "equation": ["KdV", "cKdV"],
+            "generators": [4, 4],
+            "exact_symmetries": [3, 2],
+            "approximate": [0, 1],
+            "count_by_bound": [3, 1],
+            "count_by_midpoint": [3, 3],
+        }
+    )
+    assert report._count_row(old)["verdict"] == (
+        "not reproduced (outside the registered range: cKdV 1 (registered 2-3); within it: KdV)"
+    )
+    # an unknown attainability (a missing value) is judged as before too
+    assert (
+        report._count_row(old.assign(attainable_by_bound=[True, None]))["verdict"]
+        == (report._count_row(old)["verdict"])
+    )
+
+
 def test_classifier_control_failure_gives_no_conclusion(tmp_path):
     from symflow import report
 

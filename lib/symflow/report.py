@@ -724,7 +724,15 @@ def _algebra_rows(root: Path, profile: str) -> list[dict]:
 def _count_row(counts: pd.DataFrame) -> dict:
     """Notebook 06's count of symmetries: the leading learned generators inside notebook 02's
     validity bound, per equation; it matches when it lies between the registered exact symmetries
-    and those plus the approximate ones."""
+    and those plus the approximate ones.
+
+    An equation whose bound is not attainable on its data (attainable_by_bound False: the bound
+    does not pass every registered exact symmetry, or passes a control) cannot be judged by it: it
+    is undecidable on these data, whatever its count, with the bound's score of the exact symmetries
+    (and the midpoint's, when known) as the reason. The verdict is "not reproduced" when any
+    equation the bound can judge is outside the range, else "undecidable on these data" when any
+    equation is undecidable, else "reproduced". Tables without attainable_by_bound (written before
+    it existed) are judged on the counts alone."""
     counts = counts.set_index("equation").loc[sorted(counts.equation, key=_equation_key)]
     n = int(counts.generators.max())
     expected = {
@@ -734,22 +742,61 @@ def _count_row(counts: pd.DataFrame) -> dict:
     matches = (counts.count_by_bound >= counts.exact_symmetries) & (
         counts.count_by_bound <= counts.exact_symmetries + counts.approximate
     )
+    decidable = _count_attainable(counts, "bound")
     here = f"of V1..V{n}, by bound / midpoint: " + ", ".join(
         f"{e} {r.count_by_bound}/{r.count_by_midpoint}" for e, r in counts.iterrows()
     )
-    if matches.all():
+    failed, undecidable = counts.index[decidable & ~matches], counts.index[~decidable]
+    within = counts.index[decidable & matches]
+    if not len(failed) and not len(undecidable):
         verdict = _verdict(0, "within the registered range: " + ", ".join(counts.index))
     else:
-        reason = "outside the registered range: " + ", ".join(
-            f"{e} {counts.count_by_bound[e]} (registered {expected[e]})" for e in counts.index[~matches]
-        )
-        if matches.any():
-            reason += "; within it: " + ", ".join(counts.index[matches])
-        verdict = _verdict(1, reason)
+        parts = []
+        if len(failed):
+            parts.append(
+                "outside the registered range: "
+                + ", ".join(f"{e} {counts.count_by_bound[e]} (registered {expected[e]})" for e in failed)
+            )
+        if len(within):
+            parts.append("within it: " + ", ".join(within))
+        if len(undecidable):
+            parts.append(
+                "the bound cannot decide: " + ", ".join(_count_unattainable(counts.loc[e], e) for e in undecidable)
+            )
+        # an equation clearly outside refutes the count; one the bound cannot judge leaves it open
+        verdict = _verdict(1 if len(failed) else 2, "; ".join(parts))
     claim = "**Number of symmetries** (beyond the paper), registered: " + ", ".join(
         f"{e} {v}" for e, v in expected.items()
     )
     return _row(claim, here, verdict)
+
+
+def _count_attainable(counts: pd.DataFrame, rule: str) -> pd.Series:
+    """Per equation (the index of `counts`), whether `rule` can give the registered answer on its
+    data (attainable_by_<rule>); True (unknown: judged as before) where the table lacks the column
+    or the value."""
+    column = f"attainable_by_{rule}"
+    if column not in counts:
+        return pd.Series(True, index=counts.index)
+    return counts[column].map(lambda v: True if pd.isna(v) else str(v).strip().lower() in ("true", "1", "1.0"))
+
+
+def _count_unattainable(r: pd.Series, equation: str) -> str:
+    """Why the bound cannot judge `equation`'s count (r: its row): how many of its exact symmetries
+    the bound passes and how many controls, and the midpoint's scores beside them when known."""
+
+    def score(rule: str) -> str | None:
+        exact, controls = r.get(f"exact_count_by_{rule}"), r.get(f"control_count_by_{rule}")
+        if exact is None or pd.isna(exact):
+            return None
+        text = f"{int(exact)} of {int(r.exact_symmetries)} by the {rule}"
+        if controls is not None and not pd.isna(controls) and int(controls):
+            text += f" with {int(controls)} control{'s' * (int(controls) > 1)} passing it"
+        return text
+
+    bound, midpoint = score("bound"), score("midpoint")
+    why = f"{equation}: its exact symmetries score {bound or 'below the registered number'}"
+    return why + (f" ({midpoint})" if midpoint else "")
 
 
 def summary_rows(root: Path | None = None, profile: str = README_PROFILE) -> list[dict]:
