@@ -811,11 +811,13 @@ def summary_rows(root: Path | None = None, profile: str = README_PROFILE) -> lis
     data" when tied on any other, else "reproduced"; image checks "reproduced" when all pass; affine
     fractions when fields 1-6 average >= 0.9 and 7-10 <= 0.5 in every seed; augmentation
     "undecidable on these data" unless the positive control's 95% interval excludes no change on the
-    side of an effect (notebook 03: known/none below 1; notebook 05: affine - none above 0), then an
+    side of an effect (notebook 03: `verdicts.control_passes`, known - none below 0 and known/none
+    below 1; notebook 05: affine - none above 0), then an
     equivalence test of learned/known (learned - affine) against the margin declared in the profile
     (`_equivalence`); rows beyond the paper judge the compendium's own claim: a span "closes" when
     no bracket leaves it by more than CLOSURE_FRACTION, a count when it lies in the registered
-    range. Lower bounds are shown rounded down and upper bounds rounded up (`_low`, `_high`)."""
+    range (undecidable where the exact symmetries themselves do not pass the count's bound,
+    `_count_row`). Lower bounds are shown rounded down and upper bounds rounded up (`_low`, `_high`)."""
     root = Path(root) if root else io.results_root()
     return (
         _pde_rows(root, profile)
